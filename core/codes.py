@@ -1,0 +1,82 @@
+"""One-time verification codes: issued, delivered elsewhere, checked once.
+
+At rest a code is only a keyed tag bound to its challenge id and purpose, so a
+database copy neither shows codes nor lets one tag be moved to another challenge.
+Checks compare tags in constant time; attempts and consumption are atomic updates,
+so two racing verifications cannot both use one code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.clock import Clock
+from core.errors import CodeRejected, RateLimited
+from core.models import Challenge, Purpose
+from core.policy import Policy
+from core.ports import Transaction
+from core.server_secret import ServerSecret
+
+
+def normalise_code(typed: str) -> str:
+    """People paste codes with spaces or dashes ("123 456"); only digits count."""
+    return "".join(ch for ch in typed if not ch.isspace() and ch != "-")
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    challenge: Challenge
+    code: str  # goes into the outbox (sealed), never into a log
+
+
+class CodeIssuer:
+    def __init__(self, policy: Policy, secret: ServerSecret, clock: Clock) -> None:
+        self.policy = policy
+        self.secret = secret
+        self.clock = clock
+
+    def destination_tag(self, purpose: Purpose, destination: str) -> str:
+        return self.secret.tag("destination", purpose, destination.casefold()).hex()
+
+    def _code_tag(self, challenge_id: str, purpose: Purpose, code: str) -> bytes:
+        return self.secret.tag("code", challenge_id, purpose, code)
+
+    def issue(self, tx: Transaction, purpose: Purpose, destination: str) -> IssuedCode:
+        now = self.clock()
+        tag = self.destination_tag(purpose, destination)
+        recent = tx.challenges_since(tag, now - timedelta(hours=1))
+        if len(recent) >= self.policy.codes_per_destination_per_hour:
+            raise RateLimited("too many codes for this destination")
+        if any(now - c.created_at < self.policy.code_resend_cooldown for c in recent):
+            raise RateLimited("wait before asking for another code")
+        code = f"{secrets.randbelow(10**self.policy.code_digits):0{self.policy.code_digits}d}"
+        challenge = Challenge(
+            purpose=purpose,
+            destination_tag=tag,
+            code_tag=b"",
+            created_at=now,
+            expires_at=now + self.policy.code_lifetime,
+        )
+        challenge.code_tag = self._code_tag(challenge.id, purpose, code)
+        tx.add(challenge)
+        return IssuedCode(challenge, code)
+
+    def check(self, tx: Transaction, challenge_id: str, typed: str) -> None:
+        """Accept the code once, or raise :class:`CodeRejected` saying why."""
+        challenge = tx.challenge(challenge_id)
+        if challenge is None or challenge.consumed_at is not None:
+            raise CodeRejected(CodeRejected.USED_UP)
+        if challenge.attempts >= self.policy.code_attempts:
+            raise CodeRejected(CodeRejected.USED_UP)
+        if self.clock() >= challenge.expires_at:
+            raise CodeRejected(CodeRejected.EXPIRED)
+        candidate = self._code_tag(challenge.id, challenge.purpose, normalise_code(typed))
+        if not hmac.compare_digest(candidate, challenge.code_tag):
+            attempts = tx.count_failed_attempt(challenge.id)
+            left = max(self.policy.code_attempts - attempts, 0)
+            raise CodeRejected(CodeRejected.WRONG if left else CodeRejected.USED_UP, left)
+        if not tx.consume_challenge(challenge.id, self.clock()):
+            raise CodeRejected(CodeRejected.USED_UP)

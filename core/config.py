@@ -1,0 +1,52 @@
+"""Settings from the environment, per the contract in the README.
+
+Reading the environment happens only when asked (``Settings.from_env``), never at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    smtp_url: str | None = None
+    sms_url: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("VEILIG_HOME") or platformdirs.user_data_dir("veilig")).expanduser()
+        return cls(
+            home=home,
+            database_url=env.get("VEILIG_DATABASE_URL") or f"sqlite:///{home / 'veilig.db'}",
+            smtp_url=env.get("VEILIG_SMTP_URL") or None,
+            sms_url=env.get("VEILIG_SMS_URL") or None,
+            language=env.get("VEILIG_LANG") or None,
+        )
+
+    @property
+    def maildir(self) -> Path:
+        return self.home / "mail"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def sms_log(self) -> Path:
+        return self.home / "sms.log"
+
+    def ensure_home(self) -> None:
+        """Create the data directory, private to this user (0700)."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.home, 0o700)

@@ -1,0 +1,91 @@
+"""The e-mails veilig sends. None of them carries a subject, body or file name.
+
+An e-mail crosses servers we do not control; it may say *that* something happened,
+never *what* was written.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from core.i18n import _, ngettext
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    body: str
+    sender: str
+    message_id: str  # stable across retries, so a receiver can drop duplicates
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Email:
+        return cls(**json.loads(raw))
+
+
+def new_message_id(sender: str) -> str:
+    domain = sender.rpartition("@")[2] or "veilig.invalid"
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def verification_email(
+    *, org: str, sender: str, to: str, name: str, code: str, minutes: int
+) -> Email:
+    body = _(
+        "Dear {name},\n\n"
+        "You asked to write securely to {org}. Your verification code is:\n\n"
+        "    {code}\n\n"
+        "Type it in the screen where you asked for it and choose unlock.\n"
+        "The code works once and for {minutes} minutes.\n\n"
+        "Did you not ask for this? Then you can ignore this e-mail.\n\n"
+        "{org}"
+    ).format(name=name, org=org, code=code, minutes=minutes)
+    return Email(
+        to=to,
+        subject=_("Your verification code for {org}").format(org=org),
+        body=body,
+        sender=sender,
+        message_id=new_message_id(sender),
+    )
+
+
+def confirmation_email(
+    *, org: str, sender: str, to: str, name: str, received_at: datetime, attachments: int
+) -> Email:
+    files = ngettext("with {n} attachment", "with {n} attachments", attachments).format(
+        n=attachments
+    )
+    body = _(
+        "Dear {name},\n\n"
+        "{org} received your secure message ({files}) in good order on {when}.\n"
+        "It was sent end-to-end encrypted.\n\n"
+        "{org}"
+    ).format(name=name, org=org, files=files, when=received_at.strftime("%Y-%m-%d %H:%M UTC"))
+    return Email(
+        to=to,
+        subject=_("Your secure message to {org} arrived").format(org=org),
+        body=body,
+        sender=sender,
+        message_id=new_message_id(sender),
+    )
+
+
+def new_message_notice(*, org: str, mailbox: str) -> Email:
+    body = _(
+        "A new secure message for {org} is waiting in the desk.\n"
+        "Open it with: veilig desk\n"
+    ).format(org=org)
+    return Email(
+        to=mailbox,
+        subject=_("New secure message"),
+        body=body,
+        sender=mailbox,
+        message_id=new_message_id(mailbox),
+    )

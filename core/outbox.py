@@ -1,0 +1,107 @@
+"""The transactional outbox: a mail is queued in the same transaction as the event
+that causes it, and a worker delivers it later, with retries and backoff.
+
+A dead SMTP server or a crash therefore loses nothing: the row stays pending until a
+transport has accepted it. Payloads rest sealed with the server secret, because a
+queued verification mail contains the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.clock import Clock
+from core.errors import CannotOpen
+from core.mail import Email
+from core.models import Channel, DeliveryStatus, OutboxItem
+from core.policy import Policy
+from core.ports import Repository, Transaction
+from core.server_secret import ServerSecret
+from core.transports import DeliveryFailed, EmailTransport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0  # this round; they stay pending until the policy gives up
+    pending: int = 0
+
+
+def _binding(item_id: str) -> bytes:
+    return b"veilig/v1/outbox|" + item_id.encode()
+
+
+class Outbox:
+    def __init__(
+        self,
+        repo: Repository,
+        secret: ServerSecret,
+        email: EmailTransport,
+        policy: Policy,
+        clock: Clock,
+    ) -> None:
+        self.repo = repo
+        self.secret = secret
+        self.email = email
+        self.policy = policy
+        self.clock = clock
+
+    def enqueue_email(self, tx: Transaction, email: Email) -> OutboxItem:
+        now = self.clock()
+        item = OutboxItem(
+            channel=Channel.EMAIL, sealed_payload=b"", created_at=now, next_attempt_at=now
+        )
+        item.sealed_payload = self.secret.seal(email.to_json(), _binding(item.id))
+        tx.add(item)
+        return item
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with +-20 % jitter, so many queued mails do not retry in step."""
+        base = self.policy.delivery_first_retry * (2 ** min(attempts - 1, 20))
+        capped = min(base, self.policy.delivery_max_backoff)
+        jitter = 0.8 + secrets.randbelow(401) / 1000
+        return capped * jitter
+
+    async def deliver_due(self, limit: int = 100) -> DeliveryReport:
+        with self.repo.transaction() as tx:
+            due = tx.due_outbox(self.clock(), limit)
+        sent = failed = 0
+        for item in due:
+            try:
+                email = Email.from_json(self.secret.open(item.sealed_payload, _binding(item.id)))
+                await self.email.send(email)
+            except (DeliveryFailed, CannotOpen) as exc:
+                failed += 1
+                self._record_failure(item, str(exc) or type(exc).__name__)
+                continue
+            self._record(item, status=DeliveryStatus.SENT, sent_at=self.clock())
+            sent += 1
+        with self.repo.transaction() as tx:
+            pending = tx.count_pending_outbox()
+        return DeliveryReport(sent=sent, failed=failed, pending=pending)
+
+    def _record_failure(self, item: OutboxItem, reason: str) -> None:
+        attempts = item.attempts + 1
+        give_up = attempts >= self.policy.delivery_give_up_after_attempts
+        log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
+        self._record(
+            item,
+            attempts=attempts,
+            last_error=reason,
+            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+            next_attempt_at=self.clock() + self.backoff(attempts),
+        )
+
+    def _record(self, item: OutboxItem, **changes: object) -> None:
+        with self.repo.transaction() as tx:
+            current = tx.outbox_item(item.id)
+            if current is None:
+                return
+            for name, value in changes.items():
+                setattr(current, name, value)
+            tx.save_outbox(current)

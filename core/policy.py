@@ -1,0 +1,73 @@
+"""Every security number of veilig, in one place, each with the reason it is safe.
+
+Sources:
+- NIST SP 800-63B (rev. 3, §5.1.3 out-of-band, §5.2.2 rate limiting; rev. 4 §3.1.3):
+  out-of-band secrets of at least 6 random digits, valid for at most 10 minutes,
+  used once; failed attempts limited.
+- OWASP ASVS 5.0, V6 (authentication) and V11 (cryptography).
+- RFC 9106 §4: Argon2id, second recommended option (t=3, 64 MiB, p=4) for
+  environments with less memory than the first option's 2 GiB.
+- RFC 6238 (TOTP): 30 s step, one step of clock drift allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Argon2Cost:
+    """Argon2id cost (RFC 9106 §4, second recommended option)."""
+
+    iterations: int = 3
+    memory_kib: int = 64 * 1024
+    lanes: int = 4
+
+
+@dataclass(frozen=True)
+class Policy:
+    # --- one-time codes (e-mail for the starter, SMS for outbound) -------------
+    # 6 digits: NIST SP 800-63B minimum for out-of-band codes. With at most
+    # `code_attempts` guesses per code and `codes_per_destination_per_hour` codes,
+    # an attacker's chance per destination per hour is 5*5/10^6 = 1 in 40,000.
+    code_digits: int = 6
+    # 10 minutes: NIST SP 800-63B upper bound for out-of-band secrets.
+    code_lifetime: timedelta = timedelta(minutes=10)
+    # 5 attempts, then the code is void: a typo or two is fine, guessing is not.
+    code_attempts: int = 5
+    # 5 codes per destination per hour: limits resend flooding (and SMS cost pumping).
+    codes_per_destination_per_hour: int = 5
+    # Wait before another code may be requested for the same destination, so that
+    # an impatient double press does not burn the hourly budget.
+    code_resend_cooldown: timedelta = timedelta(seconds=30)
+
+    # --- staff passwords -------------------------------------------------------
+    # 12 characters: NIST SP 800-63B-4 requires at least 15 for single-factor,
+    # 8 when used with another factor; staff always add TOTP, 12 leaves margin.
+    staff_password_min_length: int = 12
+    argon2: Argon2Cost = field(default_factory=Argon2Cost)
+
+    # --- TOTP (RFC 6238) -------------------------------------------------------
+    totp_digits: int = 6
+    totp_interval_seconds: int = 30
+    totp_valid_window: int = 1  # +-1 step of clock drift, RFC 6238 §5.2
+
+    # --- attachments ------------------------------------------------------------
+    # Limits that keep one sender from filling the disk; checked before sealing.
+    max_attachment_bytes: int = 2 * 1024**3
+    max_message_bytes: int = 4 * 1024**3
+    max_attachments: int = 50
+
+    # --- delivery (outbox) -------------------------------------------------------
+    delivery_first_retry: timedelta = timedelta(seconds=5)
+    delivery_max_backoff: timedelta = timedelta(minutes=30)
+    # Two days of retries at the capped backoff: longer than any planned outage.
+    delivery_give_up_after_attempts: int = 100
+
+    def with_cheap_kdf(self) -> Policy:
+        """The same policy with a fast Argon2id, for tests and throwaway demos only."""
+        return replace(self, argon2=Argon2Cost(iterations=1, memory_kib=8, lanes=1))
+
+
+DEFAULT_POLICY = Policy()

@@ -1,0 +1,78 @@
+"""What the core needs from storage: a repository with transactions, and a blob store.
+
+``storage`` implements these; tests could implement them too. Keeping them small
+keeps SQL out of the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from core.models import (
+    Challenge,
+    Conversation,
+    Mailbox,
+    Message,
+    Organisation,
+    OutboxItem,
+    StaffMember,
+)
+
+Entity = Organisation | Mailbox | StaffMember | Challenge | Conversation | Message | OutboxItem
+
+
+class Transaction(Protocol):
+    """One unit of work: everything in it commits together or not at all."""
+
+    def add(self, entity: Entity) -> None: ...
+
+    def organisation(self) -> Organisation | None: ...
+
+    def mailbox(self) -> Mailbox | None: ...
+
+    def staff_by_email(self, email: str) -> StaffMember | None: ...
+
+    def challenge(self, challenge_id: str) -> Challenge | None: ...
+
+    def challenges_since(self, destination_tag: str, since: datetime) -> list[Challenge]: ...
+
+    def count_failed_attempt(self, challenge_id: str) -> int:
+        """Atomically add one failed attempt; returns the new count."""
+        ...
+
+    def consume_challenge(self, challenge_id: str, at: datetime) -> bool:
+        """Atomically mark the code used; False if it already was (a racing verify)."""
+        ...
+
+    def message(self, message_id: str) -> Message | None: ...
+
+    def messages(self, limit: int = 50, offset: int = 0) -> list[Message]: ...
+
+    def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]: ...
+
+    def count_pending_outbox(self) -> int: ...
+
+    def outbox_item(self, item_id: str) -> OutboxItem | None: ...
+
+    def save_outbox(self, item: OutboxItem) -> None: ...
+
+
+class Repository(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+
+class BlobStore(Protocol):
+    """Opaque encrypted blobs by id. Writes are atomic: a blob is whole or absent."""
+
+    def create(self) -> AbstractContextManager[tuple[str, BinaryIO]]:
+        """Yield a new blob id and a file to write; the blob exists only after a clean exit."""
+        ...
+
+    def open(self, blob_id: str) -> AbstractContextManager[BinaryIO]: ...
+
+    def delete(self, blob_id: str) -> None: ...
+
+    def ids(self) -> Iterator[str]: ...

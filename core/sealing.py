@@ -1,0 +1,206 @@
+"""Sealing a whole message (meta, body, attachments) into the blob store, and opening it.
+
+Every item is its own stream under the message's one content key; the stream
+context names message and item, so blobs cannot be swapped between them unnoticed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from core.errors import CannotOpen, InvalidInput
+from core.i18n import _
+from core.keys import MailboxPrivateKey, MailboxPublicKey, unwrap_content_key, wrap_content_key
+from core.models import ItemRole, Message, SealedItem
+from core.policy import Policy
+from core.ports import BlobStore
+from core.stream import ContentKey, new_content_key, open_stream, seal_stream
+
+Progress = Callable[[int, int], None]  # bytes done, bytes in all
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send: where it is and the name it travels under."""
+
+    path: Path
+    name: str
+    size: int
+
+    @classmethod
+    def from_path(cls, path: Path, policy: Policy) -> Attachment:
+        """Check a file before any heavy work: it exists, is a file, fits the limits."""
+        try:
+            stat = path.stat()
+        except OSError:
+            raise InvalidInput(_("There is no file at {path}.").format(path=path)) from None
+        if not path.is_file():
+            raise InvalidInput(_("{path} is not a file.").format(path=path))
+        if not os.access(path, os.R_OK):
+            raise InvalidInput(_("{path} cannot be read.").format(path=path))
+        if stat.st_size > policy.max_attachment_bytes:
+            raise InvalidInput(_("{name} is larger than the limit per file.").format(name=path.name))
+        return cls(path=path, name=path.name, size=stat.st_size)
+
+
+@dataclass(frozen=True)
+class Draft:
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+
+    def check(self, policy: Policy) -> None:
+        if not self.subject.strip() and not self.body.strip() and not self.attachments:
+            raise InvalidInput(_("The message is empty."))
+        if len(self.attachments) > policy.max_attachments:
+            raise InvalidInput(_("Too many attachments in one message."))
+        if sum(a.size for a in self.attachments) > policy.max_message_bytes:
+            raise InvalidInput(_("The attachments together are larger than the limit per message."))
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    name: str
+    size: int
+
+
+@dataclass
+class OpenedMessage:
+    message: Message
+    sender: Sender
+    subject: str
+    body: str
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    sent_at: str = ""
+
+
+def _context(message_id: str, role: ItemRole, position: int = 0) -> bytes:
+    return f"{message_id}|{role}|{position}".encode()
+
+
+def _seal_item(
+    blobs: BlobStore,
+    key: ContentKey,
+    message_id: str,
+    role: ItemRole,
+    position: int,
+    source: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> SealedItem:
+    with blobs.create() as (blob_id, sink):
+        seal_stream(key, _context(message_id, role, position), source, sink, progress)
+        size = sink.tell()
+    return SealedItem(role=role, position=position, blob_id=blob_id, sealed_size=size)
+
+
+def seal_message(
+    *,
+    blobs: BlobStore,
+    mailbox_key: MailboxPublicKey,
+    message: Message,
+    sender: Sender,
+    draft: Draft,
+    progress: Progress | None = None,
+) -> None:
+    """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items."""
+    key = new_content_key()
+    message.wrapped_key = wrap_content_key(mailbox_key, key, message.id)
+    meta = {
+        "v": 1,
+        "sender": {"name": sender.name, "email": sender.email},
+        "subject": draft.subject,
+        "attachments": [{"name": a.name, "size": a.size} for a in draft.attachments],
+        "sent_at": message.created_at.isoformat(),
+    }
+    items = [
+        _seal_item(blobs, key, message.id, ItemRole.META, 0, io.BytesIO(json.dumps(meta).encode())),
+        _seal_item(blobs, key, message.id, ItemRole.BODY, 0, io.BytesIO(draft.body.encode())),
+    ]
+    total = sum(a.size for a in draft.attachments)
+    done = 0
+    for position, attachment in enumerate(draft.attachments):
+        def report(n: int, base: int = done) -> None:
+            if progress:
+                progress(base + n, total)
+
+        with attachment.path.open("rb") as source:
+            items.append(
+                _seal_item(blobs, key, message.id, ItemRole.ATTACHMENT, position, source, report)
+            )
+        done += attachment.size
+    message.items = items
+    message.attachment_count = len(draft.attachments)
+
+
+def _item(message: Message, role: ItemRole, position: int = 0) -> SealedItem:
+    for item in message.items:
+        if item.role == role and item.position == position:
+            return item
+    raise CannotOpen("message item missing")
+
+
+def _open_small(blobs: BlobStore, key: ContentKey, message: Message, role: ItemRole) -> bytes:
+    sink = io.BytesIO()
+    with blobs.open(_item(message, role).blob_id) as source:
+        open_stream(key, _context(message.id, role), source, sink)
+    return sink.getvalue()
+
+
+def open_message(
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message
+) -> tuple[OpenedMessage, ContentKey]:
+    key = unwrap_content_key(mailbox_key, message.wrapped_key, message.id)
+    try:
+        meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
+        body = _open_small(blobs, key, message, ItemRole.BODY).decode("utf-8")
+        opened = OpenedMessage(
+            message=message,
+            sender=Sender(**meta["sender"]),
+            subject=meta["subject"],
+            body=body,
+            attachments=[AttachmentInfo(**a) for a in meta["attachments"]],
+            sent_at=meta["sent_at"],
+        )
+    except (ValueError, KeyError, TypeError):
+        # Authentic but not what we wrote: treat like any other unopenable content.
+        raise CannotOpen("message content malformed") from None
+    return opened, key
+
+
+def save_attachment(
+    *,
+    blobs: BlobStore,
+    key: ContentKey,
+    message: Message,
+    position: int,
+    destination: Path,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Decrypt one attachment to ``destination`` (a new file; never overwrites).
+
+    The plaintext goes to a temporary file beside it and is renamed into place only
+    once the whole stream verified, so a tampered blob leaves no half file behind.
+    """
+    item = _item(message, ItemRole.ATTACHMENT, position)
+    fd, tmp_name = tempfile.mkstemp(prefix=".veilig-", dir=destination.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as sink, blobs.open(item.blob_id) as source:
+            open_stream(key, _context(message.id, ItemRole.ATTACHMENT, position), source, sink, progress)
+        os.link(tmp, destination)  # fails if destination exists: never overwrite
+    finally:
+        tmp.unlink(missing_ok=True)
+    return destination

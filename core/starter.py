@@ -1,0 +1,148 @@
+"""Flow 1, the conversation starter: a guest proves an e-mail address and writes to us.
+
+Seed steps 1B–1H: name + e-mail (1B) -> verification mail with a code (1C, 1D) ->
+unlock with the code (1E) -> write, attach (1F, 1G) -> send end-to-end encrypted and
+get a confirmation (1H). Each step is one method; the TUI calls them in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+
+from core.context import Context, require_organisation
+from core.errors import CodeRejected, InvalidInput
+from core.i18n import _
+from core.keys import MailboxPublicKey
+from core.mail import confirmation_email, new_message_notice, verification_email
+from core.models import Conversation, Direction, Message, Purpose
+from core.sealing import Draft, Progress, Sender, seal_message
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class PendingGuest:
+    """A guest who was sent a code and has not typed it yet."""
+
+    name: str
+    email: str
+    challenge_id: str
+
+
+@dataclass(frozen=True)
+class VerifiedGuest:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+    received_at: datetime
+    attachments: int
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput(_("Please type your name."))
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(_("That name is too long."))
+    return name
+
+
+def check_email(address: str) -> str:
+    """A normalised address, or InvalidInput with a reason a person understands."""
+    try:
+        # No DNS lookup: it would leak who writes to us and fails offline.
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(
+            _("That is not a valid e-mail address: {reason}").format(reason=str(exc))
+        ) from None
+
+
+class Starter:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def organisation_name(self) -> str:
+        with self.ctx.repo.transaction() as tx:
+            return require_organisation(tx)[0].name
+
+    def request_code(self, name: str, email: str) -> PendingGuest:
+        """Seed 1B/1C: e-mail a code. Any address gets the same treatment, known or not."""
+        name, email = check_name(name), check_email(email)
+        with self.ctx.repo.transaction() as tx:
+            org, mailbox = require_organisation(tx)
+            issued = self.ctx.codes.issue(tx, Purpose.STARTER, email)
+            self.ctx.outbox.enqueue_email(
+                tx,
+                verification_email(
+                    org=org.name,
+                    sender=mailbox.address,
+                    to=email,
+                    name=name,
+                    code=issued.code,
+                    minutes=int(self.ctx.policy.code_lifetime.total_seconds() // 60),
+                ),
+            )
+        return PendingGuest(name=name, email=email, challenge_id=issued.challenge.id)
+
+    def resend(self, pending: PendingGuest) -> PendingGuest:
+        return self.request_code(pending.name, pending.email)
+
+    def verify(self, pending: PendingGuest, typed: str) -> VerifiedGuest:
+        """Seed 1E: unlock. A failed attempt is committed before the rejection is raised."""
+        rejected: CodeRejected | None = None
+        with self.ctx.repo.transaction() as tx:
+            try:
+                self.ctx.codes.check(tx, pending.challenge_id, typed)
+            except CodeRejected as exc:
+                rejected = exc
+        if rejected:
+            raise rejected
+        return VerifiedGuest(name=pending.name, email=pending.email)
+
+    def send(self, guest: VerifiedGuest, draft: Draft, progress: Progress | None = None) -> Receipt:
+        """Seed 1H: seal for the mailbox, store, and queue the confirmation in one transaction."""
+        draft.check(self.ctx.policy)
+        now = self.ctx.clock()
+        with self.ctx.repo.transaction() as tx:
+            org, mailbox = require_organisation(tx)
+        conversation = Conversation(mailbox_id=mailbox.id, created_at=now)
+        message = Message(
+            conversation_id=conversation.id,
+            direction=Direction.INBOUND,
+            wrapped_key=b"",
+            created_at=now,
+        )
+        # Blobs first (slow, outside the transaction); rows and mails commit together.
+        seal_message(
+            blobs=self.ctx.blobs,
+            mailbox_key=MailboxPublicKey(mailbox.public_key),
+            message=message,
+            sender=Sender(guest.name, guest.email),
+            draft=draft,
+            progress=progress,
+        )
+        with self.ctx.repo.transaction() as tx:
+            tx.add(conversation)
+            tx.add(message)
+            outbox = self.ctx.outbox
+            outbox.enqueue_email(
+                tx,
+                confirmation_email(
+                    org=org.name,
+                    sender=mailbox.address,
+                    to=guest.email,
+                    name=guest.name,
+                    received_at=now,
+                    attachments=len(draft.attachments),
+                ),
+            )
+            outbox.enqueue_email(tx, new_message_notice(org=org.name, mailbox=mailbox.address))
+        return Receipt(message_id=message.id, received_at=now, attachments=len(draft.attachments))

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine, the repository and the blob store."""

@@ -1,0 +1,55 @@
+"""Encrypted blobs as files: ``blobs/ab/abcdef…``, directories 0700, files 0600.
+
+A blob is written to a temporary name, fsynced, and renamed into place: after a crash
+or a full disk there is either the whole blob or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, blob_id: str) -> Path:
+        if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
+            raise ValueError("not a blob id")  # ids are ours; anything else is an attack
+        return self.root / blob_id[:2] / blob_id
+
+    @contextmanager
+    def create(self) -> Iterator[tuple[str, BinaryIO]]:
+        blob_id = secrets.token_hex(16)
+        final = self._path(blob_id)
+        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        tmp = final.with_name(f".{blob_id}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                yield blob_id, sink
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def open(self, blob_id: str) -> Iterator[BinaryIO]:
+        with self._path(blob_id).open("rb") as f:
+            yield f
+
+    def delete(self, blob_id: str) -> None:
+        self._path(blob_id).unlink(missing_ok=True)
+
+    def ids(self) -> Iterator[str]:
+        if self.root.exists():
+            for path in self.root.glob("??/*"):
+                if not path.name.startswith("."):
+                    yield path.name

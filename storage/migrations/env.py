@@ -1,0 +1,30 @@
+"""Alembic environment: runs on a connection handed in by ``storage.db.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel, create_engine
+
+import storage.tables  # noqa: F401 - registers the tables on the metadata
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run(connection) -> None:  # noqa: ANN001
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite cannot ALTER most things: copy-and-move instead
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+        run(conn)

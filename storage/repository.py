@@ -1,0 +1,216 @@
+"""The SQL implementation of ``core.ports``: converters between rows and dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.models import (
+    Challenge,
+    Channel,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    ItemRole,
+    Mailbox,
+    Message,
+    Organisation,
+    OutboxItem,
+    Purpose,
+    SealedItem,
+    StaffMember,
+)
+from core.ports import Entity
+from storage.tables import (
+    ChallengeRow,
+    ConversationRow,
+    MailboxRow,
+    MessageItemRow,
+    MessageRow,
+    OrganisationRow,
+    OutboxRow,
+    StaffRow,
+)
+
+_SIMPLE_ROWS: dict[type, type] = {
+    Organisation: OrganisationRow,
+    Mailbox: MailboxRow,
+    StaffMember: StaffRow,
+    Challenge: ChallengeRow,
+    Conversation: ConversationRow,
+    OutboxItem: OutboxRow,
+}
+
+
+def _challenge(row: ChallengeRow) -> Challenge:
+    return Challenge(
+        id=row.id,
+        purpose=Purpose(row.purpose),
+        destination_tag=row.destination_tag,
+        code_tag=row.code_tag,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        attempts=row.attempts,
+        consumed_at=row.consumed_at,
+    )
+
+
+def _outbox(row: OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        channel=Channel(row.channel),
+        sealed_payload=row.sealed_payload,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        status=DeliveryStatus(row.status),
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+    )
+
+
+class SqlTransaction:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, entity: Entity) -> None:
+        if isinstance(entity, Message):
+            self._add_message(entity)
+            return
+        row_type = _SIMPLE_ROWS[type(entity)]
+        self.session.add(row_type(**asdict(entity)))
+        self.session.flush()  # surface constraint errors here, inside the transaction
+
+    def _add_message(self, message: Message) -> None:
+        data = asdict(message)
+        data.pop("items")
+        self.session.add(MessageRow(**data))
+        self.session.flush()  # the message row first: items refer to it
+        for item in message.items:
+            self.session.add(MessageItemRow(message_id=message.id, **asdict(item)))
+        self.session.flush()
+
+    def organisation(self) -> Organisation | None:
+        row = self.session.exec(select(OrganisationRow)).first()
+        return Organisation(**row.model_dump()) if row else None
+
+    def mailbox(self) -> Mailbox | None:
+        row = self.session.exec(select(MailboxRow).order_by(col(MailboxRow.created_at))).first()
+        return Mailbox(**row.model_dump()) if row else None
+
+    def staff_by_email(self, email: str) -> StaffMember | None:
+        row = self.session.exec(select(StaffRow).where(StaffRow.email == email)).first()
+        return StaffMember(**row.model_dump()) if row else None
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        row = self.session.get(ChallengeRow, challenge_id)
+        return _challenge(row) if row else None
+
+    def challenges_since(self, destination_tag: str, since: datetime) -> list[Challenge]:
+        rows = self.session.exec(
+            select(ChallengeRow).where(
+                ChallengeRow.destination_tag == destination_tag,
+                col(ChallengeRow.created_at) >= since,
+            )
+        )
+        return [_challenge(r) for r in rows]
+
+    def count_failed_attempt(self, challenge_id: str) -> int:
+        self.session.execute(
+            update(ChallengeRow)
+            .where(col(ChallengeRow.id) == challenge_id)
+            .values(attempts=ChallengeRow.attempts + 1)
+        )
+        attempts = self.session.exec(
+            select(ChallengeRow.attempts).where(ChallengeRow.id == challenge_id)
+        ).one()
+        return attempts
+
+    def consume_challenge(self, challenge_id: str, at: datetime) -> bool:
+        # One conditional UPDATE: of two racing verifications only one sees rowcount 1.
+        result = self.session.execute(
+            update(ChallengeRow)
+            .where(col(ChallengeRow.id) == challenge_id, col(ChallengeRow.consumed_at).is_(None))
+            .values(consumed_at=at)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _message(self, row: MessageRow) -> Message:
+        items = self.session.exec(
+            select(MessageItemRow).where(MessageItemRow.message_id == row.id)
+        ).all()
+        return Message(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            direction=Direction(row.direction),
+            wrapped_key=row.wrapped_key,
+            created_at=row.created_at,
+            attachment_count=row.attachment_count,
+            items=[
+                SealedItem(
+                    role=ItemRole(i.role),
+                    position=i.position,
+                    blob_id=i.blob_id,
+                    sealed_size=i.sealed_size,
+                )
+                for i in items
+            ],
+        )
+
+    def message(self, message_id: str) -> Message | None:
+        row = self.session.get(MessageRow, message_id)
+        return self._message(row) if row else None
+
+    def messages(self, limit: int = 50, offset: int = 0) -> list[Message]:
+        rows = self.session.exec(
+            select(MessageRow).order_by(col(MessageRow.created_at).desc()).offset(offset).limit(limit)
+        ).all()
+        return [self._message(r) for r in rows]
+
+    def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]:
+        rows = self.session.exec(
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == DeliveryStatus.PENDING.value,
+                col(OutboxRow.next_attempt_at) <= now,
+            )
+            .order_by(col(OutboxRow.created_at))
+            .limit(limit)
+        ).all()
+        return [_outbox(r) for r in rows]
+
+    def count_pending_outbox(self) -> int:
+        return self.session.exec(
+            select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.status == DeliveryStatus.PENDING.value
+            )
+        ).one()
+
+    def outbox_item(self, item_id: str) -> OutboxItem | None:
+        row = self.session.get(OutboxRow, item_id)
+        return _outbox(row) if row else None
+
+    def save_outbox(self, item: OutboxItem) -> None:
+        row = self.session.get(OutboxRow, item.id)
+        if row is None:
+            raise KeyError(item.id)
+        for name, value in asdict(item).items():
+            setattr(row, name, value)
+        self.session.add(row)
+
+
+class SqlRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        # expire_on_commit=False: returned dataclasses are built inside, rows not reused.
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield SqlTransaction(session)

@@ -1,0 +1,130 @@
+"""SQLModel tables. Converters to and from the core's dataclasses live in ``repository``.
+
+Columns hold ids, times, counters, keyed tags and ciphertext; never a subject, body,
+file name, code or guest address in the clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import MetaData
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Column, Field, LargeBinary, SQLModel
+
+# Stable constraint names, so Alembic migrations can address them (also on SQLite).
+SQLModel.metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use core.clock")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _time(**kw: object) -> object:
+    return Field(sa_column=Column(UtcDateTime(), **kw))  # type: ignore[arg-type]
+
+
+def _bytes() -> object:
+    return Field(sa_column=Column(LargeBinary(), nullable=False))
+
+
+class OrganisationRow(SQLModel, table=True):
+    __tablename__ = "organisation"
+    id: str = Field(primary_key=True, max_length=36)
+    name: str
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class MailboxRow(SQLModel, table=True):
+    __tablename__ = "mailbox"
+    id: str = Field(primary_key=True, max_length=36)
+    organisation_id: str = Field(foreign_key="organisation.id", index=True)
+    address: str
+    public_key: bytes = _bytes()  # type: ignore[assignment]
+    recovery_wrap: bytes = _bytes()  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class StaffRow(SQLModel, table=True):
+    __tablename__ = "staff"
+    id: str = Field(primary_key=True, max_length=36)
+    mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
+    email: str = Field(unique=True)
+    key_wrap: bytes = _bytes()  # type: ignore[assignment]
+    totp_sealed: bytes = _bytes()  # type: ignore[assignment]
+    last_totp_step: int | None = None
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class ChallengeRow(SQLModel, table=True):
+    __tablename__ = "challenge"
+    id: str = Field(primary_key=True, max_length=36)
+    purpose: str
+    destination_tag: str = Field(index=True)
+    code_tag: bytes = _bytes()  # type: ignore[assignment]
+    attempts: int = 0
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    consumed_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversation"
+    id: str = Field(primary_key=True, max_length=36)
+    mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class MessageRow(SQLModel, table=True):
+    __tablename__ = "message"
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    direction: str
+    wrapped_key: bytes = _bytes()  # type: ignore[assignment]
+    attachment_count: int = 0
+    created_at: datetime = _time(nullable=False, index=True)  # type: ignore[assignment]
+
+
+class MessageItemRow(SQLModel, table=True):
+    __tablename__ = "message_item"
+    message_id: str = Field(foreign_key="message.id", primary_key=True)
+    role: str = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    blob_id: str
+    sealed_size: int
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    id: str = Field(primary_key=True, max_length=36)
+    channel: str
+    sealed_payload: bytes = _bytes()  # type: ignore[assignment]
+    status: str = Field(index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    next_attempt_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    sent_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
