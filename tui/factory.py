@@ -5,17 +5,22 @@ Used by the CLI, the TUI and the tests alike. Nothing here runs at import time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.clock import Clock, utc_now
+from core.config import Settings
 from core.context import Context
-from core.errors import NotInitialised
+from core.errors import AlreadyInitialised, NotInitialised
 from core.policy import DEFAULT_POLICY, Policy
 from core.server_secret import FILE_NAME, ServerSecret
 from core.setup import InitResult, initialise
 from core.transports import EmailTransport, email_transport
-from core.config import Settings
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, upgrade
 from storage.repository import SqlRepository
+
+if TYPE_CHECKING:
+    from tui.app import VeiligApp
 
 
 def _repository(settings: Settings) -> SqlRepository:
@@ -57,8 +62,6 @@ def init_home(
     repo = _repository(settings)
     with repo.transaction() as tx:
         if tx.organisation() is not None:
-            from core.errors import AlreadyInitialised
-
             raise AlreadyInitialised(f"{settings.home} already has an organisation")
     path = settings.home / FILE_NAME
     secret = ServerSecret.load(settings.home) if path.exists() else ServerSecret.create(settings.home)
@@ -72,3 +75,47 @@ def init_home(
         staff_email=staff_email,
         password=password,
     )
+
+
+DEMO_PASSWORD = "demo-password-1234"  # a throwaway home; printed for the desk later
+
+
+def make_demo_home(home: str | None = None) -> Settings:
+    """A fresh home with the embedded defaults (Maildir, SMS file) and a demo organisation."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(home) if home else Path(tempfile.mkdtemp(prefix="veilig-demo-"))
+    settings = Settings(home=path, database_url=f"sqlite:///{path / 'veilig.db'}")
+    if not (path / FILE_NAME).exists():
+        init_home(
+            settings,
+            org_name="DeclaCare",
+            mailbox="info@declacare.example",
+            staff_email="desk@declacare.example",
+            password=DEMO_PASSWORD,
+        )
+    return settings
+
+
+def log_to_file(settings: Settings) -> None:
+    """While a TUI runs, log lines go to a file: on stderr they would tear the screen."""
+    import logging
+
+    settings.ensure_home()
+    handler = logging.FileHandler(settings.home / "veilig.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def make_starter_app(settings: Settings, *, ctx: Context | None = None, demo: bool = False) -> VeiligApp:
+    from core.starter import Starter
+    from tui.app import VeiligApp
+    from tui.starter import StarterScreen
+
+    ctx = ctx or make_context(settings)
+    starter = Starter(ctx)
+    screen = StarterScreen(starter, starter.organisation_name(), maildir=settings.maildir if demo else None)
+    return VeiligApp(ctx, screen)

@@ -1,0 +1,149 @@
+"""The ``veilig`` command: set up, run the screens, deliver the outbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.config import Settings
+from core.errors import VeiligError
+from core.i18n import _, use_language
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veilig", description=_("Secure mail for care providers, in the terminal.")
+    )
+    parser.add_argument("--lang", help=_("language: nl or en (default: VEILIG_LANG, then LANG)"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help=_("set up the organisation, its mailbox and first staff member"))
+    init.add_argument("--org", required=True, help=_("name of the organisation"))
+    init.add_argument("--mailbox", required=True, help=_("e-mail address of the mailbox"))
+    init.add_argument("--staff", required=True, help=_("e-mail address of the first staff member"))
+
+    sub.add_parser("start", help=_("write a secure message to the organisation (guests)"))
+
+    outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
+    outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
+
+    demo = sub.add_parser("demo", help=_("try veilig on a throwaway demo home"))
+    demo.add_argument("--home", help=_("keep the demo home here instead of a temporary folder"))
+    return parser
+
+
+def _language(args: argparse.Namespace, settings: Settings) -> str | None:
+    import os
+
+    if args.lang:
+        return str(args.lang)
+    if settings.language:
+        return settings.language
+    lang = os.environ.get("LANG", "")
+    return lang[:2] if lang[:2] in ("nl", "en") else None
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(_("Password for the staff member: "))
+        second = getpass.getpass(_("The same password again: "))
+        if first != second:
+            raise VeiligError(_("The passwords differ."))
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _require_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise VeiligError(_("veilig needs a terminal for this (run it in a terminal or with ssh -t)."))
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    import segno
+
+    from tui.factory import init_home
+
+    result = init_home(
+        settings,
+        org_name=args.org,
+        mailbox=args.mailbox,
+        staff_email=args.staff,
+        password=_read_password(),
+    )
+    print(_("Set up {org} in {home}.").format(org=result.organisation, home=settings.home))
+    print(_("Mailbox: {mailbox}   Staff member: {staff}").format(mailbox=result.mailbox, staff=result.staff))
+    print()
+    print(_("Scan this code with your authenticator app (TOTP):"))
+    segno.make(result.totp_uri, error="m").terminal(compact=True)
+    print(result.totp_uri)
+    print()
+    print(_("Recovery key: write it down and keep it safe. It is shown only now."))
+    print("    " + result.recovery_key)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    _require_terminal()
+    from tui.factory import log_to_file, make_starter_app
+
+    app = make_starter_app(settings)
+    log_to_file(settings)
+    app.run()
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from tui.factory import make_context
+
+    ctx = make_context(settings)
+
+    async def run() -> int:
+        while True:
+            report = await ctx.outbox.deliver_due()
+            print(_("sent {sent}, failed {failed}, pending {pending}").format(
+                sent=report.sent, failed=report.failed, pending=report.pending
+            ))
+            if not args.watch:
+                return 0 if report.failed == 0 else 1
+            await asyncio.sleep(5)
+
+    return asyncio.run(run())
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    _require_terminal()
+    from tui.factory import DEMO_PASSWORD, log_to_file, make_demo_home, make_starter_app
+
+    demo = make_demo_home(args.home)
+    app = make_starter_app(demo, demo=True)
+    log_to_file(demo)
+    app.run()
+    print(_("Demo home: {home}").format(home=demo.home))
+    print(_("E-mail went to the Maildir {maildir}").format(maildir=demo.maildir))
+    print(_("Staff log-in: desk@declacare.example, password {pw}").format(pw=DEMO_PASSWORD))
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "start": cmd_start, "outbox": cmd_outbox, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    use_language(_language(args, settings))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args, settings)
+    except VeiligError as exc:
+        print(f"veilig: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

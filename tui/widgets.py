@@ -1,0 +1,68 @@
+"""Chat bubbles and the attachment list. Text from people is always plain content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Label, ListItem, ListView, Static
+
+from core.display import human_size, literal
+from core.sealing import Attachment
+
+
+def plain(text: str, *, multiline: bool = False) -> Content:
+    """Text from a person as a Content object: no markup parsed, no escapes passed on."""
+    return Content(literal(text, multiline=multiline))
+
+
+class Bubble(Static):
+    """One turn in the dialog. ``kind`` is bot, user, error or notice (a CSS class)."""
+
+    def __init__(self, text: str, kind: str = "bot", *, multiline: bool = True) -> None:
+        super().__init__(plain(text, multiline=multiline), classes=f"bubble {kind}")
+
+
+class ChatLog(VerticalScroll):
+    """The scrolling conversation; it sticks to the newest bubble."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def say(self, text: str, kind: str = "bot", *, multiline: bool = True) -> Bubble:
+        bubble = Bubble(text, kind, multiline=multiline)
+        self.mount(bubble)
+        return bubble
+
+
+class AttachmentList(ListView):
+    """Files chosen to send, with sizes; Delete removes the highlighted one."""
+
+    BINDINGS = [("delete", "remove_selected", "Remove file")]
+
+    @dataclass
+    class Changed(Message):
+        attachment_list: AttachmentList
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.files: list[Attachment] = []
+
+    def add_file(self, attachment: Attachment) -> None:
+        self.files.append(attachment)
+        self.append(ListItem(Label(self._label(attachment))))
+        self.post_message(self.Changed(self))
+
+    @staticmethod
+    def _label(attachment: Attachment) -> Content:
+        return plain(f"{attachment.name}  ({human_size(attachment.size)})")
+
+    def action_remove_selected(self) -> None:
+        index = self.index
+        if index is None or not self.files:
+            return
+        del self.files[index]
+        self.children[index].remove()
+        self.post_message(self.Changed(self))
