@@ -1,0 +1,127 @@
+"""Shared fixtures: a real home in tmp_path, a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import queue
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from core.config import Settings
+from core.policy import DEFAULT_POLICY, Policy
+from tui.factory import init_home
+
+STAFF_EMAIL = "desk@declacare.nl"
+STAFF_PASSWORD = "correct horse battery staple"
+MAILBOX = "info@declacare.nl"
+
+
+@pytest.fixture
+def policy() -> Policy:
+    # The real Argon2id costs 64 MiB and ~0.3 s per derivation; tests only need it to work.
+    return DEFAULT_POLICY.with_cheap_kdf()
+
+
+@dataclass
+class Mailbag:
+    """What the SMTP server received, as a queue that tests wait on (never sleep on)."""
+
+    received: queue.Queue[Message] = field(default_factory=queue.Queue)
+    all: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        message = email.message_from_bytes(envelope.content)
+        self.all.append(message)
+        self.received.put(message)
+        return "250 OK"
+
+    def next(self, timeout: float = 15.0) -> Message:
+        return self.received.get(timeout=timeout)
+
+    def next_to(self, address: str, subject_contains: str = "", timeout: float = 15.0) -> Message:
+        while True:
+            message = self.next(timeout)
+            if message["To"] == address and subject_contains in (message["Subject"] or ""):
+                return message
+
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+def code_in(message: Message) -> str:
+    match = re.search(r"^\s+(\d{6})\s*$", body_of(message), re.MULTILINE)
+    assert match, "no code in the e-mail"
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    """A real aiosmtpd server on loopback, startable later in a test (SMTP-down cases)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.bag = Mailbag()
+        self.controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.controller = Controller(self.bag, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_down() -> Iterator[SmtpServer]:
+    """A port where nothing listens yet; ``start()`` brings the server up."""
+    server = SmtpServer(free_port())
+    yield server
+    server.stop()
+
+
+def make_settings(home: Path, smtp_url: str | None = None) -> Settings:
+    return Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}", smtp_url=smtp_url)
+
+
+@pytest.fixture
+def home(tmp_path: Path, policy: Policy) -> Path:
+    """An initialised home: organisation DeclaCare, one staff member."""
+    path = tmp_path / "home"
+    init_home(
+        make_settings(path),
+        org_name="DeclaCare",
+        mailbox=MAILBOX,
+        staff_email=STAFF_EMAIL,
+        password=STAFF_PASSWORD,
+        policy=policy,
+    )
+    return path

@@ -1,0 +1,164 @@
+"""Seed flow 1 end to end: the real TUI, a real SMTP server, the real database and blobs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from core.errors import CannotOpen
+from core.mailbox import MailboxSession
+from core.policy import Policy
+from tests.conftest import (
+    MAILBOX,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    SmtpServer,
+    body_of,
+    code_in,
+    make_settings,
+)
+from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tui.factory import make_context, make_starter_app
+from tui.starter import StarterScreen
+
+GUEST = "karin@huidtherapiex.nl"
+SUBJECT = "Declaratie maart cliënt 4471"
+BODY = "Beste DeclaCare,\nhierbij de verwijsbrief en de scan.\nMet vriendelijke groet, Karin"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[Path]:
+    small = tmp_path / "verwijsbrief-jansen.pdf"
+    small.write_bytes(b"%PDF-1.7 verwijsbrief " + os.urandom(30_000))
+    big = tmp_path / "scan-dossier-4471.tiff"
+    big.write_bytes(os.urandom(5 * 1024 * 1024 + 12345))  # >= 5 MiB, not a chunk multiple
+    return [small, big]
+
+
+async def walk_flow_one(pilot, smtp: SmtpServer, files: list[Path]) -> str:
+    """Drive the starter like a guest; returns the code that was used."""
+    app = pilot.app
+    await type_text(pilot, "Karin Janssen")
+    await pilot.press("enter")
+    await type_text(pilot, GUEST)
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+    code = code_in(await asyncio.to_thread(smtp.bag.next_to, GUEST, "verification"))
+    await type_text(pilot, code)
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+    assert "Unlocked" in screen_text(app)
+    await paste(pilot, SUBJECT)
+    await pilot.press("enter")
+    app.screen.query_one("#body").insert(BODY)  # the TextArea: typed text, inserted at once
+    await pilot.press("ctrl+s")
+    for path in files:
+        await paste(pilot, str(path))  # people paste long paths
+        await pilot.press("enter")
+    await pilot.press("enter")  # empty line: done with attachments
+    assert "Ready to send" in screen_text(app)
+    await pilot.press("enter")  # the focused Send button
+    await wait_for_workers(pilot)
+    return code
+
+
+async def test_guest_sends_two_attachments_and_staff_opens_them(
+    tmp_path: Path, home: Path, policy: Policy, smtp_server: SmtpServer, files: list[Path]
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    ctx = make_context(settings, policy=policy)
+    app = make_starter_app(settings, ctx=ctx)
+
+    async with app.run_test(size=(110, 40)) as pilot:
+        code = await walk_flow_one(pilot, smtp_server, files)
+        assert "arrived at DeclaCare in good order" in screen_text(app)
+        confirmation = await asyncio.to_thread(smtp_server.bag.next_to, GUEST, "arrived")
+        notice = await asyncio.to_thread(smtp_server.bag.next_to, MAILBOX)
+
+    # The confirmation says that it arrived, never what was sent.
+    for mail in (confirmation, notice):
+        text = body_of(mail) + mail["Subject"]
+        assert SUBJECT not in text and "verwijsbrief" not in text and "Karin Janssen" not in body_of(notice)
+    assert "2 attachments" in body_of(confirmation)
+
+    # Staff unlock the mailbox key with their password and open what was stored.
+    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
+    [message] = session.messages()
+    opened, key = session.open(message.id)
+    assert (opened.subject, opened.body) == (SUBJECT, BODY)
+    assert (opened.sender.name, opened.sender.email) == ("Karin Janssen", GUEST)
+    assert [a.name for a in opened.attachments] == [f.name for f in files]
+    out = tmp_path / "out"
+    out.mkdir()
+    for position, original in enumerate(files):
+        saved = session.save_attachment(opened, key, position, out / original.name)
+        assert saved.read_bytes() == original.read_bytes()
+
+    # Nothing readable at rest: database (with WAL) and blob store.
+    secrets_at_rest = [SUBJECT, BODY, "Karin Janssen", GUEST, code] + [f.name for f in files]
+    assert_nothing_in_the_clear(home, secrets_at_rest, [f.read_bytes() for f in files])
+
+
+def assert_nothing_in_the_clear(home: Path, texts: list[str], contents: list[bytes]) -> None:
+    stores = [p for p in home.rglob("*") if p.is_file() and p.parent.name != "new"]
+    stores = [p for p in stores if "mail" not in p.relative_to(home).parts and p.suffix != ".log"]
+    assert any(p.name == "veilig.db" for p in stores) and any("blobs" in p.parts for p in stores)
+    needles = []
+    for text in texts:
+        needles += [text.encode("utf-8"), text.encode("utf-16-le")]
+    # A 64-byte window from the middle of each file: a chunk stored in the clear would show it.
+    needles += [c[len(c) // 2 : len(c) // 2 + 64] for c in contents]
+    for path in stores:
+        data = path.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"plaintext found in {path.relative_to(home)}"
+
+
+async def test_wrong_code_says_so_and_keeps_everything_typed(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await type_text(pilot, "Karin Janssen")
+        await pilot.press("enter")
+        await type_text(pilot, GUEST)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        code = code_in(await asyncio.to_thread(smtp_server.bag.next_to, GUEST))
+        wrong = "000000" if code != "000000" else "111111"
+        await type_text(pilot, wrong)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        screen = app.screen
+        assert isinstance(screen, StarterScreen)
+        assert "That code is not right. You can try 4 more times." in screen_text(app)
+        assert screen.line.value == wrong  # kept, selected for retyping
+        assert screen.answers["name"] == "Karin Janssen" and screen.answers["email"] == GUEST
+        # Escape goes back one step, with the address still filled in.
+        await pilot.press("escape")
+        assert screen.line.value == GUEST
+        await pilot.press("escape")
+        assert screen.line.value == "Karin Janssen"
+
+
+async def test_tampered_blob_is_one_clear_error(
+    home: Path, policy: Policy, smtp_server: SmtpServer, files: list[Path]
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    ctx = make_context(settings, policy=policy)
+    app = make_starter_app(settings, ctx=ctx)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await walk_flow_one(pilot, smtp_server, files[:1])
+    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
+    [message] = session.messages()
+    body_blob = next(i for i in message.items if i.role == "body")
+    path = next((home / "blobs").rglob(body_blob.blob_id))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CannotOpen):
+        session.open(message.id)

@@ -1,0 +1,41 @@
+"""Driving the real TUI under Pilot: typing, pasting, reading the rendered screen."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+
+from textual import events
+from textual.app import App
+from textual.pilot import Pilot
+
+_TEXT = re.compile(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', re.DOTALL)
+
+
+def screen_text(app: App) -> str:
+    """The screen as a person sees it: the rendered SVG's text, line by line."""
+    svg = app.export_screenshot()
+    lines: dict[float, list[str]] = defaultdict(list)
+    for y, content in _TEXT.findall(svg):
+        lines[float(y)].append(html.unescape(re.sub(r"<[^>]+>", "", content)))
+    return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(lines.items()))
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type ``text`` key by key, as a person would (printable characters only)."""
+    await pilot.press(*["space" if ch == " " else ch for ch in text])
+
+
+async def paste(pilot: Pilot, text: str) -> None:
+    """Paste ``text`` into the focused widget, as a terminal's bracketed paste does."""
+    focused = pilot.app.focused
+    assert focused is not None
+    focused.post_message(events.Paste(text))
+    await pilot.pause()
+
+
+async def wait_for_workers(pilot: Pilot, group: str = "core") -> None:
+    """Wait until the core worker finished (the TUI runs core calls in threads)."""
+    await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group == group])
+    await pilot.pause()
