@@ -14,10 +14,25 @@ import unicodedata
 
 # Bidirectional controls (UAX #9) and invisible formatting characters.
 _INVISIBLE = {
-    0x200B, 0x200C, 0x200D, 0x200E, 0x200F,  # zero width space/joiners, LRM/RLM
-    0x202A, 0x202B, 0x202C, 0x202D, 0x202E,  # LRE RLE PDF LRO RLO
-    0x2060, 0x2061, 0x2062, 0x2063, 0x2064,  # word joiner, invisible operators
-    0x2066, 0x2067, 0x2068, 0x2069,  # LRI RLI FSI PDI
+    0x200B,
+    0x200C,
+    0x200D,
+    0x200E,
+    0x200F,  # zero width space/joiners, LRM/RLM
+    0x202A,
+    0x202B,
+    0x202C,
+    0x202D,
+    0x202E,  # LRE RLE PDF LRO RLO
+    0x2060,
+    0x2061,
+    0x2062,
+    0x2063,
+    0x2064,  # word joiner, invisible operators
+    0x2066,
+    0x2067,
+    0x2068,
+    0x2069,  # LRI RLI FSI PDI
     0xFEFF,  # zero width no-break space / BOM
 }
 
@@ -46,8 +61,11 @@ def literal(text: str, *, multiline: bool = False) -> str:
             continue  # CRLF from e-mail clients: the \n that follows keeps the line break
         code = ord(ch)
         category = unicodedata.category(ch)
-        if code in _INVISIBLE or category in ("Cc", "Cf", "Cs", "Co") or category == "Zl" or (
-            category == "Zp"
+        if (
+            code in _INVISIBLE
+            or category in ("Cc", "Cf", "Cs", "Co")
+            or category == "Zl"
+            or (category == "Zp")
         ):
             out.append(_placeholder(ch))
         else:
@@ -66,7 +84,10 @@ def human_size(size: int) -> str:
 
 
 def mask_email(address: str) -> str:
-    """``karin@huidtherapiex.nl`` -> ``k••••@huidtherapiex.nl``: enough to recognise, not to harvest."""
+    """``karin@huidtherapiex.nl`` -> ``k••••@huidtherapiex.nl``.
+
+    Enough for the owner to recognise, too little to harvest.
+    """
     local, _, domain = address.partition("@")
     if not domain:
         return "•" * len(address)

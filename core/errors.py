@@ -20,7 +20,7 @@ class InvalidInput(VeiligError):
 
 
 class CodeRejected(VeiligError):
-    """A verification code was not accepted. ``reason`` says why, ``attempts_left`` how often more."""
+    """A code was not accepted: ``reason`` says why, ``attempts_left`` how often more."""
 
     WRONG = "wrong"
     EXPIRED = "expired"

@@ -105,7 +105,9 @@ def unwrap_content_key(private: MailboxPrivateKey, wrapped: bytes, message_id: s
 _PW_FORMAT = struct.Struct(">BIIB16s12s")  # version, iterations, memory KiB, lanes, salt, nonce
 
 
-def wrap_with_password(secret: bytes, password: Password, cost: Argon2Cost, binding: bytes) -> bytes:
+def wrap_with_password(
+    secret: bytes, password: Password, cost: Argon2Cost, binding: bytes
+) -> bytes:
     """Seal ``secret`` under Argon2id(password). The cost travels with the result,
     so raising the policy later does not lock anyone out of older wraps."""
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)

@@ -79,8 +79,7 @@ def confirmation_email(
 
 def new_message_notice(*, org: str, mailbox: str) -> Email:
     body = _(
-        "A new secure message for {org} is waiting in the desk.\n"
-        "Open it with: veilig desk\n"
+        "A new secure message for {org} is waiting in the desk.\nOpen it with: veilig desk\n"
     ).format(org=org)
     return Email(
         to=mailbox,

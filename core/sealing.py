@@ -46,7 +46,9 @@ class Attachment:
         if not os.access(path, os.R_OK):
             raise InvalidInput(_("{path} cannot be read.").format(path=path))
         if stat.st_size > policy.max_attachment_bytes:
-            raise InvalidInput(_("{name} is larger than the limit per file.").format(name=path.name))
+            raise InvalidInput(
+                _("{name} is larger than the limit per file.").format(name=path.name)
+            )
         return cls(path=path, name=path.name, size=stat.st_size)
 
 
@@ -132,6 +134,7 @@ def seal_message(
     total = sum(a.size for a in draft.attachments)
     done = 0
     for position, attachment in enumerate(draft.attachments):
+
         def report(n: int, base: int = done) -> None:
             if progress:
                 progress(base + n, total)
@@ -199,7 +202,9 @@ def save_attachment(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as sink, blobs.open(item.blob_id) as source:
-            open_stream(key, _context(message.id, ItemRole.ATTACHMENT, position), source, sink, progress)
+            open_stream(
+                key, _context(message.id, ItemRole.ATTACHMENT, position), source, sink, progress
+            )
         os.link(tmp, destination)  # fails if destination exists: never overwrite
     finally:
         tmp.unlink(missing_ok=True)

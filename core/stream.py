@@ -90,9 +90,16 @@ def seal_stream(
     source: BinaryIO,
     sink: BinaryIO,
     progress: Progress | None = None,
+    *,
+    salt: bytes | None = None,
 ) -> int:
-    """Seal everything ``source`` yields into ``sink``. Returns the plaintext size."""
-    salt = secrets.token_bytes(SALT_SIZE)
+    """Seal everything ``source`` yields into ``sink``. Returns the plaintext size.
+
+    ``salt`` is for known-answer tests only; in use it is always fresh and random.
+    """
+    salt = salt if salt is not None else secrets.token_bytes(SALT_SIZE)
+    if len(salt) != SALT_SIZE:
+        raise ValueError("salt must be 32 bytes")
     header = MAGIC + bytes([VERSION]) + salt
     aead = _item_key(content_key, salt, context)
     sink.write(header)
@@ -158,7 +165,9 @@ def open_stream(
         n = current_len - TAG_SIZE
         plain = memoryview(out)[:n]  # decrypt_into wants the exact size
         try:
-            aead.decrypt_into(_nonce(counter, last), memoryview(current)[:current_len], header, plain)
+            aead.decrypt_into(
+                _nonce(counter, last), memoryview(current)[:current_len], header, plain
+            )
         except InvalidTag:
             raise CannotOpen("stream altered, truncated or not for this item") from None
         sink.write(plain)

@@ -169,7 +169,10 @@ class SqlTransaction:
 
     def messages(self, limit: int = 50, offset: int = 0) -> list[Message]:
         rows = self.session.exec(
-            select(MessageRow).order_by(col(MessageRow.created_at).desc()).offset(offset).limit(limit)
+            select(MessageRow)
+            .order_by(col(MessageRow.created_at).desc())
+            .offset(offset)
+            .limit(limit)
         ).all()
         return [self._message(r) for r in rows]
 
@@ -187,9 +190,9 @@ class SqlTransaction:
 
     def count_pending_outbox(self) -> int:
         return self.session.exec(
-            select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.status == DeliveryStatus.PENDING.value
-            )
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.status == DeliveryStatus.PENDING.value)
         ).one()
 
     def outbox_item(self, item_id: str) -> OutboxItem | None:

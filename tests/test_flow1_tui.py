@@ -81,7 +81,11 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
     # The confirmation says that it arrived, never what was sent.
     for mail in (confirmation, notice):
         text = body_of(mail) + mail["Subject"]
-        assert SUBJECT not in text and "verwijsbrief" not in text and "Karin Janssen" not in body_of(notice)
+        assert (
+            SUBJECT not in text
+            and "verwijsbrief" not in text
+            and "Karin Janssen" not in body_of(notice)
+        )
     assert "2 attachments" in body_of(confirmation)
 
     # Staff unlock the mailbox key with their password and open what was stored.

@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", help=_("language: nl or en (default: VEILIG_LANG, then LANG)"))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    init = sub.add_parser("init", help=_("set up the organisation, its mailbox and first staff member"))
+    init = sub.add_parser(
+        "init", help=_("set up the organisation, its mailbox and first staff member")
+    )
     init.add_argument("--org", required=True, help=_("name of the organisation"))
     init.add_argument("--mailbox", required=True, help=_("e-mail address of the mailbox"))
     init.add_argument("--staff", required=True, help=_("e-mail address of the first staff member"))
@@ -59,14 +61,18 @@ def _read_password() -> str:
 
 def _require_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise VeiligError(_("veilig needs a terminal for this (run it in a terminal or with ssh -t)."))
+        raise VeiligError(
+            _("veilig needs a terminal for this (run it in a terminal or with ssh -t).")
+        )
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     import segno
 
-    from tui.factory import init_home
+    from tui.factory import init_home, is_initialised
 
+    if is_initialised(settings):  # say so before asking for a password
+        raise VeiligError(_("{home} already has an organisation.").format(home=settings.home))
     result = init_home(
         settings,
         org_name=args.org,
@@ -75,7 +81,11 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         password=_read_password(),
     )
     print(_("Set up {org} in {home}.").format(org=result.organisation, home=settings.home))
-    print(_("Mailbox: {mailbox}   Staff member: {staff}").format(mailbox=result.mailbox, staff=result.staff))
+    print(
+        _("Mailbox: {mailbox}   Staff member: {staff}").format(
+            mailbox=result.mailbox, staff=result.staff
+        )
+    )
     print()
     print(_("Scan this code with your authenticator app (TOTP):"))
     segno.make(result.totp_uri, error="m").terminal(compact=True)
@@ -104,9 +114,11 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         while True:
             report = await ctx.outbox.deliver_due()
-            print(_("sent {sent}, failed {failed}, pending {pending}").format(
-                sent=report.sent, failed=report.failed, pending=report.pending
-            ))
+            print(
+                _("sent {sent}, failed {failed}, pending {pending}").format(
+                    sent=report.sent, failed=report.failed, pending=report.pending
+                )
+            )
             if not args.watch:
                 return 0 if report.failed == 0 else 1
             await asyncio.sleep(5)

@@ -48,6 +48,13 @@ def make_context(
     )
 
 
+def is_initialised(settings: Settings) -> bool:
+    if not (settings.home / FILE_NAME).exists():
+        return False
+    with _repository(settings).transaction() as tx:
+        return tx.organisation() is not None
+
+
 def init_home(
     settings: Settings,
     *,
@@ -59,12 +66,13 @@ def init_home(
     clock: Clock = utc_now,
 ) -> InitResult:
     settings.ensure_home()
+    if is_initialised(settings):
+        raise AlreadyInitialised(f"{settings.home} already has an organisation")
     repo = _repository(settings)
-    with repo.transaction() as tx:
-        if tx.organisation() is not None:
-            raise AlreadyInitialised(f"{settings.home} already has an organisation")
     path = settings.home / FILE_NAME
-    secret = ServerSecret.load(settings.home) if path.exists() else ServerSecret.create(settings.home)
+    secret = (
+        ServerSecret.load(settings.home) if path.exists() else ServerSecret.create(settings.home)
+    )
     return initialise(
         repo=repo,
         secret=secret,
@@ -77,7 +85,7 @@ def init_home(
     )
 
 
-DEMO_PASSWORD = "demo-password-1234"  # a throwaway home; printed for the desk later
+DEMO_PASSWORD = "demo-password-1234"  # noqa: S105 - a throwaway demo home, printed on exit
 
 
 def make_demo_home(home: str | None = None) -> Settings:
@@ -110,12 +118,16 @@ def log_to_file(settings: Settings) -> None:
     root.setLevel(logging.INFO)
 
 
-def make_starter_app(settings: Settings, *, ctx: Context | None = None, demo: bool = False) -> VeiligApp:
+def make_starter_app(
+    settings: Settings, *, ctx: Context | None = None, demo: bool = False
+) -> VeiligApp:
     from core.starter import Starter
     from tui.app import VeiligApp
     from tui.starter import StarterScreen
 
     ctx = ctx or make_context(settings)
     starter = Starter(ctx)
-    screen = StarterScreen(starter, starter.organisation_name(), maildir=settings.maildir if demo else None)
+    screen = StarterScreen(
+        starter, starter.organisation_name(), maildir=settings.maildir if demo else None
+    )
     return VeiligApp(ctx, screen)

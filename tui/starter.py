@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
 
-from core.dialog import BACK, NEXT, StarterStep
+from core.dialog import BACK, StarterStep
 from core.display import human_size, mask_email
 from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _, ngettext
@@ -40,12 +40,24 @@ PLACEHOLDERS = {
 
 class StarterScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "back", _("Back"), id="back", tooltip=_("One step back; nothing typed is lost")),
+        Binding(
+            "escape",
+            "back",
+            _("Back"),
+            id="back",
+            tooltip=_("One step back; nothing typed is lost"),
+        ),
         Binding("ctrl+r", "resend", _("New code"), id="resend", tooltip=_("E-mail a new code")),
-        Binding("ctrl+s", "done_writing", _("Done"), id="done", tooltip=_("Continue to attachments")),
-        Binding("ctrl+o", "pick_file", _("Pick file"), id="pick", tooltip=_("Choose a file to attach")),
+        Binding(
+            "ctrl+s", "done_writing", _("Done"), id="done", tooltip=_("Continue to attachments")
+        ),
+        Binding(
+            "ctrl+o", "pick_file", _("Pick file"), id="pick", tooltip=_("Choose a file to attach")
+        ),
         Binding("ctrl+n", "new_message", _("New message"), id="new"),
-        Binding("f9", "peek_mail", _("Demo mailbox"), id="peek", tooltip=_("Read the demo's e-mail")),
+        Binding(
+            "f9", "peek_mail", _("Demo mailbox"), id="peek", tooltip=_("Read the demo's e-mail")
+        ),
     ]
 
     def __init__(self, starter: Starter, org_name: str, *, maildir: Path | None = None) -> None:
@@ -59,7 +71,11 @@ class StarterScreen(Screen[None]):
         self.guest: VerifiedGuest | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(_("veilig · secure message to {org}").format(org=self.org_name), id="title", markup=False)
+        yield Static(
+            _("veilig · secure message to {org}").format(org=self.org_name),
+            id="title",
+            markup=False,
+        )
         yield ChatLog(id="chat")
         with Vertical(id="answer"):
             yield Input(id="line", placeholder=_(PLACEHOLDERS[Step.NAME]))
@@ -138,7 +154,9 @@ class StarterScreen(Screen[None]):
         return _(
             "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "
             "Press Enter to send securely, or Escape to change something."
-        ).format(org=self.org_name, subject=self.answers.get(Step.SUBJECT, ""), count=count, total=total)
+        ).format(
+            org=self.org_name, subject=self.answers.get(Step.SUBJECT, ""), count=count, total=total
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show only the keys that do something in this step (the footer follows)."""
@@ -297,7 +315,10 @@ class StarterScreen(Screen[None]):
 
     def _unlocked(self, guest: VerifiedGuest) -> None:
         self.guest = guest
-        self.chat.say(_("Unlocked. You can now write your message to {org}.").format(org=self.org_name), "notice")
+        self.chat.say(
+            _("Unlocked. You can now write your message to {org}.").format(org=self.org_name),
+            "notice",
+        )
         self.show_step(Step.SUBJECT)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
@@ -334,8 +355,9 @@ class StarterScreen(Screen[None]):
         assert self.guest is not None
         self.chat.say(
             _(
-                "Your message arrived at {org} in good order, end-to-end encrypted. We sent a "
-                "confirmation to {address}. Press Ctrl+N to write another message, or Ctrl+Q to quit."
+                "Your message arrived at {org} in good order, end-to-end encrypted. We sent "
+                "a confirmation to {address}. Press Ctrl+N to write another message, or "
+                "Ctrl+Q to quit."
             ).format(org=self.org_name, address=mask_email(self.guest.email)),
             "notice",
         )
