@@ -36,6 +36,10 @@ class RateLimited(VeiligError):
     """Too many codes or attempts for this destination within the window."""
 
 
+class StorageFailed(VeiligError):
+    """The message could not be written (disk full, not writable). Nothing was sent."""
+
+
 class NotInitialised(VeiligError):
     """The data directory holds no organisation yet: run ``veilig init``."""
 

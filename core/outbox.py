@@ -24,6 +24,9 @@ from core.transports import DeliveryFailed, EmailTransport
 
 log = logging.getLogger(__name__)
 
+# Longer than one SMTP attempt may take (the transport's timeout is 30 s).
+DELIVERY_LEASE = timedelta(minutes=2)
+
 
 @dataclass(frozen=True)
 class DeliveryReport:
@@ -68,10 +71,16 @@ class Outbox:
         return capped * jitter
 
     async def deliver_due(self, limit: int = 100) -> DeliveryReport:
+        now = self.clock()
         with self.repo.transaction() as tx:
-            due = tx.due_outbox(self.clock(), limit)
+            due = tx.due_outbox(now, limit)
         sent = failed = 0
         for item in due:
+            with self.repo.transaction() as tx:
+                # A lease, not a lock: if this process dies mid-send the item is due again
+                # after the lease, and the stable Message-ID lets receivers drop the copy.
+                if not tx.claim_outbox(item.id, item.next_attempt_at, now + DELIVERY_LEASE):
+                    continue  # another process is delivering it
             try:
                 email = Email.from_json(self.secret.open(item.sealed_payload, _binding(item.id)))
                 await self.email.send(email)

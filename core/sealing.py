@@ -118,6 +118,30 @@ def seal_message(
     progress: Progress | None = None,
 ) -> None:
     """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items."""
+    items: list[SealedItem] = []
+    try:
+        _seal_all(blobs, mailbox_key, message, sender, draft, items, progress)
+    except BaseException:
+        discard_blobs(blobs, items)  # no half-stored message: its whole blobs go too
+        raise
+    message.items = items
+    message.attachment_count = len(draft.attachments)
+
+
+def discard_blobs(blobs: BlobStore, items: list[SealedItem]) -> None:
+    for item in items:
+        blobs.delete(item.blob_id)
+
+
+def _seal_all(
+    blobs: BlobStore,
+    mailbox_key: MailboxPublicKey,
+    message: Message,
+    sender: Sender,
+    draft: Draft,
+    items: list[SealedItem],
+    progress: Progress | None,
+) -> None:
     key = new_content_key()
     message.wrapped_key = wrap_content_key(mailbox_key, key, message.id)
     meta = {
@@ -127,10 +151,10 @@ def seal_message(
         "attachments": [{"name": a.name, "size": a.size} for a in draft.attachments],
         "sent_at": message.created_at.isoformat(),
     }
-    items = [
-        _seal_item(blobs, key, message.id, ItemRole.META, 0, io.BytesIO(json.dumps(meta).encode())),
-        _seal_item(blobs, key, message.id, ItemRole.BODY, 0, io.BytesIO(draft.body.encode())),
-    ]
+    meta_json = io.BytesIO(json.dumps(meta).encode())
+    items.append(_seal_item(blobs, key, message.id, ItemRole.META, 0, meta_json))
+    body = io.BytesIO(draft.body.encode())
+    items.append(_seal_item(blobs, key, message.id, ItemRole.BODY, 0, body))
     total = sum(a.size for a in draft.attachments)
     done = 0
     for position, attachment in enumerate(draft.attachments):
@@ -144,8 +168,6 @@ def seal_message(
                 _seal_item(blobs, key, message.id, ItemRole.ATTACHMENT, position, source, report)
             )
         done += attachment.size
-    message.items = items
-    message.attachment_count = len(draft.attachments)
 
 
 def _item(message: Message, role: ItemRole, position: int = 0) -> SealedItem:

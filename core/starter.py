@@ -7,18 +7,19 @@ get a confirmation (1H). Each step is one method; the TUI calls them in order.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
 from core.context import Context, require_organisation
-from core.errors import CodeRejected, InvalidInput
+from core.errors import CodeRejected, InvalidInput, StorageFailed
 from core.i18n import _
 from core.keys import MailboxPublicKey
 from core.mail import confirmation_email, new_message_notice, verification_email
 from core.models import Conversation, Direction, Message, Purpose
-from core.sealing import Draft, Progress, Sender, seal_message
+from core.sealing import Draft, Progress, Sender, discard_blobs, seal_message
 
 MAX_NAME_LENGTH = 200
 
@@ -121,14 +122,36 @@ class Starter:
             created_at=now,
         )
         # Blobs first (slow, outside the transaction); rows and mails commit together.
-        seal_message(
-            blobs=self.ctx.blobs,
-            mailbox_key=MailboxPublicKey(mailbox.public_key),
-            message=message,
-            sender=Sender(guest.name, guest.email),
-            draft=draft,
-            progress=progress,
-        )
+        try:
+            seal_message(
+                blobs=self.ctx.blobs,
+                mailbox_key=MailboxPublicKey(mailbox.public_key),
+                message=message,
+                sender=Sender(guest.name, guest.email),
+                draft=draft,
+                progress=progress,
+            )
+        except OSError as exc:
+            raise StorageFailed(_storage_message(exc)) from None
+        try:
+            self._commit(
+                org.name, mailbox.address, guest, conversation, message, len(draft.attachments)
+            )
+        except BaseException:
+            discard_blobs(self.ctx.blobs, message.items)
+            raise
+        return Receipt(message_id=message.id, received_at=now, attachments=len(draft.attachments))
+
+    def _commit(
+        self,
+        org_name: str,
+        mailbox_address: str,
+        guest: VerifiedGuest,
+        conversation: Conversation,
+        message: Message,
+        attachments: int,
+    ) -> None:
+        now = message.created_at
         with self.ctx.repo.transaction() as tx:
             tx.add(conversation)
             tx.add(message)
@@ -136,13 +159,18 @@ class Starter:
             outbox.enqueue_email(
                 tx,
                 confirmation_email(
-                    org=org.name,
-                    sender=mailbox.address,
+                    org=org_name,
+                    sender=mailbox_address,
                     to=guest.email,
                     name=guest.name,
                     received_at=now,
-                    attachments=len(draft.attachments),
+                    attachments=attachments,
                 ),
             )
-            outbox.enqueue_email(tx, new_message_notice(org=org.name, mailbox=mailbox.address))
-        return Receipt(message_id=message.id, received_at=now, attachments=len(draft.attachments))
+            outbox.enqueue_email(tx, new_message_notice(org=org_name, mailbox=mailbox_address))
+
+
+def _storage_message(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return _("The disk is full, so the message could not be stored. Nothing was sent.")
+    return _("The message could not be stored. Nothing was sent; please try again.")

@@ -17,6 +17,8 @@ def make_engine(url: str) -> Engine:
     is_sqlite = url.startswith("sqlite")
     engine = create_engine(
         url,
+        # SQL errors would otherwise quote bound values (tags, ciphertext) in tracebacks.
+        hide_parameters=True,
         # Several processes (desk, starter, outbox) share one file: wait for a lock
         # instead of failing at once.
         connect_args={"timeout": 30} if is_sqlite else {},

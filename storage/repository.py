@@ -195,6 +195,18 @@ class SqlTransaction:
             .where(OutboxRow.status == DeliveryStatus.PENDING.value)
         ).one()
 
+    def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.id) == item_id,
+                col(OutboxRow.status) == DeliveryStatus.PENDING.value,
+                col(OutboxRow.next_attempt_at) == expected_next,
+            )
+            .values(next_attempt_at=lease_until)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
     def outbox_item(self, item_id: str) -> OutboxItem | None:
         row = self.session.get(OutboxRow, item_id)
         return _outbox(row) if row else None

@@ -1,0 +1,97 @@
+"""The outbox against real SMTP servers: authentication, retries, no duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from core.clock import FrozenClock
+from core.mail import Email, new_message_id
+from core.models import DeliveryStatus
+from core.policy import Policy
+from tests.conftest import Mailbag, SmtpServer, free_port, make_settings
+from tui.factory import make_context
+
+
+def an_email(to: str = "karin@huidtherapiex.nl") -> Email:
+    return Email(
+        to=to,
+        subject="s",
+        body="b",
+        sender="info@declacare.nl",
+        message_id=new_message_id("info@declacare.nl"),
+    )
+
+
+def test_smtp_with_user_and_password(home: Path, policy: Policy) -> None:
+    bag = Mailbag()
+    seen: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        seen.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"p@ss word")
+
+    port = free_port()
+    controller = Controller(
+        bag, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        url = f"smtp://mailer:p%40ss%20word@127.0.0.1:{port}"
+        ctx = make_context(make_settings(home, url), policy=policy)
+        with ctx.repo.transaction() as tx:
+            ctx.outbox.enqueue_email(tx, an_email())
+        report = asyncio.run(ctx.outbox.deliver_due())
+        assert report.sent == 1
+        assert seen == [("mailer", "p@ss word")]
+        assert bag.next()["To"] == "karin@huidtherapiex.nl"
+
+    finally:
+        controller.stop()
+
+
+def test_failures_back_off_and_keep_no_secret(
+    home: Path, policy: Policy, smtp_down: SmtpServer
+) -> None:
+    clock = FrozenClock()
+    ctx = make_context(make_settings(home, smtp_down.url), policy=policy, clock=clock)
+    with ctx.repo.transaction() as tx:
+        item = ctx.outbox.enqueue_email(tx, an_email())
+    waits = []
+    for _ in range(4):
+        assert asyncio.run(ctx.outbox.deliver_due()).failed == 1
+        with ctx.repo.transaction() as tx:
+            current = tx.outbox_item(item.id)
+        assert current and current.status == DeliveryStatus.PENDING
+        assert current.last_error and "karin" not in current.last_error
+        waits.append((current.next_attempt_at - clock.now).total_seconds())
+        assert asyncio.run(ctx.outbox.deliver_due()).failed == 0  # not due yet: no hammering
+        clock.now = current.next_attempt_at
+    assert waits == sorted(waits) and waits[-1] > 4 * waits[0]  # exponential, with jitter
+    smtp_down.start()
+    assert asyncio.run(ctx.outbox.deliver_due()).sent == 1
+    assert smtp_down.bag.next()["To"] == "karin@huidtherapiex.nl"
+
+
+@pytest.mark.parametrize("deliverers", [2])
+def test_two_processes_delivering_send_each_mail_once(
+    home: Path, policy: Policy, smtp_server: SmtpServer, deliverers: int
+) -> None:
+    ctxs = [
+        make_context(make_settings(home, smtp_server.url), policy=policy) for _ in range(deliverers)
+    ]
+    with ctxs[0].repo.transaction() as tx:
+        for n in range(20):
+            ctxs[0].outbox.enqueue_email(tx, an_email(f"guest{n}@praktijk.nl"))
+
+    async def both() -> list[int]:
+        reports = await asyncio.gather(*(c.outbox.deliver_due() for c in ctxs))
+        return [r.sent for r in reports]
+
+    assert sum(asyncio.run(both())) == 20
+    recipients = [m["To"] for m in smtp_server.bag.all]
+    assert sorted(recipients) == sorted(f"guest{n}@praktijk.nl" for n in range(20))
