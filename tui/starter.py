@@ -7,6 +7,7 @@ run in a thread worker so that the KDF, the database and sealing never freeze it
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from textual import on, work
@@ -15,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
+from textual.worker import Worker, WorkerState
 
 from core.dialog import BACK, StarterStep
 from core.display import human_size, mask_email
@@ -27,6 +29,7 @@ from tui.mail_peek import MailPeek, newest_mail
 from tui.widgets import AttachmentList, ChatLog
 
 Step = StarterStep
+log = logging.getLogger(__name__)
 
 # What the single-line input asks for, per step.
 PLACEHOLDERS = {
@@ -345,6 +348,19 @@ class StarterScreen(Screen[None]):
             self.app.call_from_thread(self._send_failed, str(exc))
             return
         self.app.call_from_thread(self._sent, receipt.attachments)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place for errors nobody foresaw: say so, keep everything, log the kind."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        # The kind only: an exception's text or traceback could quote what was typed.
+        log.error("unexpected %s in %s", type(error).__name__, event.worker.name)
+        if self.step is Step.SENDING:
+            self.show_step(Step.CONFIRM, ask=False)
+        self.show_error(
+            _("Something went wrong on our side. Nothing you typed is lost; please try again.")
+        )
 
     def _send_failed(self, text: str) -> None:
         self.show_step(Step.CONFIRM, ask=False)

@@ -1,0 +1,112 @@
+"""The starter screen's own behaviour: attachments, resend, a full disk, keys in the footer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.policy import Policy
+from storage.blobs import FileBlobStore
+from tests.conftest import SmtpServer, make_settings
+from tests.test_flow1_faults import unlock
+from tests.tui_helpers import paste, screen_text, wait_for_workers
+from tui.factory import make_context, make_starter_app
+from tui.starter import StarterScreen
+from tui.widgets import AttachmentList
+
+GUEST = "karin@huidtherapiex.nl"
+
+
+async def to_attachments(pilot, smtp: SmtpServer) -> StarterScreen:
+    await unlock(pilot, smtp)
+    await paste(pilot, "Onderwerp")
+    await pilot.press("enter")
+    pilot.app.screen.query_one("#body").insert("Tekst")
+    await pilot.press("ctrl+s")
+    screen = pilot.app.screen
+    assert isinstance(screen, StarterScreen)
+    return screen
+
+
+async def test_attachments_are_listed_with_sizes_and_can_be_removed(
+    tmp_path: Path, home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    first, second = tmp_path / "a-brief.pdf", tmp_path / "b-scan.pdf"
+    first.write_bytes(b"x" * 2048)
+    second.write_bytes(b"y" * 10)
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = await to_attachments(pilot, smtp_server)
+        for path in (first, second):
+            await paste(pilot, str(path))
+            await pilot.press("enter")
+        shown = screen_text(app)
+        assert "a-brief.pdf  (2.0 KB)" in shown and "b-scan.pdf  (10 B)" in shown
+        files = screen.query_one("#files", AttachmentList)
+        files.focus()
+        files.index = 0
+        await pilot.press("delete")
+        assert [f.name for f in files.files] == ["b-scan.pdf"]
+        assert "a-brief.pdf" not in screen_text(app)
+
+
+async def test_resend_asks_for_a_new_code_and_is_limited(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await paste(pilot, "Karin")
+        await pilot.press("enter")
+        await paste(pilot, GUEST)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        await asyncio.to_thread(smtp_server.bag.next_to, GUEST)
+        assert "Ctrl+R" in screen_text(app) and "^r New code" in screen_text(app)
+        await pilot.press("ctrl+r")  # at once: inside the cool-down
+        await wait_for_workers(pilot)
+        assert "Too many codes were asked for this address" in screen_text(app)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB filesystem (tmpfs), so that the disk really fills up."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+async def test_a_full_disk_says_so_keeps_the_draft_and_leaves_no_half_blob(
+    tmp_path: Path, home: Path, policy: Policy, smtp_server: SmtpServer, tiny_disk: Path
+) -> None:
+    big = tmp_path / "scan.tiff"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    settings = make_settings(home, smtp_server.url)
+    ctx = make_context(settings, policy=policy)
+    ctx.blobs = FileBlobStore(tiny_disk / "blobs")
+    app = make_starter_app(settings, ctx=ctx)
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = await to_attachments(pilot, smtp_server)
+        await paste(pilot, str(big))
+        await pilot.press("enter", "enter", "enter")
+        await wait_for_workers(pilot)
+        assert "The disk is full" in screen_text(app)
+        assert screen.step == "confirm"  # back at the send button, draft intact
+        assert [f.name for f in screen.query_one("#files", AttachmentList).files] == ["scan.tiff"]
+    assert [p for p in (tiny_disk / "blobs").rglob("*") if p.is_file()] == []
+    with ctx.repo.transaction() as tx:
+        assert tx.messages() == []
