@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from core.audit import AuditLog
 from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
 from core.errors import NotInitialised
@@ -12,6 +14,7 @@ from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
 from core.ports import BlobStore, Repository, Transaction
 from core.server_secret import ServerSecret
+from core.sms import SmsTransport
 from core.transports import EmailTransport
 
 
@@ -21,8 +24,14 @@ class Context:
     blobs: BlobStore
     secret: ServerSecret
     email: EmailTransport
+    sms: SmsTransport
     policy: Policy = DEFAULT_POLICY
     clock: Clock = utc_now
+    audit_head: Path | None = None  # the audit log's head file, beside the database
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.secret, self.clock, self.audit_head)
 
     @property
     def codes(self) -> CodeIssuer:
@@ -30,7 +39,7 @@ class Context:
 
     @property
     def outbox(self) -> Outbox:
-        return Outbox(self.repo, self.secret, self.email, self.policy, self.clock)
+        return Outbox(self.repo, self.secret, self.email, self.sms, self.policy, self.clock)
 
 
 def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:

@@ -168,3 +168,74 @@ def unwrap_with_recovery_key(wrapped: bytes, recovery: RecoveryKey, binding: byt
         return _recovery_aead(recovery).decrypt(wrapped[:12], wrapped[12:], binding)
     except InvalidTag:
         raise CannotOpen("wrong recovery key") from None
+
+
+# --- thread keys: how a person without an account reads a conversation --------------
+
+ThreadKey = NewType("ThreadKey", bytes)
+
+
+def new_thread_key() -> ThreadKey:
+    return ThreadKey(secrets.token_bytes(32))
+
+
+def invitation_key(reference: bytes, share: bytes, invitation_id: str) -> AESGCM:
+    """The key that unlocks a thread key: both halves are needed. The reference lives
+    only in the notification e-mail; the share only in the database, sealed, and is
+    released after a verified code. Neither half alone, nor a database copy, opens."""
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=share,
+        info=b"veilig/v1/invitation|" + invitation_id.encode(),
+    )
+    return AESGCM(hkdf.derive(reference))
+
+
+def seal_thread_key(key: ThreadKey, reference: bytes, share: bytes, invitation_id: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    aead = invitation_key(reference, share, invitation_id)
+    return nonce + aead.encrypt(nonce, key, invitation_id.encode())
+
+
+def open_thread_key(
+    wrapped: bytes, reference: bytes, share: bytes, invitation_id: str
+) -> ThreadKey:
+    try:
+        aead = invitation_key(reference, share, invitation_id)
+        return ThreadKey(aead.decrypt(wrapped[:12], wrapped[12:], invitation_id.encode()))
+    except InvalidTag:
+        raise CannotOpen("thread key does not unwrap") from None
+
+
+def _thread_info(participant_id: str) -> bytes:
+    return b"veilig/v1/thread-key|" + participant_id.encode()
+
+
+def wrap_thread_key_to_mailbox(
+    public: MailboxPublicKey, key: ThreadKey, participant_id: str
+) -> bytes:
+    return _SUITE.encrypt(key, public._hpke(), info=_thread_info(participant_id))
+
+
+def unwrap_thread_key(private: MailboxPrivateKey, wrapped: bytes, participant_id: str) -> ThreadKey:
+    try:
+        return ThreadKey(
+            _SUITE.decrypt(wrapped, private._hpke(), info=_thread_info(participant_id))
+        )
+    except (InvalidTag, ValueError):
+        raise CannotOpen("thread key does not unwrap") from None
+
+
+def wrap_for_thread(key: ThreadKey, content_key: ContentKey, message_id: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    binding = b"veilig/v1/thread-content|" + message_id.encode()
+    return nonce + AESGCM(key).encrypt(nonce, content_key, binding)
+
+
+def unwrap_for_thread(key: ThreadKey, wrapped: bytes, message_id: str) -> ContentKey:
+    binding = b"veilig/v1/thread-content|" + message_id.encode()
+    try:
+        return ContentKey(AESGCM(key).decrypt(wrapped[:12], wrapped[12:], binding))
+    except InvalidTag:
+        raise CannotOpen("content key does not unwrap") from None

@@ -88,3 +88,62 @@ def new_message_notice(*, org: str, mailbox: str) -> Email:
         sender=mailbox,
         message_id=new_message_id(mailbox),
     )
+
+
+def notification_email(*, org: str, sender: str, to: str, name: str, reference: str) -> Email:
+    """Seed 2A: a secure message waits. The reference is half of the key: it is in this
+    e-mail only, never stored. Nothing about the content is."""
+    body = _(
+        "Dear {name},\n\n"
+        "{org} sent you a secure message. It is waiting for you, encrypted.\n\n"
+        "Open it in a terminal with:\n\n"
+        "    veilig open {reference}\n\n"
+        "or start `veilig open` and paste this reference:\n\n"
+        "    {reference}\n\n"
+        "To be sure it is you, we then send a verification code to the phone number or\n"
+        "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
+        "{org}"
+    ).format(name=name or to, org=org, reference=reference)
+    return Email(
+        to=to,
+        subject=_("A secure message from {org} is waiting for you").format(org=org),
+        body=body,
+        sender=sender,
+        message_id=new_message_id(sender),
+    )
+
+
+def open_code_email(*, org: str, sender: str, to: str, code: str, minutes: int) -> Email:
+    body = _(
+        "Your verification code to open the secure message from {org}:\n\n"
+        "    {code}\n\n"
+        "Type it where you asked for it and choose unlock. It works once and for "
+        "{minutes} minutes.\n\n{org}"
+    ).format(org=org, code=code, minutes=minutes)
+    return Email(
+        to=to,
+        subject=_("Your verification code for {org}").format(org=org),
+        body=body,
+        sender=sender,
+        message_id=new_message_id(sender),
+    )
+
+
+def open_code_sms(*, org: str, code: str, minutes: int) -> str:
+    # Short (one SMS segment) and without a link: a code SMS with a link is a phishing pattern.
+    return _(
+        "{code} is your code to open the secure message from {org}. Valid {minutes} min."
+    ).format(code=code, org=org, minutes=minutes)
+
+
+def reply_notice(*, org: str, mailbox: str) -> Email:
+    return Email(
+        to=mailbox,
+        subject=_("New secure reply"),
+        body=_(
+            "A reply to a secure message of {org} is waiting in the desk.\n"
+            "Open it with: veilig desk\n"
+        ).format(org=org),
+        sender=mailbox,
+        message_id=new_message_id(mailbox),
+    )

@@ -46,6 +46,14 @@ class StaffMember:
 
 class Purpose(StrEnum):
     STARTER = "starter"  # e-mail code for the conversation starter
+    OPEN = "open"  # SMS or e-mail code for a recipient opening a secure message
+
+
+class Method(StrEnum):
+    """How a recipient proves who they are before a message opens."""
+
+    SMS = "sms"
+    EMAIL = "email"
 
 
 @dataclass
@@ -85,7 +93,57 @@ class SealedItem:
 class Conversation:
     mailbox_id: str
     created_at: datetime
+    last_message_at: datetime | None = None
+    unread: bool = False  # an inbound message that no staff member opened yet
     id: str = field(default_factory=new_id)
+
+
+@dataclass
+class Participant:
+    """An outside person in one conversation, without an account.
+
+    Every message of the conversation has its content key wrapped under the
+    participant's random thread key. The thread key rests wrapped twice: to the
+    mailbox (so staff can add messages) and, per invitation, under a key that needs
+    the invitation's reference *and* its server share (see :class:`Invitation`).
+    Contact details are sealed with the server secret: the server must read the
+    number to send an SMS while no staff member is present.
+    """
+
+    conversation_id: str
+    contact_sealed: bytes  # JSON: email, phone (E.164 or ""), name
+    thread_key_wrapped: bytes  # HPKE to the mailbox
+    method: Method
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    opened_at: datetime | None = None
+    verified_via: Method | None = None
+    replied_at: datetime | None = None
+    id: str = field(default_factory=new_id)
+
+
+@dataclass
+class Invitation:
+    """One notification with its reference. The reference is never stored, only its
+    keyed tag (for lookup); the server share is released only after a verified code."""
+
+    participant_id: str
+    reference_tag: str
+    share_sealed: bytes
+    thread_key_wrap: bytes  # the thread key under HKDF(reference, share)
+    created_at: datetime
+    notice_outbox_id: str | None = None  # the notification e-mail, for "notified"
+    id: str = field(default_factory=new_id)
+
+
+@dataclass
+class ParticipantKey:
+    """A message's content key wrapped under a participant's thread key."""
+
+    message_id: str
+    participant_id: str
+    wrapped: bytes
 
 
 @dataclass
@@ -96,7 +154,31 @@ class Message:
     created_at: datetime
     items: list[SealedItem] = field(default_factory=list)
     attachment_count: int = 0
+    author_id: str | None = None  # the staff member, for outbound messages
     id: str = field(default_factory=new_id)
+
+
+@dataclass
+class LoginFailure:
+    """A failed staff log-in, by a keyed tag of the typed address: known and unknown
+    accounts are counted (and throttled) alike."""
+
+    email_tag: str
+    at: datetime
+    id: str = field(default_factory=new_id)
+
+
+@dataclass
+class AuditEntry:
+    """One line of the audit log; ``mac`` chains it to the line before (see core.audit)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    conversation_id: str | None
+    detail: str
+    mac: bytes
 
 
 class Channel(StrEnum):

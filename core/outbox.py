@@ -20,6 +20,7 @@ from core.models import Channel, DeliveryStatus, OutboxItem
 from core.policy import Policy
 from core.ports import Repository, Transaction
 from core.server_secret import ServerSecret
+from core.sms import Sms, SmsTransport
 from core.transports import DeliveryFailed, EmailTransport
 
 log = logging.getLogger(__name__)
@@ -45,23 +46,36 @@ class Outbox:
         repo: Repository,
         secret: ServerSecret,
         email: EmailTransport,
+        sms: SmsTransport,
         policy: Policy,
         clock: Clock,
     ) -> None:
         self.repo = repo
         self.secret = secret
         self.email = email
+        self.sms = sms
         self.policy = policy
         self.clock = clock
 
     def enqueue_email(self, tx: Transaction, email: Email) -> OutboxItem:
+        return self._enqueue(tx, Channel.EMAIL, email.to_json())
+
+    def enqueue_sms(self, tx: Transaction, sms: Sms) -> OutboxItem:
+        return self._enqueue(tx, Channel.SMS, sms.to_json())
+
+    def _enqueue(self, tx: Transaction, channel: Channel, payload: bytes) -> OutboxItem:
         now = self.clock()
-        item = OutboxItem(
-            channel=Channel.EMAIL, sealed_payload=b"", created_at=now, next_attempt_at=now
-        )
-        item.sealed_payload = self.secret.seal(email.to_json(), _binding(item.id))
+        item = OutboxItem(channel=channel, sealed_payload=b"", created_at=now, next_attempt_at=now)
+        item.sealed_payload = self.secret.seal(payload, _binding(item.id))
         tx.add(item)
         return item
+
+    async def _send(self, item: OutboxItem) -> None:
+        payload = self.secret.open(item.sealed_payload, _binding(item.id))
+        if item.channel is Channel.SMS:
+            await self.sms.send(Sms.from_json(payload))
+        else:
+            await self.email.send(Email.from_json(payload))
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with +-20 % jitter, so many queued mails do not retry in step."""
@@ -82,8 +96,7 @@ class Outbox:
                 if not tx.claim_outbox(item.id, item.next_attempt_at, now + DELIVERY_LEASE):
                     continue  # another process is delivering it
             try:
-                email = Email.from_json(self.secret.open(item.sealed_payload, _binding(item.id)))
-                await self.email.send(email)
+                await self._send(item)
             except (DeliveryFailed, CannotOpen) as exc:
                 failed += 1
                 self._record_failure(item, str(exc) or type(exc).__name__)

@@ -48,6 +48,12 @@ class Policy:
     staff_password_min_length: int = 12
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
 
+    # Log-in throttling (NIST SP 800-63B §5.2.2, OWASP ASVS V6.3): after 5 failures
+    # for one address within 15 minutes, further tries wait out the window. Counted by
+    # the typed address, so unknown accounts are throttled exactly like known ones.
+    login_failures_allowed: int = 5
+    login_failure_window: timedelta = timedelta(minutes=15)
+
     # --- TOTP (RFC 6238) -------------------------------------------------------
     totp_digits: int = 6
     totp_interval_seconds: int = 30
@@ -58,6 +64,12 @@ class Policy:
     max_attachment_bytes: int = 2 * 1024**3
     max_message_bytes: int = 4 * 1024**3
     max_attachments: int = 50
+
+    # --- secure messages to outside recipients ---------------------------------------
+    # How long a reference opens its conversation. Two weeks covers holidays; staff
+    # may choose 1..90 days per message (data minimisation, GDPR art. 5(1)(c)).
+    message_expiry_default: timedelta = timedelta(days=14)
+    message_expiry_max: timedelta = timedelta(days=90)
 
     # --- delivery (outbox) -------------------------------------------------------
     delivery_first_retry: timedelta = timedelta(seconds=5)

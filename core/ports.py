@@ -6,28 +6,98 @@ keeps SQL out of the core.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from core.models import (
+    AuditEntry,
     Challenge,
     Conversation,
+    Invitation,
+    LoginFailure,
     Mailbox,
     Message,
     Organisation,
     OutboxItem,
+    Participant,
+    ParticipantKey,
     StaffMember,
 )
 
-Entity = Organisation | Mailbox | StaffMember | Challenge | Conversation | Message | OutboxItem
+Entity = (
+    Organisation
+    | Mailbox
+    | StaffMember
+    | Challenge
+    | Conversation
+    | Message
+    | OutboxItem
+    | Participant
+    | Invitation
+    | ParticipantKey
+    | AuditEntry
+    | LoginFailure
+)
 
 
 class Transaction(Protocol):
     """One unit of work: everything in it commits together or not at all."""
 
     def add(self, entity: Entity) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction committed (not if it rolled back)."""
+        ...
+
+    # --- staff ---------------------------------------------------------------------
+
+    def save_staff(self, staff: StaffMember) -> None: ...
+
+    def count_login_failures(self, email_tag: str, since: datetime) -> int: ...
+
+    def clear_login_failures(self, email_tag: str) -> None: ...
+
+    # --- conversations, participants, invitations -------------------------------------
+
+    def conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    def conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
+        """Newest activity first."""
+        ...
+
+    def save_conversation(self, conversation: Conversation) -> None: ...
+
+    def messages_in(self, conversation_id: str) -> list[Message]:
+        """Oldest first."""
+        ...
+
+    def participant(self, participant_id: str) -> Participant | None: ...
+
+    def participants_in(self, conversation_id: str) -> list[Participant]: ...
+
+    def participants(self, limit: int = 50, offset: int = 0) -> list[Participant]:
+        """Newest first (the desk's *Sent* view)."""
+        ...
+
+    def save_participant(self, participant: Participant) -> None: ...
+
+    def invitation_by_tag(self, reference_tag: str) -> Invitation | None: ...
+
+    def invitations_of(self, participant_id: str) -> list[Invitation]: ...
+
+    def participant_keys(self, participant_id: str) -> dict[str, bytes]:
+        """Message id -> content key wrapped under the participant's thread key."""
+        ...
+
+    # --- audit ------------------------------------------------------------------------
+
+    def audit_tail(self) -> AuditEntry | None: ...
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        """In sequence order."""
+        ...
 
     def organisation(self) -> Organisation | None: ...
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import CannotOpen, InvalidInput
+from core.filenames import safe_name, unused_path
 from core.i18n import _
 from core.keys import MailboxPrivateKey, MailboxPublicKey, unwrap_content_key, wrap_content_key
 from core.models import ItemRole, Message, SealedItem
@@ -116,16 +117,20 @@ def seal_message(
     sender: Sender,
     draft: Draft,
     progress: Progress | None = None,
-) -> None:
-    """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items."""
+) -> ContentKey:
+    """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items.
+
+    Returns the content key, for wrapping to other readers (a participant's thread key).
+    """
     items: list[SealedItem] = []
     try:
-        _seal_all(blobs, mailbox_key, message, sender, draft, items, progress)
+        key = _seal_all(blobs, mailbox_key, message, sender, draft, items, progress)
     except BaseException:
         discard_blobs(blobs, items)  # no half-stored message: its whole blobs go too
         raise
     message.items = items
     message.attachment_count = len(draft.attachments)
+    return key
 
 
 def discard_blobs(blobs: BlobStore, items: list[SealedItem]) -> None:
@@ -141,7 +146,7 @@ def _seal_all(
     draft: Draft,
     items: list[SealedItem],
     progress: Progress | None,
-) -> None:
+) -> ContentKey:
     key = new_content_key()
     message.wrapped_key = wrap_content_key(mailbox_key, key, message.id)
     meta = {
@@ -168,6 +173,7 @@ def _seal_all(
                 _seal_item(blobs, key, message.id, ItemRole.ATTACHMENT, position, source, report)
             )
         done += attachment.size
+    return key
 
 
 def _item(message: Message, role: ItemRole, position: int = 0) -> SealedItem:
@@ -188,6 +194,11 @@ def open_message(
     *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message
 ) -> tuple[OpenedMessage, ContentKey]:
     key = unwrap_content_key(mailbox_key, message.wrapped_key, message.id)
+    return read_message(blobs=blobs, key=key, message=message), key
+
+
+def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> OpenedMessage:
+    """Open meta and body with a content key already unwrapped (by staff or a recipient)."""
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
         body = _open_small(blobs, key, message, ItemRole.BODY).decode("utf-8")
@@ -202,7 +213,7 @@ def open_message(
     except (ValueError, KeyError, TypeError):
         # Authentic but not what we wrote: treat like any other unopenable content.
         raise CannotOpen("message content malformed") from None
-    return opened, key
+    return opened
 
 
 def save_attachment(
@@ -215,6 +226,8 @@ def save_attachment(
     progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Decrypt one attachment to ``destination`` (a new file; never overwrites).
+
+    Use :func:`save_attachment_in` to save under the sender's name, made safe.
 
     The plaintext goes to a temporary file beside it and is renamed into place only
     once the whole stream verified, so a tampered blob leaves no half file behind.
@@ -231,3 +244,25 @@ def save_attachment(
     finally:
         tmp.unlink(missing_ok=True)
     return destination
+
+
+def save_attachment_in(
+    *, blobs: BlobStore, key: ContentKey, opened: OpenedMessage, position: int, folder: Path
+) -> Path:
+    """Save attachment ``position`` in ``folder`` under its own name, made safe, beside
+    (never over) files already there."""
+    if not folder.is_dir():
+        raise InvalidInput(_("There is no folder at {path}.").format(path=folder))
+    name = safe_name(opened.attachments[position].name)
+    for _attempt in range(100):
+        try:
+            return save_attachment(
+                blobs=blobs,
+                key=key,
+                message=opened.message,
+                position=position,
+                destination=unused_path(folder, name),
+            )
+        except FileExistsError:
+            continue  # someone took the name between our look and our link: next one
+    raise InvalidInput(_("Could not find a free file name in {path}.").format(path=folder))

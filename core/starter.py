@@ -13,6 +13,7 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
+from core.audit import Action
 from core.context import Context, require_organisation
 from core.errors import CodeRejected, InvalidInput, StorageFailed
 from core.i18n import _
@@ -91,6 +92,7 @@ class Starter:
                     minutes=int(self.ctx.policy.code_lifetime.total_seconds() // 60),
                 ),
             )
+            self.ctx.audit.append(tx, "guest", Action.CODE_SENT, detail="starter e-mail code")
         return PendingGuest(name=name, email=email, challenge_id=issued.challenge.id)
 
     def resend(self, pending: PendingGuest) -> PendingGuest:
@@ -104,6 +106,8 @@ class Starter:
                 self.ctx.codes.check(tx, pending.challenge_id, typed)
             except CodeRejected as exc:
                 rejected = exc
+            action = Action.CODE_FAILED if rejected else Action.CODE_VERIFIED
+            self.ctx.audit.append(tx, "guest", action, detail="starter e-mail code")
         if rejected:
             raise rejected
         return VerifiedGuest(name=pending.name, email=pending.email)
@@ -114,7 +118,9 @@ class Starter:
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             org, mailbox = require_organisation(tx)
-        conversation = Conversation(mailbox_id=mailbox.id, created_at=now)
+        conversation = Conversation(
+            mailbox_id=mailbox.id, created_at=now, last_message_at=now, unread=True
+        )
         message = Message(
             conversation_id=conversation.id,
             direction=Direction.INBOUND,
@@ -168,6 +174,9 @@ class Starter:
                 ),
             )
             outbox.enqueue_email(tx, new_message_notice(org=org_name, mailbox=mailbox_address))
+            self.ctx.audit.append(
+                tx, "guest", Action.MESSAGE_RECEIVED, conversation.id, f"{attachments} attachments"
+            )
 
 
 def _storage_message(exc: OSError) -> str:

@@ -25,10 +25,20 @@ def make_engine(url: str) -> Engine:
     )
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
+def _begin_immediate(connection) -> None:  # noqa: ANN001
+    # Take the write lock when a transaction starts, not at its first write: two
+    # processes that read, then write, would otherwise fail with "database is locked"
+    # (SQLITE_BUSY_SNAPSHOT) instead of waiting their turn under the busy timeout.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (the pysqlite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

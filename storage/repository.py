@@ -2,39 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.models import (
+    AuditEntry,
     Challenge,
     Channel,
     Conversation,
     DeliveryStatus,
     Direction,
+    Invitation,
     ItemRole,
+    LoginFailure,
     Mailbox,
     Message,
+    Method,
     Organisation,
     OutboxItem,
+    Participant,
+    ParticipantKey,
     Purpose,
     SealedItem,
     StaffMember,
 )
 from core.ports import Entity
 from storage.tables import (
+    AuditRow,
     ChallengeRow,
     ConversationRow,
+    InvitationRow,
+    LoginFailureRow,
     MailboxRow,
     MessageItemRow,
     MessageRow,
     OrganisationRow,
     OutboxRow,
+    ParticipantKeyRow,
+    ParticipantRow,
     StaffRow,
 )
 
@@ -45,7 +56,30 @@ _SIMPLE_ROWS: dict[type, type] = {
     Challenge: ChallengeRow,
     Conversation: ConversationRow,
     OutboxItem: OutboxRow,
+    Participant: ParticipantRow,
+    Invitation: InvitationRow,
+    ParticipantKey: ParticipantKeyRow,
+    AuditEntry: AuditRow,
+    LoginFailure: LoginFailureRow,
 }
+
+
+def _participant(row: ParticipantRow) -> Participant:
+    data = row.model_dump()
+    data["method"] = Method(row.method)
+    data["verified_via"] = Method(row.verified_via) if row.verified_via else None
+    return Participant(**data)
+
+
+def _update(session: Session, row_type: type, key: object, entity: object) -> None:
+    """Copy a dataclass's fields onto its existing row."""
+    row = session.get(row_type, key)
+    if row is None:
+        raise KeyError(key)
+    for name, value in asdict(entity).items():  # type: ignore[call-overload]
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
 
 
 def _challenge(row: ChallengeRow) -> Challenge:
@@ -78,6 +112,101 @@ def _outbox(row: OutboxRow) -> OutboxItem:
 class SqlTransaction:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.on_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.on_commit.append(callback)
+
+    def save_staff(self, staff: StaffMember) -> None:
+        _update(self.session, StaffRow, staff.id, staff)
+
+    def count_login_failures(self, email_tag: str, since: datetime) -> int:
+        return self.session.exec(
+            select(func.count())
+            .select_from(LoginFailureRow)
+            .where(LoginFailureRow.email_tag == email_tag, col(LoginFailureRow.at) >= since)
+        ).one()
+
+    def clear_login_failures(self, email_tag: str) -> None:
+        self.session.execute(
+            delete(LoginFailureRow).where(col(LoginFailureRow.email_tag) == email_tag)
+        )
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        row = self.session.get(ConversationRow, conversation_id)
+        return Conversation(**row.model_dump()) if row else None
+
+    def conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
+        rows = self.session.exec(
+            select(ConversationRow)
+            .order_by(col(ConversationRow.last_message_at).desc(), col(ConversationRow.id))
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [Conversation(**r.model_dump()) for r in rows]
+
+    def save_conversation(self, conversation: Conversation) -> None:
+        _update(self.session, ConversationRow, conversation.id, conversation)
+
+    def messages_in(self, conversation_id: str) -> list[Message]:
+        rows = self.session.exec(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id)
+            .order_by(col(MessageRow.created_at))
+        ).all()
+        return [self._message(r) for r in rows]
+
+    def participant(self, participant_id: str) -> Participant | None:
+        row = self.session.get(ParticipantRow, participant_id)
+        return _participant(row) if row else None
+
+    def participants_in(self, conversation_id: str) -> list[Participant]:
+        rows = self.session.exec(
+            select(ParticipantRow)
+            .where(ParticipantRow.conversation_id == conversation_id)
+            .order_by(col(ParticipantRow.created_at))
+        ).all()
+        return [_participant(r) for r in rows]
+
+    def participants(self, limit: int = 50, offset: int = 0) -> list[Participant]:
+        rows = self.session.exec(
+            select(ParticipantRow)
+            .order_by(col(ParticipantRow.created_at).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [_participant(r) for r in rows]
+
+    def save_participant(self, participant: Participant) -> None:
+        _update(self.session, ParticipantRow, participant.id, participant)
+
+    def invitation_by_tag(self, reference_tag: str) -> Invitation | None:
+        row = self.session.exec(
+            select(InvitationRow).where(InvitationRow.reference_tag == reference_tag)
+        ).first()
+        return Invitation(**row.model_dump()) if row else None
+
+    def invitations_of(self, participant_id: str) -> list[Invitation]:
+        rows = self.session.exec(
+            select(InvitationRow)
+            .where(InvitationRow.participant_id == participant_id)
+            .order_by(col(InvitationRow.created_at))
+        ).all()
+        return [Invitation(**r.model_dump()) for r in rows]
+
+    def participant_keys(self, participant_id: str) -> dict[str, bytes]:
+        rows = self.session.exec(
+            select(ParticipantKeyRow).where(ParticipantKeyRow.participant_id == participant_id)
+        ).all()
+        return {r.message_id: r.wrapped for r in rows}
+
+    def audit_tail(self) -> AuditEntry | None:
+        row = self.session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
+        return AuditEntry(**row.model_dump()) if row else None
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        for row in self.session.exec(select(AuditRow).order_by(col(AuditRow.seq))):
+            yield AuditEntry(**row.model_dump())
 
     def add(self, entity: Entity) -> None:
         if isinstance(entity, Message):
@@ -212,12 +341,7 @@ class SqlTransaction:
         return _outbox(row) if row else None
 
     def save_outbox(self, item: OutboxItem) -> None:
-        row = self.session.get(OutboxRow, item.id)
-        if row is None:
-            raise KeyError(item.id)
-        for name, value in asdict(item).items():
-            setattr(row, name, value)
-        self.session.add(row)
+        _update(self.session, OutboxRow, item.id, item)
 
 
 class SqlRepository:
@@ -227,5 +351,9 @@ class SqlRepository:
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         # expire_on_commit=False: returned dataclasses are built inside, rows not reused.
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield SqlTransaction(session)
+        with Session(self.engine, expire_on_commit=False) as session:
+            tx = SqlTransaction(session)
+            with session.begin():
+                yield tx
+            for callback in tx.on_commit:
+                callback()

@@ -95,7 +95,60 @@ class ConversationRow(SQLModel, table=True):
     __tablename__ = "conversation"
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
+    unread: bool = False
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    last_message_at: datetime | None = _time(nullable=True, index=True)  # type: ignore[assignment]
+
+
+class ParticipantRow(SQLModel, table=True):
+    __tablename__ = "participant"
+    id: str = Field(primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    contact_sealed: bytes = _bytes()  # type: ignore[assignment]
+    thread_key_wrapped: bytes = _bytes()  # type: ignore[assignment]
+    method: str
+    verified_via: str | None = None
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    revoked_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+    opened_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+    replied_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+
+
+class InvitationRow(SQLModel, table=True):
+    __tablename__ = "invitation"
+    id: str = Field(primary_key=True, max_length=36)
+    participant_id: str = Field(foreign_key="participant.id", index=True)
+    reference_tag: str = Field(unique=True)
+    share_sealed: bytes = _bytes()  # type: ignore[assignment]
+    thread_key_wrap: bytes = _bytes()  # type: ignore[assignment]
+    notice_outbox_id: str | None = None
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class ParticipantKeyRow(SQLModel, table=True):
+    __tablename__ = "participant_key"
+    message_id: str = Field(foreign_key="message.id", primary_key=True)
+    participant_id: str = Field(foreign_key="participant.id", primary_key=True)
+    wrapped: bytes = _bytes()  # type: ignore[assignment]
+
+
+class LoginFailureRow(SQLModel, table=True):
+    __tablename__ = "login_failure"
+    id: str = Field(primary_key=True, max_length=36)
+    email_tag: str = Field(index=True)
+    at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    seq: int = Field(primary_key=True)
+    actor: str
+    action: str
+    conversation_id: str | None = None
+    detail: str = ""
+    mac: bytes = _bytes()  # type: ignore[assignment]
+    at: datetime = _time(nullable=False)  # type: ignore[assignment]
 
 
 class MessageRow(SQLModel, table=True):
@@ -105,6 +158,7 @@ class MessageRow(SQLModel, table=True):
     direction: str
     wrapped_key: bytes = _bytes()  # type: ignore[assignment]
     attachment_count: int = 0
+    author_id: str | None = None
     created_at: datetime = _time(nullable=False, index=True)  # type: ignore[assignment]
 
 

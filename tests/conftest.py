@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
+import pyotp
 import pytest
 from aiosmtpd.controller import Controller
 
 from core.config import Settings
 from core.policy import DEFAULT_POLICY, Policy
+from core.setup import InitResult
 from tui.factory import init_home
 
 STAFF_EMAIL = "desk@declacare.nl"
@@ -108,15 +110,20 @@ def smtp_down() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def make_settings(home: Path, smtp_url: str | None = None) -> Settings:
-    return Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}", smtp_url=smtp_url)
+def make_settings(home: Path, smtp_url: str | None = None, sms_url: str | None = None) -> Settings:
+    return Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'veilig.db'}",
+        smtp_url=smtp_url,
+        sms_url=sms_url,
+    )
 
 
 @pytest.fixture
-def home(tmp_path: Path, policy: Policy) -> Path:
+def initialised(tmp_path: Path, policy: Policy) -> tuple[Path, InitResult]:
     """An initialised home: organisation DeclaCare, one staff member."""
     path = tmp_path / "home"
-    init_home(
+    result = init_home(
         make_settings(path),
         org_name="DeclaCare",
         mailbox=MAILBOX,
@@ -124,4 +131,92 @@ def home(tmp_path: Path, policy: Policy) -> Path:
         password=STAFF_PASSWORD,
         policy=policy,
     )
-    return path
+    return path, result
+
+
+@pytest.fixture
+def home(initialised: tuple[Path, InitResult]) -> Path:
+    return initialised[0]
+
+
+@pytest.fixture
+def totp(initialised: tuple[Path, InitResult]) -> pyotp.TOTP:
+    """The staff member's authenticator app."""
+    return pyotp.TOTP(initialised[1].totp_secret)
+
+
+class SmsGateway:
+    """A real HTTP server on 127.0.0.1 that takes SMS as the contract's JSON, or as
+    Twilio's Messages API does (form fields, basic auth); tests wait on ``next()``."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: queue.Queue[dict[str, str]] = queue.Queue()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.endswith("/Messages.json"):
+                    form = urllib.parse.parse_qs(raw.decode())
+                    message = {
+                        "to": form["To"][0],
+                        "body": form["Body"][0],
+                        "from": form["From"][0],
+                        "auth": self.headers.get("Authorization", ""),
+                        "path": self.path,
+                    }
+                    status = 201
+                else:
+                    message = json.loads(raw)
+                    status = 200
+                gateway.received.put(message)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def next(self, timeout: float = 15.0) -> dict[str, str]:
+        return self.received.get(timeout=timeout)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sms_gateway() -> Iterator[SmsGateway]:
+    gateway = SmsGateway()
+    yield gateway
+    gateway.stop()
+
+
+def sms_code(message: dict[str, str]) -> str:
+    match = re.match(r"(\d{6}) ", message["body"])
+    assert match, message["body"]
+    return match.group(1)
+
+
+def reference_in(message: Message) -> str:
+    match = re.search(r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})", body_of(message))
+    assert match, "no reference in the notification"
+    return match.group(1)

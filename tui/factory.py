@@ -14,6 +14,7 @@ from core.errors import AlreadyInitialised, NotInitialised
 from core.policy import DEFAULT_POLICY, Policy
 from core.server_secret import FILE_NAME, ServerSecret
 from core.setup import InitResult, initialise
+from core.sms import sms_transport
 from core.transports import EmailTransport, email_transport
 from storage.blobs import FileBlobStore
 from storage.db import make_engine, upgrade
@@ -43,8 +44,10 @@ def make_context(
         blobs=FileBlobStore(settings.blob_dir),
         secret=ServerSecret.load(settings.home),
         email=email or email_transport(settings.smtp_url, settings.maildir),
+        sms=sms_transport(settings.sms_url, settings.sms_log),
         policy=policy,
         clock=clock,
+        audit_head=settings.home / "audit.head",
     )
 
 

@@ -1,0 +1,297 @@
+"""Opening a secure message as an outside person (seed 2B–2D) and replying (seed 3A).
+
+reference -> "we will send a code to +31 6 •• •• •1 27, is that your number?" ->
+the code by SMS (or e-mail) -> unlock: the server share is released, with the
+reference it opens the thread key -> the messages and their attachments -> reply.
+
+An unknown reference gets a decoy: the same question with a made-up masked number,
+a code that is never sent and never matches. So the answer to a reference does not
+tell whether it exists. Expired and revoked messages say so plainly: only someone
+who holds a real reference (a 160-bit secret) can learn that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.audit import Action
+from core.context import Context, require_organisation
+from core.desk import Contact, share_binding
+from core.errors import CannotOpen, CodeRejected, VeiligError
+from core.i18n import _
+from core.keys import (
+    MailboxPublicKey,
+    ThreadKey,
+    open_thread_key,
+    unwrap_for_thread,
+    wrap_for_thread,
+)
+from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
+from core.models import Direction, Invitation, Message, Method, Participant, ParticipantKey, Purpose
+from core.references import Reference, parse_reference, reference_bytes
+from core.sealing import (
+    Draft,
+    OpenedMessage,
+    Progress,
+    Sender,
+    discard_blobs,
+    read_message,
+    save_attachment_in,
+    seal_message,
+)
+from core.sms import Sms
+from core.starter import Receipt
+from core.stream import ContentKey
+
+
+class MessageUnavailable(VeiligError):
+    """The message was withdrawn or is past its date."""
+
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What a reference leads to, before any code: where the code will go."""
+
+    reference: Reference
+    org_name: str
+    method: Method
+    masked_destination: str
+    _invitation: Invitation | None = field(default=None, repr=False)  # None: a decoy
+    _participant: Participant | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    invited: Invited
+    challenge_id: str
+
+
+@dataclass
+class OpenThread:
+    """An unlocked conversation: the thread key lives in this object only."""
+
+    invited: Invited
+    participant: Participant
+    _thread_key: ThreadKey = field(repr=False)
+
+
+def _decoy_mask(ctx: Context, reference: Reference) -> str:
+    digits = ctx.secret.tag("decoy", reference)
+    last = f"{digits[0] % 10}{digits[1] % 10}{digits[2] % 10}"
+    return f"+31 6 •• •• •{last[0]} {last[1:]}"
+
+
+class Recipient:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def lookup(self, typed: str) -> Invited:
+        reference = parse_reference(typed)
+        tag = self.ctx.secret.tag("reference", reference).hex()
+        with self.ctx.repo.transaction() as tx:
+            org, _mailbox = require_organisation(tx)
+            invitation = tx.invitation_by_tag(tag)
+            participant = tx.participant(invitation.participant_id) if invitation else None
+        if invitation is None or participant is None:
+            return Invited(reference, org.name, Method.SMS, _decoy_mask(self.ctx, reference))
+        self._check_available(participant)
+        contact = Contact.unseal(self.ctx, participant)
+        return Invited(
+            reference,
+            org.name,
+            participant.method,
+            contact.masked_destination(participant.method),
+            invitation,
+            participant,
+        )
+
+    def _check_available(self, participant: Participant) -> None:
+        if participant.revoked_at is not None:
+            raise MessageUnavailable(MessageUnavailable.REVOKED)
+        if self.ctx.clock() >= participant.expires_at:
+            raise MessageUnavailable(MessageUnavailable.EXPIRED)
+
+    def request_code(self, invited: Invited) -> CodeSent:
+        """Seed 2B, *get the code*. Limits count per destination; a decoy's per reference."""
+        minutes = int(self.ctx.policy.code_lifetime.total_seconds() // 60)
+        with self.ctx.repo.transaction() as tx:
+            participant = invited._participant
+            if participant is None:
+                issued = self.ctx.codes.issue(tx, Purpose.OPEN, f"decoy:{invited.reference}")
+                return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
+            participant = tx.participant(participant.id) or participant
+            self._check_available(participant)
+            contact = Contact.unseal(self.ctx, participant)
+            if participant.method is Method.SMS:
+                issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.phone)
+                body = open_code_sms(org=invited.org_name, code=issued.code, minutes=minutes)
+                sms = Sms(to=contact.phone, body=body, message_id=new_message_id("sms.invalid"))
+                self.ctx.outbox.enqueue_sms(tx, sms)
+            else:
+                issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.email)
+                _org, mailbox = require_organisation(tx)
+                mail = open_code_email(
+                    org=invited.org_name,
+                    sender=mailbox.address,
+                    to=contact.email,
+                    code=issued.code,
+                    minutes=minutes,
+                )
+                self.ctx.outbox.enqueue_email(tx, mail)
+            actor = f"recipient:{participant.id}"
+            self.ctx.audit.append(
+                tx, actor, Action.CODE_SENT, participant.conversation_id, participant.method
+            )
+        return CodeSent(invited, issued.challenge.id)
+
+    def verify(self, sent: CodeSent, typed: str) -> OpenThread:
+        """Seed 2C, *unlock*: a right code releases the server share, and only then."""
+        invited = sent.invited
+        rejected: VeiligError | None = None
+        with self.ctx.repo.transaction() as tx:
+            try:
+                self.ctx.codes.check(tx, sent.challenge_id, typed)
+            except CodeRejected as exc:
+                rejected = exc
+            participant = tx.participant(invited._participant.id) if invited._participant else None
+            if participant is None:
+                # A decoy: its code was never sent; even a lucky guess opens nothing.
+                rejected = rejected or CodeRejected(CodeRejected.WRONG, 0)
+            else:
+                actor = f"recipient:{participant.id}"
+                action = Action.CODE_FAILED if rejected else Action.CODE_VERIFIED
+                self.ctx.audit.append(tx, actor, action, participant.conversation_id)
+        if rejected:
+            raise rejected
+        assert participant is not None and invited._invitation is not None
+        self._check_available(participant)  # revoked while the code was on its way
+        invitation = invited._invitation
+        share = self.ctx.secret.open(invitation.share_sealed, share_binding(invitation.id))
+        thread_key = open_thread_key(
+            invitation.thread_key_wrap, reference_bytes(invited.reference), share, invitation.id
+        )
+        with self.ctx.repo.transaction() as tx:
+            fresh = tx.participant(participant.id)
+            assert fresh is not None
+            if fresh.opened_at is None:
+                fresh.opened_at = self.ctx.clock()
+                fresh.verified_via = fresh.method
+                tx.save_participant(fresh)
+            self.ctx.audit.append(
+                tx, f"recipient:{fresh.id}", Action.OPENED, fresh.conversation_id, fresh.method
+            )
+        return OpenThread(invited, fresh, thread_key)
+
+    def messages(self, thread: OpenThread) -> list[tuple[OpenedMessage, ContentKey]]:
+        """Seed 2D: every message of the conversation this person may read, oldest first."""
+        self._recheck(thread)
+        with self.ctx.repo.transaction() as tx:
+            keys = tx.participant_keys(thread.participant.id)
+            messages = [
+                m for m in tx.messages_in(thread.participant.conversation_id) if m.id in keys
+            ]
+        opened = []
+        for message in messages:
+            key = unwrap_for_thread(thread._thread_key, keys[message.id], message.id)
+            opened.append((read_message(blobs=self.ctx.blobs, key=key, message=message), key))
+        return opened
+
+    def _recheck(self, thread: OpenThread) -> None:
+        with self.ctx.repo.transaction() as tx:
+            participant = tx.participant(thread.participant.id)
+        if participant is None:
+            raise CannotOpen("no such recipient")
+        self._check_available(participant)
+
+    def save_attachment(
+        self,
+        thread: OpenThread,
+        opened: OpenedMessage,
+        key: ContentKey,
+        position: int,
+        folder: Path,
+    ) -> Path:
+        self._recheck(thread)
+        path = save_attachment_in(
+            blobs=self.ctx.blobs, key=key, opened=opened, position=position, folder=folder
+        )
+        with self.ctx.repo.transaction() as tx:
+            self.ctx.audit.append(
+                tx,
+                f"recipient:{thread.participant.id}",
+                Action.ATTACHMENT_SAVED,
+                thread.participant.conversation_id,
+            )
+        return path
+
+    def reply(self, thread: OpenThread, draft: Draft, progress: Progress | None = None) -> Receipt:
+        """Seed 3A: answer from the same screen, sealed for the mailbox and this thread."""
+        self._recheck(thread)
+        draft.check(self.ctx.policy)
+        now = self.ctx.clock()
+        participant = thread.participant
+        contact = Contact.unseal(self.ctx, participant)
+        with self.ctx.repo.transaction() as tx:
+            org, mailbox = require_organisation(tx)
+        message = Message(
+            conversation_id=participant.conversation_id,
+            direction=Direction.INBOUND,
+            wrapped_key=b"",
+            created_at=now,
+        )
+        content_key = seal_message(
+            blobs=self.ctx.blobs,
+            mailbox_key=MailboxPublicKey(mailbox.public_key),
+            message=message,
+            sender=Sender(contact.name or contact.email, contact.email),
+            draft=draft,
+            progress=progress,
+        )
+        try:
+            with self.ctx.repo.transaction() as tx:
+                tx.add(message)
+                tx.add(
+                    ParticipantKey(
+                        message_id=message.id,
+                        participant_id=participant.id,
+                        wrapped=wrap_for_thread(thread._thread_key, content_key, message.id),
+                    )
+                )
+                conversation = tx.conversation(participant.conversation_id)
+                assert conversation is not None
+                conversation.unread, conversation.last_message_at = True, now
+                tx.save_conversation(conversation)
+                fresh = tx.participant(participant.id)
+                assert fresh is not None
+                fresh.replied_at = now
+                tx.save_participant(fresh)
+                self.ctx.outbox.enqueue_email(
+                    tx, reply_notice(org=org.name, mailbox=mailbox.address)
+                )
+                self.ctx.audit.append(
+                    tx,
+                    f"recipient:{participant.id}",
+                    Action.REPLY,
+                    participant.conversation_id,
+                    f"{message.attachment_count} attachments",
+                )
+        except BaseException:
+            discard_blobs(self.ctx.blobs, message.items)
+            raise
+        return Receipt(message_id=message.id, received_at=now, attachments=message.attachment_count)
+
+
+def unavailable_message(exc: MessageUnavailable) -> str:
+    if exc.reason == MessageUnavailable.REVOKED:
+        return _("This message was withdrawn by the sender. Contact them if you still need it.")
+    return _(
+        "This message is no longer available: its time has passed. Ask the sender to send it again."
+    )
