@@ -49,9 +49,13 @@ class CodeIssuer:
         tag = self.destination_tag(purpose, destination)
         recent = tx.challenges_since(tag, now - timedelta(hours=1))
         if len(recent) >= self.policy.codes_per_destination_per_hour:
-            raise RateLimited("too many codes for this destination")
-        if any(now - c.created_at < self.policy.code_resend_cooldown for c in recent):
-            raise RateLimited("wait before asking for another code")
+            oldest = min(c.created_at for c in recent)
+            wait = oldest + timedelta(hours=1) - now
+            raise RateLimited("too many codes for this destination", int(wait.total_seconds()) + 1)
+        newest = max((c.created_at for c in recent), default=None)
+        if newest is not None and now - newest < self.policy.code_resend_cooldown:
+            wait = newest + self.policy.code_resend_cooldown - now
+            raise RateLimited("wait before asking for another code", int(wait.total_seconds()) + 1)
         code = f"{secrets.randbelow(10**self.policy.code_digits):0{self.policy.code_digits}d}"
         challenge = Challenge(
             purpose=purpose,
@@ -63,6 +67,11 @@ class CodeIssuer:
         challenge.code_tag = self._code_tag(challenge.id, purpose, code)
         tx.add(challenge)
         return IssuedCode(challenge, code)
+
+    def looks_like_a_code(self, typed: str) -> bool:
+        """A typo in the format (letters, too short) is not a guess: it costs no attempt."""
+        code = normalise_code(typed)
+        return len(code) == self.policy.code_digits and code.isascii() and code.isdigit()
 
     def check(self, tx: Transaction, challenge_id: str, typed: str) -> None:
         """Accept the code once, or raise :class:`CodeRejected` saying why."""

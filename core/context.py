@@ -13,6 +13,7 @@ from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
 from core.ports import BlobStore, Repository, Transaction
+from core.sealing import Attachment
 from core.server_secret import ServerSecret
 from core.sms import SmsTransport
 from core.transports import EmailTransport
@@ -27,11 +28,15 @@ class Context:
     sms: SmsTransport
     policy: Policy = DEFAULT_POLICY
     clock: Clock = utc_now
-    audit_head: Path | None = None  # the audit log's head file, beside the database
+    home: Path | None = None  # the data directory: its files are never attachments
 
     @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.secret, self.clock, self.audit_head)
+        head = self.home / "audit.head" if self.home else None
+        return AuditLog(self.secret, self.clock, head)
+
+    def attachment(self, path: Path) -> Attachment:
+        return Attachment.from_path(path, self.policy, protected=self.home)
 
     @property
     def codes(self) -> CodeIssuer:

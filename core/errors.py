@@ -23,6 +23,7 @@ class CodeRejected(VeiligError):
     """A code was not accepted: ``reason`` says why, ``attempts_left`` how often more."""
 
     WRONG = "wrong"
+    MALFORMED = "malformed"  # not 6 digits: no attempt counted
     EXPIRED = "expired"
     USED_UP = "used_up"  # too many attempts or already used: ask for a new code
 
@@ -33,7 +34,11 @@ class CodeRejected(VeiligError):
 
 
 class RateLimited(VeiligError):
-    """Too many codes or attempts for this destination within the window."""
+    """Too many codes or attempts within a window. ``retry_after`` says how long to wait."""
+
+    def __init__(self, reason: str, retry_after_seconds: int = 0) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class StorageFailed(VeiligError):

@@ -35,18 +35,19 @@ def new_message_id(sender: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
-def verification_email(
-    *, org: str, sender: str, to: str, name: str, code: str, minutes: int
-) -> Email:
+def verification_email(*, org: str, sender: str, to: str, code: str, minutes: int) -> Email:
+    # No name in the greeting: it was typed by someone not yet verified, and would let
+    # anyone put words of their choice into an e-mail from the organisation.
     body = _(
-        "Dear {name},\n\n"
-        "You asked to write securely to {org}. Your verification code is:\n\n"
+        "Hello,\n\n"
+        "Someone asked to write securely to {org} with this e-mail address.\n"
+        "The verification code is:\n\n"
         "    {code}\n\n"
-        "Type it in the screen where you asked for it and choose unlock.\n"
+        "Type it in veilig, where you asked for it, and press Enter to unlock.\n"
         "The code works once and for {minutes} minutes.\n\n"
         "Did you not ask for this? Then you can ignore this e-mail.\n\n"
         "{org}"
-    ).format(name=name, org=org, code=code, minutes=minutes)
+    ).format(org=org, code=code, minutes=minutes)
     return Email(
         to=to,
         subject=_("Your verification code for {org}").format(org=org),
@@ -117,7 +118,7 @@ def open_code_email(*, org: str, sender: str, to: str, code: str, minutes: int) 
     body = _(
         "Your verification code to open the secure message from {org}:\n\n"
         "    {code}\n\n"
-        "Type it where you asked for it and choose unlock. It works once and for "
+        "Type it in veilig, where you asked for it, and press Enter to unlock. It works once for "
         "{minutes} minutes.\n\n{org}"
     ).format(org=org, code=code, minutes=minutes)
     return Email(

@@ -101,7 +101,8 @@ class Outbox:
                 failed += 1
                 self._record_failure(item, str(exc) or type(exc).__name__)
                 continue
-            self._record(item, status=DeliveryStatus.SENT, sent_at=self.clock())
+            # Delivered: the sealed copy (with any code in it) has no use any more.
+            self._record(item, status=DeliveryStatus.SENT, sent_at=self.clock(), sealed_payload=b"")
             sent += 1
         with self.repo.transaction() as tx:
             pending = tx.count_pending_outbox()

@@ -155,6 +155,8 @@ class Recipient:
     def verify(self, sent: CodeSent, typed: str) -> OpenThread:
         """Seed 2C, *unlock*: a right code releases the server share, and only then."""
         invited = sent.invited
+        if not self.ctx.codes.looks_like_a_code(typed):
+            raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
         rejected: VeiligError | None = None
         with self.ctx.repo.transaction() as tx:
             try:

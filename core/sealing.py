@@ -36,8 +36,11 @@ class Attachment:
     size: int
 
     @classmethod
-    def from_path(cls, path: Path, policy: Policy) -> Attachment:
-        """Check a file before any heavy work: it exists, is a file, fits the limits."""
+    def from_path(cls, path: Path, policy: Policy, *, protected: Path | None = None) -> Attachment:
+        """Check a file before any heavy work: it exists, is a file, fits the limits, and
+        is not one of veilig's own files (``protected``: the data directory)."""
+        if protected is not None and path.resolve().is_relative_to(protected.resolve()):
+            raise InvalidInput(_("Files of veilig itself cannot be attached."))
         try:
             stat = path.stat()
         except OSError:
@@ -88,6 +91,40 @@ class OpenedMessage:
     body: str
     attachments: list[AttachmentInfo] = field(default_factory=list)
     sent_at: str = ""
+
+
+class _ExactReader(io.RawIOBase):
+    """Reads exactly the size a file had when it was attached, or refuses.
+
+    Sizes are checked when a file is attached, but the file could change before it is
+    sent: grow past the limits, or be a /proc file that says 0 bytes and yields more.
+    """
+
+    def __init__(self, raw: BinaryIO, attachment: Attachment) -> None:
+        self.raw = raw
+        self.attachment = attachment
+        self.seen = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        n = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.seen += n or 0
+        if self.seen > self.attachment.size:
+            raise self._changed()
+        return n or 0
+
+    def check_complete(self) -> None:
+        if self.seen != self.attachment.size:
+            raise self._changed()
+
+    def _changed(self) -> InvalidInput:
+        return InvalidInput(
+            _("{name} changed after it was attached. Please attach it again.").format(
+                name=self.attachment.name
+            )
+        )
 
 
 def _context(message_id: str, role: ItemRole, position: int = 0) -> bytes:
@@ -168,10 +205,12 @@ def _seal_all(
             if progress:
                 progress(base + n, total)
 
-        with attachment.path.open("rb") as source:
+        with attachment.path.open("rb") as raw:
+            source = _ExactReader(raw, attachment)
             items.append(
                 _seal_item(blobs, key, message.id, ItemRole.ATTACHMENT, position, source, report)
             )
+            source.check_complete()
         done += attachment.size
     return key
 

@@ -61,9 +61,10 @@ def check_email(address: str) -> str:
     try:
         # No DNS lookup: it would leak who writes to us and fails offline.
         return validate_email(address.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+    except EmailNotValidError:
+        # Our own words: the library's reasons are English-only and technical.
         raise InvalidInput(
-            _("That is not a valid e-mail address: {reason}").format(reason=str(exc))
+            _("That is not an e-mail address. It should look like name@example.nl.")
         ) from None
 
 
@@ -87,7 +88,6 @@ class Starter:
                     org=org.name,
                     sender=mailbox.address,
                     to=email,
-                    name=name,
                     code=issued.code,
                     minutes=int(self.ctx.policy.code_lifetime.total_seconds() // 60),
                 ),
@@ -100,6 +100,8 @@ class Starter:
 
     def verify(self, pending: PendingGuest, typed: str) -> VerifiedGuest:
         """Seed 1E: unlock. A failed attempt is committed before the rejection is raised."""
+        if not self.ctx.codes.looks_like_a_code(typed):
+            raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
         rejected: CodeRejected | None = None
         with self.ctx.repo.transaction() as tx:
             try:

@@ -157,3 +157,24 @@ def test_invalid_addresses_are_refused_with_a_reason(ctx: Context, address: str)
     with pytest.raises(InvalidInput) as refused:
         Starter(ctx).request_code("Karin", address)
     assert "e-mail address" in str(refused.value)
+
+
+def test_a_malformed_code_costs_no_attempt(ctx: Context, home: Path, policy: Policy) -> None:
+    starter = Starter(ctx)
+    pending = starter.request_code("Karin", GUEST)
+    code = delivered_code(ctx, home)
+    for typo in ("abc", "12345", "1234567", "١٢٣٤٥٦"):  # the last: Arabic-Indic digits
+        with pytest.raises(CodeRejected) as rejected:
+            starter.verify(pending, typo)
+        assert rejected.value.reason == CodeRejected.MALFORMED
+    for _ in range(policy.code_attempts - 1):
+        with pytest.raises(CodeRejected):
+            starter.verify(pending, "000000" if code != "000000" else "111111")
+    assert starter.verify(pending, code).email == GUEST
+
+
+def test_the_verification_mail_carries_no_unverified_name(ctx: Context, home: Path) -> None:
+    Starter(ctx).request_code("Click http://evil.example to claim", GUEST)
+    asyncio.run(ctx.outbox.deliver_due())
+    [path] = (home / "mail" / "new").iterdir()
+    assert b"evil.example" not in path.read_bytes()

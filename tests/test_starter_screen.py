@@ -12,9 +12,9 @@ import pytest
 
 from core.policy import Policy
 from storage.blobs import FileBlobStore
-from tests.conftest import SmtpServer, make_settings
+from tests.conftest import SmtpServer, code_in, make_settings
 from tests.test_flow1_faults import unlock
-from tests.tui_helpers import paste, screen_text, wait_for_workers
+from tests.tui_helpers import paste, screen_text, wait_for_workers, wait_until
 from tui.factory import make_context, make_starter_app
 from tui.starter import StarterScreen
 from tui.widgets import AttachmentList
@@ -71,7 +71,55 @@ async def test_resend_asks_for_a_new_code_and_is_limited(
         assert "Ctrl+R" in screen_text(app) and "^r New code" in screen_text(app)
         await pilot.press("ctrl+r")  # at once: inside the cool-down
         await wait_for_workers(pilot)
-        assert "Too many codes were asked for this address" in screen_text(app)
+        assert "A code was sent a moment ago. Please wait 30 seconds" in screen_text(app)
+
+
+async def test_back_and_forward_with_the_same_address_keeps_the_code(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await paste(pilot, "Karin")
+        await pilot.press("enter")
+        await paste(pilot, GUEST)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        code = code_in(await asyncio.to_thread(smtp_server.bag.next_to, GUEST))
+        await pilot.press("escape", "enter")  # back to the address, and on again
+        await wait_for_workers(pilot)
+        assert "We already sent a code to karin@huidtherapiex.nl" in screen_text(app)
+        await paste(pilot, code)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        assert "Unlocked" in screen_text(app)
+    assert smtp_server.bag.received.empty()  # no second code was mailed
+
+
+async def test_file_picker_shows_hostile_names_literally(
+    tmp_path: Path, home: Path, policy: Policy, smtp_server: SmtpServer, monkeypatch
+) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "esc\x1b[31mred\x1b]52;c;aGk=\x07.txt").write_bytes(b"x")
+    (folder / "evil\u202efdp.exe").write_bytes(b"x")
+    (folder / "[red]x.pdf").write_bytes(b"x")
+    (folder / ".hidden").write_bytes(b"x")
+    monkeypatch.chdir(folder)
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await to_attachments(pilot, smtp_server)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        tree = app.screen.query_one("#tree")
+        await wait_until(pilot, lambda: len(tree.root.children) == 3, "the folder to load")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "esc\u241b[31mred\u241b]52;c;aGk=\u2407.txt" in shown
+        assert "evil<U+202E>fdp.exe" in shown and "[red]x.pdf" in shown
+        assert ".hidden" not in shown and "\x1b" not in shown
+        await pilot.press("escape")
 
 
 @pytest.fixture

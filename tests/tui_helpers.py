@@ -39,3 +39,13 @@ async def wait_for_workers(pilot: Pilot, group: str = "core") -> None:
     """Wait until the core worker finished (the TUI runs core calls in threads)."""
     await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group == group])
     await pilot.pause()
+
+
+async def wait_until(pilot: Pilot, condition, what: str, rounds: int = 500) -> None:
+    """Let the app run until ``condition()`` holds (for work we cannot await directly,
+    like a DirectoryTree's loader). Bounded, and each round yields to the app."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -39,8 +41,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _language(args: argparse.Namespace, settings: Settings) -> str | None:
-    import os
-
     if args.lang:
         return str(args.lang)
     if settings.language:
@@ -131,12 +131,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from tui.factory import DEMO_PASSWORD, log_to_file, make_demo_home, make_starter_app
 
     demo = make_demo_home(args.home)
-    app = make_starter_app(demo, demo=True)
-    log_to_file(demo)
-    app.run()
-    print(_("Demo home: {home}").format(home=demo.home))
-    print(_("E-mail went to the Maildir {maildir}").format(maildir=demo.maildir))
-    print(_("Staff log-in: desk@declacare.example, password {pw}").format(pw=DEMO_PASSWORD))
+    try:
+        app = make_starter_app(demo, demo=True)
+        log_to_file(demo)
+        app.run()
+    finally:
+        if not args.home:  # a throwaway home holds keys and mail: leave nothing behind
+            shutil.rmtree(demo.home, ignore_errors=True)
+    if args.home:
+        print(_("Demo home kept in {home}").format(home=demo.home))
+        print(_("Staff log-in: desk@declacare.example, password {pw}").format(pw=DEMO_PASSWORD))
+    else:
+        print(_("The demo home was removed. Use --home DIR to keep one."))
     return 0
 
 
@@ -144,6 +150,8 @@ COMMANDS = {"init": cmd_init, "start": cmd_start, "outbox": cmd_outbox, "demo": 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything veilig writes (database, WAL, logs, Maildir, SMS log) is for this user only.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
     use_language(_language(args, settings))

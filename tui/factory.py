@@ -47,7 +47,7 @@ def make_context(
         sms=sms_transport(settings.sms_url, settings.sms_log),
         policy=policy,
         clock=clock,
-        audit_head=settings.home / "audit.head",
+        home=settings.home,
     )
 
 

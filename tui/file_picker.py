@@ -1,9 +1,12 @@
-"""A modal file picker: a directory tree; Enter on a file chooses it, Escape cancels."""
+"""A modal file picker: Enter on a file chooses it, Backspace goes up a folder,
+Escape cancels. Names are shown literally (a file name can hold terminal escapes)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,11 +14,33 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Footer, Static
 
+from core.display import literal
 from core.i18n import _
 
 
+class SafeDirectoryTree(DirectoryTree):
+    """A directory tree that hides dot files and never lets a name reach the terminal raw."""
+
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+    ICON_FILE = "  "
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [p for p in paths if not p.name.startswith(".")]
+
+    def process_label(self, label: str | Text) -> Text:
+        # Tree parses str labels as markup: a file called "[bold]x" would be styled,
+        # and control characters would reach the terminal. Names are plain text here.
+        if isinstance(label, str):
+            return Text(literal(label))
+        return super().process_label(label)
+
+
 class FilePicker(ModalScreen[Path | None]):
-    BINDINGS = [Binding("escape", "cancel", _("Cancel"), id="cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", _("Cancel"), id="cancel"),
+        Binding("backspace", "up", _("Folder up"), id="up"),
+    ]
 
     def __init__(self, root: Path) -> None:
         super().__init__()
@@ -23,12 +48,22 @@ class FilePicker(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static(_("Choose a file to attach (Enter: choose, Escape: cancel)"), markup=False)
-            yield DirectoryTree(self.root, id="tree")
+            yield Static(
+                _("Choose a file (Enter: choose, Backspace: folder up, Escape: cancel)"),
+                markup=False,
+            )
+            yield Static(literal(str(self.root)), id="where", markup=False)
+            yield SafeDirectoryTree(self.root, id="tree")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#tree", DirectoryTree).focus()
+
+    def action_up(self) -> None:
+        tree = self.query_one("#tree", DirectoryTree)
+        parent = Path(tree.path).resolve().parent
+        tree.path = parent
+        self.query_one("#where", Static).update(literal(str(parent)))
 
     @on(DirectoryTree.FileSelected)
     def chosen(self, event: DirectoryTree.FileSelected) -> None:

@@ -22,7 +22,7 @@ from core.dialog import BACK, StarterStep
 from core.display import human_size, mask_email
 from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _, ngettext
-from core.sealing import Attachment, Draft
+from core.sealing import Draft
 from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
 from tui.file_picker import FilePicker
 from tui.mail_peek import MailPeek, newest_mail
@@ -121,7 +121,9 @@ class StarterScreen(Screen[None]):
             self.query_one(f"#{widget_id}").display = step in steps
         if step in PLACEHOLDERS:
             self.line.placeholder = _(PLACEHOLDERS[step])
-            self.line.value = self.answers.get(step, "")
+            # Earlier answers come back when going back; the attachment line starts empty
+            # (Enter on an empty line means "done").
+            self.line.value = "" if step is Step.ATTACHMENTS else self.answers.get(step, "")
             self.line.password = False
             self.line.focus()
         if ask:
@@ -184,14 +186,17 @@ class StarterScreen(Screen[None]):
                 self.chat.say(text.strip(), "user", multiline=False)
                 self.show_step(Step.EMAIL)
             elif step is Step.EMAIL:
-                check_email(text)
+                address = check_email(text)
                 self.chat.say(text.strip(), "user", multiline=False)
-                self.request_code()
+                if self.pending and self.pending.email == address:
+                    self._code_sent(self.pending, again=True)  # back and forth: same code
+                else:
+                    self.request_code()
             elif step is Step.CODE:
                 if text.strip():
                     self.verify(text)
             elif step is Step.SUBJECT:
-                self.chat.say(text, "user", multiline=False)
+                self.chat.say(text if text.strip() else _("(no subject)"), "user", multiline=False)
                 self.show_step(Step.BODY)
             elif step is Step.ATTACHMENTS:
                 self.add_attachment(text)
@@ -199,14 +204,25 @@ class StarterScreen(Screen[None]):
             self.show_error(str(exc))
 
     def add_attachment(self, text: str) -> None:
+        files = self.query_one("#files", AttachmentList)
         if not text.strip():
+            self._draft().check(self.starter.ctx.policy)  # empty message: say so now
             self.show_step(Step.CONFIRM)
             return
         path = Path(text.strip()).expanduser()
-        attachment = Attachment.from_path(path, self.starter.ctx.policy)
-        self.query_one("#files", AttachmentList).add_file(attachment)
-        self.answers[Step.ATTACHMENTS] = ""
+        attachment = self.starter.ctx.attachment(path)
         self.line.value = ""
+        if any(f.path.resolve() == path.resolve() for f in files.files):
+            self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
+            return
+        files.add_file(attachment)
+
+    def _draft(self) -> Draft:
+        return Draft(
+            subject=self.answers.get(Step.SUBJECT, ""),
+            body=self.answers.get(Step.BODY, ""),
+            attachments=tuple(self.query_one("#files", AttachmentList).files),
+        )
 
     def show_error(self, text: str) -> None:
         """Say what went wrong; whatever was typed stays where it was."""
@@ -220,8 +236,7 @@ class StarterScreen(Screen[None]):
 
     def action_back(self) -> None:
         if self.step in BACK:
-            if self.step is Step.CODE:
-                self.pending = None  # a new address needs a new code
+            # The pending code stays valid: the same address again reuses it.
             self.show_step(BACK[self.step])  # asks again, with the earlier answer filled in
 
     def action_resend(self) -> None:
@@ -239,7 +254,7 @@ class StarterScreen(Screen[None]):
 
     def action_pick_file(self) -> None:
         if self.step is Step.ATTACHMENTS:
-            self.app.push_screen(FilePicker(Path.home()), self._picked)
+            self.app.push_screen(FilePicker(Path.cwd()), self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
@@ -281,28 +296,31 @@ class StarterScreen(Screen[None]):
                 pending = self.starter.request_code(
                     self.answers.get(Step.NAME, ""), self.answers.get(Step.EMAIL, "")
                 )
-        except RateLimited:
-            self.app.call_from_thread(
-                self.show_error,
-                _("Too many codes were asked for this address. Please wait a while and try again."),
-            )
+        except RateLimited as exc:
+            self.app.call_from_thread(self.show_error, _rate_message(exc))
             return
         except VeiligError as exc:
             self.app.call_from_thread(self.show_error, str(exc))
             return
         self.app.call_from_thread(self._code_sent, pending)
 
-    def _code_sent(self, pending: PendingGuest) -> None:
+    def _code_sent(self, pending: PendingGuest, again: bool = False) -> None:
         self.pending = pending
-        self.answers.pop(Step.CODE, None)
         self.show_step(Step.CODE, ask=False)
-        self.chat.say(
-            _(
+        if again:
+            text = _(
+                "We already sent a code to {address}. Type it here and press Enter to unlock. "
+                "No e-mail? Press Ctrl+R for a new code."
+            )
+        else:
+            self.answers.pop(Step.CODE, None)
+            text = _(
                 "We sent a verification code to {address}. Look in your mailbox, type the code "
                 "here and press Enter to unlock. No e-mail? Press Ctrl+R for a new code."
-            ).format(address=mask_email(pending.email)),
-            multiline=False,
-        )
+            )
+        # The full address: the guest just typed it, and a typo must be easy to spot.
+        self.chat.say(text.format(address=pending.email), multiline=False)
+        self.line.value = self.answers.get(Step.CODE, "")
         self.app.deliver_outbox()  # type: ignore[attr-defined]
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
@@ -327,12 +345,7 @@ class StarterScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def send(self) -> None:
         assert self.guest is not None
-        files = tuple(self.query_one("#files", AttachmentList).files)
-        draft = Draft(
-            subject=self.answers.get(Step.SUBJECT, ""),
-            body=self.answers.get(Step.BODY, ""),
-            attachments=files,
-        )
+        draft = self._draft()
         bar = self.query_one("#progress", ProgressBar)
         last = [-1]
 
@@ -380,7 +393,22 @@ class StarterScreen(Screen[None]):
         self.app.deliver_outbox()  # type: ignore[attr-defined]
 
 
+def _rate_message(exc: RateLimited) -> str:
+    minutes = max(1, -(-exc.retry_after_seconds // 60))
+    if exc.retry_after_seconds <= 60:
+        return _("A code was sent a moment ago. Please wait {s} seconds for a new one.").format(
+            s=exc.retry_after_seconds
+        )
+    return ngettext(
+        "Too many codes were asked for this address. Try again in {n} minute.",
+        "Too many codes were asked for this address. Try again in {n} minutes.",
+        minutes,
+    ).format(n=minutes)
+
+
 def _code_message(exc: CodeRejected) -> str:
+    if exc.reason == CodeRejected.MALFORMED:
+        return _("A code is 6 digits. Please check what you typed.")
     if exc.reason == CodeRejected.EXPIRED:
         return _("This code has expired. Press Ctrl+R for a new code.")
     if exc.reason == CodeRejected.USED_UP:

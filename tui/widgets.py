@@ -59,10 +59,15 @@ class AttachmentList(ListView):
     def _label(attachment: Attachment) -> Content:
         return plain(f"{attachment.name}  ({human_size(attachment.size)})")
 
+    def on_focus(self) -> None:
+        if self.files and self.index is None:
+            self.index = 0  # something is always visibly selected for Delete
+
     def action_remove_selected(self) -> None:
         index = self.index
         if index is None or not self.files:
             return
         del self.files[index]
         self.children[index].remove()
+        self.index = min(index, len(self.files) - 1) if self.files else None
         self.post_message(self.Changed(self))
