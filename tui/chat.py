@@ -1,0 +1,187 @@
+"""The chat-like dialog shared by the guest's starter, the recipient and the desk's replies.
+
+A scrolling conversation of bubbles above, one answer area below. The answer area
+holds every kind of input a step may need; each step shows only its own
+(``show_only``). Writing a message (body, attachments, confirm, send with progress)
+is the same everywhere, so it lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
+from textual.worker import Worker, WorkerState
+
+from core.context import Context
+from core.display import human_size
+from core.errors import CodeRejected, RateLimited
+from core.i18n import _, ngettext
+from core.sealing import Draft, OpenedMessage
+from tui.widgets import AttachmentList, ChatLog
+
+log = logging.getLogger(__name__)
+
+ANSWER_WIDGETS = ("line", "body", "files", "progress", "buttons")
+
+
+class ChatScreen(Screen[None]):
+    """Base for guided dialogs. Subclasses define the steps; this holds the parts."""
+
+    def __init__(self, ctx: Context, title: str) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="title", markup=False)
+        yield ChatLog(id="chat")
+        with Vertical(id="answer"):
+            yield Input(id="line")
+            yield TextArea(id="body", soft_wrap=True, tab_behavior="focus")
+            yield AttachmentList(id="files")
+            yield ProgressBar(id="progress", show_eta=False)
+            with Vertical(id="buttons"):
+                yield Button(_("Send securely"), id="send", variant="success")
+        yield Footer()
+
+    # --- parts ----------------------------------------------------------------------
+
+    @property
+    def chat(self) -> ChatLog:
+        return self.query_one("#chat", ChatLog)
+
+    @property
+    def line(self) -> Input:
+        return self.query_one("#line", Input)
+
+    @property
+    def body(self) -> TextArea:
+        return self.query_one("#body", TextArea)
+
+    @property
+    def files(self) -> AttachmentList:
+        return self.query_one("#files", AttachmentList)
+
+    def show_only(self, *widget_ids: str) -> None:
+        for widget_id in ANSWER_WIDGETS:
+            self.query_one(f"#{widget_id}").display = widget_id in widget_ids
+
+    def ask_line(self, placeholder: str, value: str = "", *, password: bool = False) -> None:
+        self.line.placeholder = placeholder
+        self.line.value = value
+        self.line.password = password
+        self.line.focus()
+
+    def show_error(self, text: str) -> None:
+        """Say what went wrong; whatever was typed stays where it was."""
+        self.chat.say(text, "error")
+        if self.line.display:
+            self.line.focus()
+            self.line.select_all()  # kept, but selected: typing replaces it
+
+    # --- writing a message ----------------------------------------------------------
+
+    def add_attachment(self, text: str) -> None:
+        """Attach the file at ``text`` (a path). Raises InvalidInput with the reason."""
+        path = Path(text.strip()).expanduser()
+        attachment = self.ctx.attachment(path)
+        self.line.value = ""
+        if any(f.path.resolve() == path.resolve() for f in self.files.files):
+            self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
+            return
+        self.files.add_file(attachment)
+
+    def clear_draft(self) -> None:
+        self.body.text = ""
+        self.files.clear()
+        self.files.files.clear()
+
+    def draft(self, subject: str) -> Draft:
+        return Draft(subject=subject, body=self.body.text, attachments=tuple(self.files.files))
+
+    def summary(self, org: str, subject: str) -> str:
+        files = self.files.files
+        count = ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
+        total = human_size(sum(f.size for f in files))
+        return _(
+            "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "
+            "Press Enter to send securely, or Escape to change something."
+        ).format(org=org, subject=subject, count=count, total=total)
+
+    def progress_callback(self):  # noqa: ANN201 - a closure for a thread worker
+        """A progress function for sealing in a thread: at most 100 screen updates."""
+        bar = self.query_one("#progress", ProgressBar)
+        last = [-1]
+
+        def progress(done: int, total: int) -> None:
+            percent = done * 100 // total if total else 100
+            if percent != last[0]:
+                last[0] = percent
+                self.app.call_from_thread(bar.update, total=total, progress=done)
+
+        return progress
+
+    def show_message(self, opened: OpenedMessage) -> None:
+        """One message as a bubble: sender, time, subject, body, numbered attachments."""
+        lines = [
+            _("From {name} <{email}> · {when}").format(
+                name=opened.sender.name,
+                email=opened.sender.email,
+                when=opened.sent_at[:16].replace("T", " "),
+            ),
+            _("Subject: {subject}").format(subject=opened.subject),
+            "",
+            opened.body,
+        ]
+        for n, attachment in enumerate(opened.attachments, 1):
+            lines.append(f"📎 {n}. {attachment.name}  ({human_size(attachment.size)})")
+        kind = "bot" if opened.message.direction == "out" else "user"
+        self.chat.say("\n".join(lines), kind)
+
+    # --- the one place for errors nobody foresaw --------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        # The kind only: an exception's text or traceback could quote what was typed.
+        log.error("unexpected %s in %s", type(error).__name__, event.worker.name)
+        self.recover()
+        self.show_error(
+            _("Something went wrong on our side. Nothing you typed is lost; please try again.")
+        )
+
+    def recover(self) -> None:
+        """Put the screen back in a state where the person can try again."""
+
+
+def rate_message(exc: RateLimited) -> str:
+    minutes = max(1, -(-exc.retry_after_seconds // 60))
+    if exc.retry_after_seconds <= 60:
+        return _("A code was sent a moment ago. Please wait {s} seconds for a new one.").format(
+            s=exc.retry_after_seconds
+        )
+    return ngettext(
+        "Too many codes were asked for. Try again in {n} minute.",
+        "Too many codes were asked for. Try again in {n} minutes.",
+        minutes,
+    ).format(n=minutes)
+
+
+def code_message(exc: CodeRejected) -> str:
+    if exc.reason == CodeRejected.MALFORMED:
+        return _("A code is 6 digits. Please check what you typed.")
+    if exc.reason == CodeRejected.EXPIRED:
+        return _("This code has expired. Press Ctrl+R for a new code.")
+    if exc.reason == CodeRejected.USED_UP:
+        return _("This code can no longer be used. Press Ctrl+R for a new code.")
+    return ngettext(
+        "That code is not right. You can try {n} more time.",
+        "That code is not right. You can try {n} more times.",
+        exc.attempts_left,
+    ).format(n=exc.attempts_left)
