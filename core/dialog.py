@@ -39,3 +39,27 @@ BACK: dict[StarterStep, StarterStep] = {
     StarterStep.ATTACHMENTS: StarterStep.BODY,
     StarterStep.CONFIRM: StarterStep.ATTACHMENTS,
 }
+
+
+class RecipientStep(StrEnum):
+    """``veilig open``: seed steps 2B–2D and 3A."""
+
+    REFERENCE = "reference"
+    DESTINATION = "destination"  # "is this your number?" -> get the code
+    CODE = "code"
+    READ = "read"
+    SAVE = "save"  # which folder to save attachments in
+    BODY = "body"
+    ATTACHMENTS = "attachments"
+    CONFIRM = "confirm"
+    SENDING = "sending"
+
+
+RECIPIENT_BACK: dict[RecipientStep, RecipientStep] = {
+    RecipientStep.DESTINATION: RecipientStep.REFERENCE,
+    RecipientStep.CODE: RecipientStep.DESTINATION,
+    RecipientStep.SAVE: RecipientStep.READ,
+    RecipientStep.BODY: RecipientStep.READ,
+    RecipientStep.ATTACHMENTS: RecipientStep.BODY,
+    RecipientStep.CONFIRM: RecipientStep.ATTACHMENTS,
+}

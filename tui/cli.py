@@ -32,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("start", help=_("write a secure message to the organisation (guests)"))
 
+    opener = sub.add_parser("open", help=_("open a secure message you received (recipients)"))
+    opener.add_argument("reference", nargs="?", help=_("the reference from the e-mail"))
+
+    sub.add_parser("desk", help=_("the support desk: read, reply, send (staff)"))
+
+    audit = sub.add_parser("audit", help=_("the audit log"))
+    audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
+
     outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
 
@@ -106,6 +114,42 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_open(args: argparse.Namespace, settings: Settings) -> int:
+    _require_terminal()
+    from tui.factory import log_to_file, make_recipient_app
+
+    app = make_recipient_app(settings, reference=args.reference)
+    log_to_file(settings)
+    app.run()
+    return 0
+
+
+def cmd_desk(args: argparse.Namespace, settings: Settings) -> int:
+    _require_terminal()
+    from tui.factory import log_to_file, make_desk_app
+
+    app = make_desk_app(settings)
+    log_to_file(settings)
+    app.run()
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from tui.factory import make_context
+
+    ctx = make_context(settings)
+    with ctx.repo.transaction() as tx:
+        problems = ctx.audit.verify(tx)
+        count = sum(1 for _entry in tx.audit_entries())
+    if problems:
+        for problem in problems:
+            print(f"veilig audit: {problem}", file=sys.stderr)
+        print(_("The audit log is NOT intact: {n} problem(s).").format(n=len(problems)))
+        return 1
+    print(_("The audit log is intact: {n} entries.").format(n=count))
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from tui.factory import make_context
 
@@ -146,7 +190,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "start": cmd_start, "outbox": cmd_outbox, "demo": cmd_demo}
+COMMANDS = {
+    "init": cmd_init,
+    "start": cmd_start,
+    "open": cmd_open,
+    "desk": cmd_desk,
+    "audit": cmd_audit,
+    "outbox": cmd_outbox,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

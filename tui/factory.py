@@ -134,3 +134,25 @@ def make_starter_app(
         starter, starter.organisation_name(), maildir=settings.maildir if demo else None
     )
     return VeiligApp(ctx, screen)
+
+
+def make_recipient_app(
+    settings: Settings, *, ctx: Context | None = None, reference: str | None = None
+) -> VeiligApp:
+    from core.recipient import Recipient
+    from core.starter import Starter
+    from tui.app import VeiligApp
+    from tui.recipient import RecipientScreen
+
+    ctx = ctx or make_context(settings)
+    org_name = Starter(ctx).organisation_name()
+    return VeiligApp(ctx, RecipientScreen(Recipient(ctx), org_name, reference))
+
+
+def make_desk_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
+    from core.starter import Starter
+    from tui.app import VeiligApp
+    from tui.desk import LoginScreen
+
+    ctx = ctx or make_context(settings)
+    return VeiligApp(ctx, LoginScreen(ctx, Starter(ctx).organisation_name()))

@@ -1,0 +1,552 @@
+"""``veilig desk``: the support desk. Log in, inbox, read and reply, new secure message,
+*Sent* with revoke. The unlocked mailbox key lives in the ``Desk`` object only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static, TextArea
+
+from core.context import Context
+from core.desk import Contact, Desk, InboxRow, SentRow, ThreadView
+from core.display import literal
+from core.errors import InvalidInput, LoginFailed, RateLimited, VeiligError
+from core.i18n import _
+from core.models import Method
+from core.sealing import Draft, OpenedMessage
+from core.stream import ContentKey
+from tui.chat import ChatScreen
+from tui.widgets import AttachmentList, plain
+
+
+def cell(text: str) -> Text:
+    """A table cell from other people's text: literal, never markup."""
+    return Text(literal(text))
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+# --- log in -----------------------------------------------------------------------------
+
+
+class LoginScreen(Screen[None]):
+    BINDINGS = [Binding("ctrl+q", "app.quit", _("Quit"), id="quit")]
+
+    def __init__(self, ctx: Context, org_name: str) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.org_name = org_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="login"):
+            yield Static(_("veilig desk · {org}").format(org=self.org_name), markup=False)
+            yield Label(_("E-mail"))
+            yield Input(id="email", placeholder="desk@example.nl")
+            yield Label(_("Password"))
+            yield Input(id="password", password=True)
+            yield Label(_("Code from your authenticator app"))
+            yield Input(id="totp", placeholder="123456", max_length=8)
+            yield Static("", id="error", markup=False)
+            yield Button(_("Log in"), id="login-button", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#email", Input).focus()
+
+    @on(Input.Submitted, "#email")
+    def _to_password(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#password")
+    def _to_totp(self) -> None:
+        self.query_one("#totp", Input).focus()
+
+    @on(Input.Submitted, "#totp")
+    @on(Button.Pressed, "#login-button")
+    def submit(self) -> None:
+        self.query_one("#error", Static).update(_("Checking…"))
+        self.log_in(
+            self.query_one("#email", Input).value,
+            self.query_one("#password", Input).value,
+            self.query_one("#totp", Input).value,
+        )
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def log_in(self, email: str, password: str, code: str) -> None:
+        try:
+            desk = Desk.login(self.ctx, email, password, code)
+        except RateLimited:
+            self.app.call_from_thread(
+                self._failed, _("Too many failed attempts. Please wait 15 minutes and try again.")
+            )
+            return
+        except LoginFailed:
+            self.app.call_from_thread(
+                self._failed, _("E-mail, password or code is not right. Please try again.")
+            )
+            return
+        self.app.call_from_thread(self._logged_in, desk)
+
+    def _failed(self, text: str) -> None:
+        self.query_one("#error", Static).update(text)
+        totp = self.query_one("#totp", Input)
+        totp.value = ""  # a TOTP code is single use: the password stays, the code goes
+        totp.focus()
+
+    def _logged_in(self, desk: Desk) -> None:
+        self.app.switch_screen(InboxScreen(desk))
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+
+class InboxScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open", _("Open"), id="open", show=True),
+        Binding("ctrl+n", "compose", _("New message"), id="new"),
+        Binding("ctrl+t", "sent", _("Sent"), id="sent"),
+        Binding("f5", "refresh", _("Refresh"), id="refresh"),
+        Binding("ctrl+q", "app.quit", _("Lock and quit"), id="quit"),
+    ]
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+        self.rows: list[InboxRow] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            _("Inbox · {staff}").format(staff=self.desk.staff.email), id="title", markup=False
+        )
+        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#inbox", DataTable)
+        table.add_columns("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last"))
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def load(self) -> None:
+        rows = self.desk.inbox()
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[InboxRow]) -> None:
+        self.rows = rows
+        table = self.query_one("#inbox", DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(
+                "●" if row.unread else " ",
+                cell(row.who),
+                cell(row.email),
+                when(row.when),
+                str(row.attachments),
+                _("them") if row.last_direction == "in" else _("us"),
+                key=row.conversation.id,
+            )
+        if not rows:
+            table.add_row("", _("No conversations yet."), "", "", "", "")
+        table.focus()
+
+    def action_open(self) -> None:
+        table = self.query_one("#inbox", DataTable)
+        if not self.rows or table.cursor_row >= len(self.rows):
+            return
+        self.app.push_screen(
+            ConversationScreen(self.desk, self.rows[table.cursor_row].conversation.id)
+        )
+
+    @on(DataTable.RowSelected, "#inbox")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def action_compose(self) -> None:
+        self.app.push_screen(ComposeScreen(self.desk))
+
+    def action_sent(self) -> None:
+        self.app.push_screen(SentScreen(self.desk))
+
+
+# --- a conversation: read, save, reply ------------------------------------------------------
+
+
+class ConversationScreen(ChatScreen):
+    BINDINGS = [
+        Binding("escape", "back", _("Back"), id="back"),
+        Binding("ctrl+e", "reply", _("Reply"), id="reply"),
+        Binding("ctrl+d", "save", _("Save attachments"), id="save"),
+        Binding("ctrl+s", "done_writing", _("Done"), id="done"),
+    ]
+
+    def __init__(self, desk: Desk, conversation_id: str) -> None:
+        super().__init__(desk.ctx, _("Conversation"))
+        self.desk = desk
+        self.conversation_id = conversation_id
+        self.view: ThreadView | None = None
+        self.step = "read"
+
+    def on_mount(self) -> None:
+        self.show_only()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def load(self) -> None:
+        view = self.desk.thread(self.conversation_id)
+        self.app.call_from_thread(self._show, view)
+
+    def _show(self, view: ThreadView) -> None:
+        self.view = view
+        for _p, contact in view.participants:
+            self.chat.say(
+                _("With {name} <{email}> {phone}").format(
+                    name=contact.name, email=contact.email, phone=contact.phone
+                ),
+                "notice",
+            )
+        for opened, _key in view.messages:
+            self.show_message(opened)
+        self.chat.say(
+            _("Ctrl+E: reply · Ctrl+D: save attachments · Escape: back to the inbox."), "notice"
+        )
+        self.refresh_bindings()
+
+    @property
+    def messages(self) -> list[tuple[OpenedMessage, ContentKey]]:
+        return self.view.messages if self.view else []
+
+    def _subject(self) -> str:
+        subject = self.messages[-1][0].subject if self.messages else ""
+        return (
+            subject
+            if subject.lower().startswith("re:")
+            else _("Re: {subject}").format(subject=subject)
+        )
+
+    def set_step(self, step: str) -> None:
+        self.step = step
+        widgets = {
+            "read": (),
+            "save": ("line",),
+            "body": ("body",),
+            "attachments": ("line", "files"),
+            "confirm": ("files", "buttons"),
+            "sending": ("progress",),
+        }[step]
+        self.show_only(*widgets)
+        if step == "save":
+            self.ask_line(_("Folder to save the attachments in"), str(Path.cwd()))
+        elif step == "body":
+            self.body.focus()
+        elif step == "attachments":
+            self.ask_line(_("Path of a file to attach (Enter on an empty line: done)"))
+        elif step == "confirm":
+            self.query_one("#send", Button).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = {
+            "reply": self.step == "read" and self.view is not None,
+            "save": self.step == "read" and any(m.attachments for m, _k in self.messages),
+            "done_writing": self.step == "body",
+        }
+        return allowed.get(action, True)
+
+    def action_back(self) -> None:
+        back = {"save": "read", "body": "read", "attachments": "body", "confirm": "attachments"}
+        if self.step in back:
+            self.set_step(back[self.step])
+        elif self.step == "read":
+            self.app.pop_screen()
+
+    def action_reply(self) -> None:
+        self.chat.say(_("Write your reply. Ctrl+S when you are done."))
+        self.set_step("body")
+
+    def action_save(self) -> None:
+        self.set_step("save")
+
+    def action_done_writing(self) -> None:
+        if self.step == "body":
+            self.chat.say(
+                _("Attach files? Type a path and press Enter; Enter on an empty line when done.")
+            )
+            self.set_step("attachments")
+
+    @on(Input.Submitted, "#line")
+    def answer(self, event: Input.Submitted) -> None:
+        try:
+            if self.step == "save":
+                self.save(Path(event.value.strip() or ".").expanduser())
+            elif self.step == "attachments":
+                if event.value.strip():
+                    self.add_attachment(event.value)
+                else:
+                    self.draft(self._subject()).check(self.ctx.policy)
+                    self.chat.say(self.summary(_("the recipient"), self._subject()))
+                    self.set_step("confirm")
+        except InvalidInput as exc:
+            self.show_error(str(exc))
+
+    @on(Button.Pressed, "#send")
+    def send_pressed(self) -> None:
+        if self.step == "confirm":
+            self.set_step("sending")
+            self.send_reply()
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def save(self, folder: Path) -> None:
+        saved = []
+        try:
+            for opened, key in self.messages:
+                for position in range(len(opened.attachments)):
+                    saved.append(self.desk.save_attachment(opened, key, position, folder))
+        except VeiligError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        self.app.call_from_thread(self._saved, saved)
+
+    def _saved(self, paths: list[Path]) -> None:
+        self.chat.say(_("Saved:\n{paths}").format(paths="\n".join(str(p) for p in paths)), "notice")
+        self.set_step("read")
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def send_reply(self) -> None:
+        try:
+            self.desk.reply(
+                self.conversation_id, self.draft(self._subject()), self.progress_callback()
+            )
+        except VeiligError as exc:
+            self.app.call_from_thread(self._send_failed, str(exc))
+            return
+        self.app.call_from_thread(self._sent)
+
+    def recover(self) -> None:
+        if self.step == "sending":
+            self.set_step("confirm")
+
+    def _send_failed(self, text: str) -> None:
+        self.set_step("confirm")
+        self.show_error(text)
+
+    def _sent(self) -> None:
+        self.clear_draft()
+        self.chat.say(_("Sent securely. The recipient gets a notification e-mail."), "notice")
+        self.set_step("read")
+        self.app.deliver_outbox()  # type: ignore[attr-defined]
+
+
+# --- new secure message ------------------------------------------------------------------
+
+
+class ComposeScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", _("Cancel"), id="cancel"),
+        Binding("ctrl+s", "send", _("Send securely"), id="send"),
+    ]
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+
+    def compose(self) -> ComposeResult:
+        days = self.desk.ctx.policy.message_expiry_default.days
+        yield Static(_("New secure message"), id="title", markup=False)
+        with VerticalScroll(classes="form"):
+            yield Label(_("Recipient's e-mail"))
+            yield Input(id="to", placeholder="praktijk@example.nl", compact=True)
+            yield Label(_("Recipient's name (optional)"))
+            yield Input(id="name", compact=True)
+            yield Label(_("Mobile number (for the SMS code)"))
+            yield Input(id="phone", placeholder="06 12345678", compact=True)
+            yield Label(_("Verification and days available"))
+            with Horizontal(id="method-row"):
+                yield Select(
+                    [(_("Code by SMS"), Method.SMS), (_("Code by e-mail"), Method.EMAIL)],
+                    value=Method.SMS,
+                    allow_blank=False,
+                    id="method",
+                    compact=True,
+                )
+                yield Input(str(days), id="days", max_length=2, compact=True)
+            yield Label(_("Subject"))
+            yield Input(id="subject", compact=True)
+            yield Label(_("Message"))
+            yield TextArea(id="compose-body", tab_behavior="focus", compact=True)
+            yield Label(_("Attach a file: type its path and press Enter (Delete removes one)"))
+            yield Input(id="attach", compact=True)
+            yield AttachmentList(id="files")
+            yield Static("", id="error")
+            yield Button(_("Send securely (Ctrl+S)"), id="send-button", variant="success")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#to", Input).focus()
+
+    def _error(self, text: str) -> None:
+        self.query_one("#error", Static).update(plain(text))
+
+    @on(Input.Submitted, "#attach")
+    def attach(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            return
+        try:
+            attachment = self.desk.ctx.attachment(Path(event.value.strip()).expanduser())
+        except InvalidInput as exc:
+            self._error(str(exc))
+            return
+        self.query_one("#files", AttachmentList).add_file(attachment)
+        event.input.value = ""
+        self._error("")
+
+    @on(Button.Pressed, "#send-button")
+    def action_send(self) -> None:
+        value = lambda widget_id: self.query_one(f"#{widget_id}", Input).value  # noqa: E731
+        try:
+            days = int(value("days") or "0")
+        except ValueError:
+            self._error(_("Days available must be a number."))
+            return
+        method = self.query_one("#method", Select).value
+        contact = Contact(email=value("to"), phone=value("phone"), name=value("name"))
+        draft = Draft(
+            subject=value("subject"),
+            body=self.query_one("#compose-body", TextArea).text,
+            attachments=tuple(self.query_one("#files", AttachmentList).files),
+        )
+        self._error(_("Sending…"))
+        self.send(contact, Method(method), draft, timedelta(days=days))
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def send(self, contact: Contact, method: Method, draft: Draft, expires_in: timedelta) -> None:
+        try:
+            self.desk.send_new(contact, method, draft, expires_in)
+        except VeiligError as exc:
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(self._sent)
+
+    def _sent(self) -> None:
+        self.app.deliver_outbox()  # type: ignore[attr-defined]
+        self.app.pop_screen()
+        self.app.notify(_("Sent securely. The recipient gets a notification e-mail."))
+
+
+# --- sent and revoke -------------------------------------------------------------------
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "no", _("No"), id="no"), Binding("y", "yes", _("Yes"), id="yes")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(plain(self.question))
+            yield Static(_("Press Y for yes, Escape for no."), markup=False)
+        yield Footer()
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class SentScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", _("Back"), id="back"),
+        Binding("ctrl+x", "revoke", _("Revoke"), id="revoke"),
+        Binding("f5", "refresh", _("Refresh"), id="refresh"),
+    ]
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+        self.rows: list[SentRow] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(_("Sent · per recipient"), id="title", markup=False)
+        yield DataTable(id="sent", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sent", DataTable)
+        table.add_columns(
+            _("To"), _("Subject"), _("Notified"), _("Opened"), _("Replied"), _("Status")
+        )
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def load(self) -> None:
+        rows = self.desk.sent()
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[SentRow]) -> None:
+        self.rows = rows
+        table = self.query_one("#sent", DataTable)
+        table.clear()
+        now = self.desk.ctx.clock()
+        for row in rows:
+            opened = when(row.opened_at)
+            if row.opened_at and row.verified_via:
+                opened += " (" + (_("SMS") if row.verified_via is Method.SMS else _("e-mail")) + ")"
+            if row.revoked_at:
+                status = _("revoked {when}").format(when=when(row.revoked_at))
+            elif now >= row.expires_at:
+                status = _("expired")
+            else:
+                status = _("open until {when}").format(when=when(row.expires_at)[:10])
+            table.add_row(
+                cell(row.contact.email),
+                cell(row.subject),
+                when(row.notified_at) if row.notified_at else _("queued"),
+                opened,
+                when(row.replied_at),
+                status,
+                key=row.participant.id,
+            )
+        table.focus()
+
+    def action_revoke(self) -> None:
+        table = self.query_one("#sent", DataTable)
+        if not self.rows or table.cursor_row >= len(self.rows):
+            return
+        row = self.rows[table.cursor_row]
+        if row.revoked_at:
+            return
+        question = _("Revoke access for {email}? The message can then no longer be opened.").format(
+            email=row.contact.email
+        )
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.revoke(row.participant.id)
+
+        self.app.push_screen(ConfirmScreen(question), decided)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def revoke(self, participant_id: str) -> None:
+        self.desk.revoke(participant_id)
+        rows = self.desk.sent()
+        self.app.call_from_thread(self._show, rows)
