@@ -44,7 +44,9 @@ class Context:
 
     @property
     def outbox(self) -> Outbox:
-        return Outbox(self.repo, self.secret, self.email, self.sms, self.policy, self.clock)
+        return Outbox(
+            self.repo, self.secret, self.email, self.sms, self.policy, self.clock, self.audit
+        )
 
 
 def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from core.audit import Action, AuditLog
 from core.clock import Clock
 from core.errors import CannotOpen
 from core.mail import Email
@@ -49,7 +50,9 @@ class Outbox:
         sms: SmsTransport,
         policy: Policy,
         clock: Clock,
+        audit: AuditLog | None = None,
     ) -> None:
+        self.audit = audit
         self.repo = repo
         self.secret = secret
         self.email = email
@@ -102,7 +105,13 @@ class Outbox:
                 self._record_failure(item, str(exc) or type(exc).__name__)
                 continue
             # Delivered: the sealed copy (with any code in it) has no use any more.
-            self._record(item, status=DeliveryStatus.SENT, sent_at=self.clock(), sealed_payload=b"")
+            self._record(
+                item,
+                status=DeliveryStatus.SENT,
+                sent_at=self.clock(),
+                sealed_payload=b"",
+                audit=(Action.NOTIFICATION_DELIVERED, f"{item.channel} {item.id}"),
+            )
             sent += 1
         with self.repo.transaction() as tx:
             pending = tx.count_pending_outbox()
@@ -112,15 +121,22 @@ class Outbox:
         attempts = item.attempts + 1
         give_up = attempts >= self.policy.delivery_give_up_after_attempts
         log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
+        # Into the audit log: the first failure and the giving up, not every retry.
+        noteworthy = attempts == 1 or give_up
         self._record(
             item,
             attempts=attempts,
             last_error=reason,
             status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
             next_attempt_at=self.clock() + self.backoff(attempts),
+            audit=(Action.NOTIFICATION_FAILED, f"{item.channel} {item.id}: {reason}")
+            if noteworthy
+            else None,
         )
 
-    def _record(self, item: OutboxItem, **changes: object) -> None:
+    def _record(
+        self, item: OutboxItem, audit: tuple[Action, str] | None = None, **changes: object
+    ) -> None:
         with self.repo.transaction() as tx:
             current = tx.outbox_item(item.id)
             if current is None:
@@ -128,3 +144,5 @@ class Outbox:
             for name, value in changes.items():
                 setattr(current, name, value)
             tx.save_outbox(current)
+            if audit and self.audit:
+                self.audit.append(tx, "outbox", audit[0], detail=audit[1])

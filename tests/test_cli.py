@@ -81,3 +81,40 @@ def test_outbox_on_an_uninitialised_home_explains(tmp_path: Path) -> None:
     result = veilig(tmp_path / "nothing", "outbox")
     assert result.returncode == 2
     assert "veilig init" in result.stderr
+
+
+def test_audit_verify_reports_an_edited_row(tmp_path: Path) -> None:
+    import sqlite3
+
+    home = tmp_path / "home"
+    veilig(
+        home,
+        "init",
+        "--org",
+        "D",
+        "--mailbox",
+        "a@d.nl",
+        "--staff",
+        "b@d.nl",
+        stdin="long enough password\n",
+    )
+    # Two entries through the real core: a code requested and one wrongly typed.
+    script = (
+        "from core.config import Settings; from tui.factory import make_context;"
+        "from core.starter import Starter; from core.errors import CodeRejected;"
+        "s = Starter(make_context(Settings.from_env()));"
+        "p = s.request_code('K', 'k@example.nl');\n"
+        "try: s.verify(p, '000000')\nexcept CodeRejected: pass"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+    subprocess.run(
+        [sys.executable, "-c", script], env={**env, "VEILIG_HOME": str(home)}, check=True
+    )
+    intact = veilig(home, "audit", "verify")
+    assert intact.returncode == 0 and "intact: 2 entries" in intact.stdout
+    db = sqlite3.connect(home / "veilig.db")
+    db.execute("UPDATE audit SET action = 'code.verified' WHERE seq = 2")
+    db.commit()
+    broken = veilig(home, "audit", "verify")
+    assert broken.returncode == 1
+    assert "entry 2: altered" in broken.stderr

@@ -95,3 +95,59 @@ def test_two_processes_delivering_send_each_mail_once(
     assert sum(asyncio.run(both())) == 20
     recipients = [m["To"] for m in smtp_server.bag.all]
     assert sorted(recipients) == sorted(f"guest{n}@praktijk.nl" for n in range(20))
+
+
+def test_twilio_messages_api_shape(home: Path, policy: Policy) -> None:
+    from core.sms import Sms
+    from tests.conftest import SmsGateway
+
+    gateway = SmsGateway()
+    try:
+        url = f"twilio+http://AC123:s3cret@127.0.0.1:{gateway.port}/?from=%2B3197010203040"
+        ctx = make_context(make_settings(home, sms_url=url), policy=policy)
+        with ctx.repo.transaction() as tx:
+            ctx.outbox.enqueue_sms(
+                tx, Sms(to="+31612345127", body="123456 is your code", message_id="<1@x>")
+            )
+        assert asyncio.run(ctx.outbox.deliver_due()).sent == 1
+        message = gateway.next()
+    finally:
+        gateway.stop()
+    import base64
+
+    assert message["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
+    assert (message["to"], message["from"], message["body"]) == (
+        "+31612345127",
+        "+3197010203040",
+        "123456 is your code",
+    )
+    assert message["auth"] == "Basic " + base64.b64encode(b"AC123:s3cret").decode()
+
+
+def test_the_sms_file_is_private_and_written_once_per_message(home: Path, policy: Policy) -> None:
+    from core.sms import Sms
+
+    ctx = make_context(make_settings(home), policy=policy)
+    sms = Sms(to="+31612345127", body="123456 is your code", message_id="<1@x>")
+    asyncio.run(ctx.sms.send(sms))
+    asyncio.run(ctx.sms.send(sms))  # a retry after a crash
+    log = home / "sms.log"
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_deliveries_are_in_the_audit_log(home: Path, policy: Policy, smtp_down: SmtpServer) -> None:
+    ctx = make_context(make_settings(home, smtp_down.url), policy=policy)
+    with ctx.repo.transaction() as tx:
+        item = ctx.outbox.enqueue_email(tx, an_email())
+    asyncio.run(ctx.outbox.deliver_due())
+    smtp_down.start()
+    with ctx.repo.transaction() as tx:
+        current = tx.outbox_item(item.id)
+        current.next_attempt_at = ctx.clock()
+        tx.save_outbox(current)
+    asyncio.run(ctx.outbox.deliver_due())
+    with ctx.repo.transaction() as tx:
+        actions = [e.action for e in tx.audit_entries()]
+        assert ctx.audit.verify(tx) == []
+    assert actions == ["notification.failed", "notification.delivered"]
