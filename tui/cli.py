@@ -43,8 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
 
-    demo = sub.add_parser("demo", help=_("try veilig on a throwaway demo home"))
+    demo = sub.add_parser("demo", help=_("play the seed's walkthrough on a throwaway demo home"))
     demo.add_argument("--home", help=_("keep the demo home here instead of a temporary folder"))
+    demo.add_argument("--headless", action="store_true", help=_("run without a terminal"))
+    demo.add_argument("--screenshots", metavar="DIR", help=_("save an SVG per screenshot step"))
+    demo.add_argument("--script", action="append", metavar="FILE", help=_("play this walkthrough"))
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help=_("2 = twice as fast; 0 = no pauses")
+    )
     return parser
 
 
@@ -171,23 +177,37 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    _require_terminal()
-    from tui.factory import DEMO_PASSWORD, log_to_file, make_demo_home, make_starter_app
+    from pathlib import Path
 
-    demo = make_demo_home(args.home)
+    from tui.demo import play
+    from tui.factory import DEMO_PASSWORD, log_to_file, make_context, make_demo_home
+    from tui.walkthrough import SEED_SCRIPTS
+
+    if not args.headless:
+        _require_terminal()
+    demo, totp_secret = make_demo_home(args.home)
     try:
-        app = make_starter_app(demo, demo=True)
+        ctx = make_context(demo)
         log_to_file(demo)
-        app.run()
+        scripts = [Path(p) for p in args.script] if args.script else SEED_SCRIPTS
+        screenshots = Path(args.screenshots) if args.screenshots else None
+        result = play(
+            ctx,
+            demo.home,
+            totp_secret,
+            scripts,
+            headless=args.headless,
+            speed=args.speed,
+            screenshots=screenshots,
+        )
     finally:
         if not args.home:  # a throwaway home holds keys and mail: leave nothing behind
             shutil.rmtree(demo.home, ignore_errors=True)
+    print(result.summary())
     if args.home:
         print(_("Demo home kept in {home}").format(home=demo.home))
         print(_("Staff log-in: desk@declacare.example, password {pw}").format(pw=DEMO_PASSWORD))
-    else:
-        print(_("The demo home was removed. Use --home DIR to keep one."))
-    return 0
+    return 0 if result.ok else 1
 
 
 COMMANDS = {

@@ -91,22 +91,31 @@ def init_home(
 DEMO_PASSWORD = "demo-password-1234"  # noqa: S105 - a throwaway demo home, printed on exit
 
 
-def make_demo_home(home: str | None = None) -> Settings:
-    """A fresh home with the embedded defaults (Maildir, SMS file) and a demo organisation."""
+def make_demo_home(
+    home: str | None = None, *, policy: Policy = DEFAULT_POLICY
+) -> tuple[Settings, str]:
+    """A fresh home with the embedded defaults (Maildir, SMS file) and a demo organisation.
+
+    Returns the settings and the demo staff member's TOTP secret (kept in the demo home,
+    which is throwaway: a real home never stores it).
+    """
     import tempfile
     from pathlib import Path
 
     path = Path(home) if home else Path(tempfile.mkdtemp(prefix="veilig-demo-"))
     settings = Settings(home=path, database_url=f"sqlite:///{path / 'veilig.db'}")
-    if not (path / FILE_NAME).exists():
-        init_home(
+    secret_file = path / "demo-totp-secret"
+    if not is_initialised(settings):
+        result = init_home(
             settings,
             org_name="DeclaCare",
             mailbox="info@declacare.example",
             staff_email="desk@declacare.example",
             password=DEMO_PASSWORD,
+            policy=policy,
         )
-    return settings
+        secret_file.write_text(result.totp_secret)
+    return settings, secret_file.read_text().strip()
 
 
 def log_to_file(settings: Settings) -> None:
