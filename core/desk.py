@@ -277,7 +277,12 @@ class Desk:
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
     ) -> Path:
         path = save_attachment_in(
-            blobs=self.ctx.blobs, key=key, opened=opened, position=position, folder=folder
+            blobs=self.ctx.blobs,
+            key=key,
+            opened=opened,
+            position=position,
+            folder=folder,
+            protected=self.ctx.home,
         )
         with self.ctx.repo.transaction() as tx:
             self.ctx.audit.append(
@@ -324,8 +329,15 @@ class Desk:
             conversation = tx.conversation(conversation_id)
             if conversation is None:
                 raise CannotOpen("no such conversation")
-            participants = [p for p in tx.participants_in(conversation_id) if p.revoked_at is None]
+            everyone = tx.participants_in(conversation_id)
             messages = tx.messages_in(conversation_id)
+        participants = [p for p in everyone if p.revoked_at is None]
+        if everyone and not participants:
+            # Revoking is final for this conversation: a reply must not quietly give the
+            # same person access again (and by a weaker method). A new message can.
+            raise InvalidInput(
+                _("Access to this conversation was revoked. Send a new secure message instead.")
+            )
         readers = [
             (p, unwrap_thread_key(self._key, p.thread_key_wrapped, p.id)) for p in participants
         ]
@@ -352,7 +364,8 @@ class Desk:
         return self._send(conversation, readers, draft, progress, new=new)
 
     def _check_expiry(self, expires_in: timedelta | None) -> timedelta:
-        expires_in = expires_in or self.ctx.policy.message_expiry_default
+        if expires_in is None:
+            return self.ctx.policy.message_expiry_default
         if not timedelta(days=1) <= expires_in <= self.ctx.policy.message_expiry_max:
             raise InvalidInput(
                 _("A message can stay available between 1 and {days} days.").format(

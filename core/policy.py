@@ -59,6 +59,12 @@ class Policy:
     totp_interval_seconds: int = 30
     totp_valid_window: int = 1  # +-1 step of clock drift, RFC 6238 §5.2
 
+    # --- sessions ---------------------------------------------------------------------
+    # An unlocked screen left alone locks: the desk drops the mailbox key and asks for a
+    # log-in again; a guest's or recipient's unlocked dialog closes. 15 minutes: OWASP
+    # ASVS 5.0 V7.3 (inactivity timeout), and the NEN 7510 practice for shared terminals.
+    idle_lock: timedelta = timedelta(minutes=15)
+
     # --- attachments ------------------------------------------------------------
     # Limits that keep one sender from filling the disk; checked before sealing.
     max_attachment_bytes: int = 2 * 1024**3

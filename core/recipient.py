@@ -52,8 +52,8 @@ class MessageUnavailable(VeiligError):
     REVOKED = "revoked"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
         self.reason = reason
+        super().__init__(unavailable_message(self))
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,12 @@ class Recipient:
     ) -> Path:
         self._recheck(thread)
         path = save_attachment_in(
-            blobs=self.ctx.blobs, key=key, opened=opened, position=position, folder=folder
+            blobs=self.ctx.blobs,
+            key=key,
+            opened=opened,
+            position=position,
+            folder=folder,
+            protected=self.ctx.home,
         )
         with self.ctx.repo.transaction() as tx:
             self.ctx.audit.append(

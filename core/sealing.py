@@ -6,15 +6,18 @@ context names message and item, so blobs cannot be swapped between them unnotice
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from core.display import human_size
 from core.errors import CannotOpen, InvalidInput
 from core.filenames import safe_name, unused_path
 from core.i18n import _
@@ -27,33 +30,77 @@ from core.stream import ContentKey, new_content_key, open_stream, seal_stream
 Progress = Callable[[int, int], None]  # bytes done, bytes in all
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Attachment:
-    """A file to send: where it is and the name it travels under."""
+    """A file to send: the file that was checked, held open, and the name it travels under.
+
+    The file is opened once, when attached, and sent from that same open file: swapping
+    the path for a symlink or another file afterwards changes nothing that is sent.
+    """
 
     path: Path
     name: str
     size: int
+    fd: int = field(default=-1, repr=False)
 
     @classmethod
     def from_path(cls, path: Path, policy: Policy, *, protected: Path | None = None) -> Attachment:
-        """Check a file before any heavy work: it exists, is a file, fits the limits, and
-        is not one of veilig's own files (``protected``: the data directory)."""
-        if protected is not None and path.resolve().is_relative_to(protected.resolve()):
+        """Check a file before any heavy work: it exists, is a regular file, fits the
+        limits, and is not one of veilig's own files (``protected``: the data directory),
+        not even through a symlink or a hard link."""
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise InvalidInput(_("There is no file at {path}.").format(path=path)) from None
+        if protected is not None and real.is_relative_to(protected.resolve()):
             raise InvalidInput(_("Files of veilig itself cannot be attached."))
         try:
-            stat = path.stat()
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except PermissionError:
+            raise InvalidInput(_("{path} cannot be read.").format(path=path)) from None
         except OSError:
-            raise InvalidInput(_("There is no file at {path}.").format(path=path)) from None
-        if not path.is_file():
-            raise InvalidInput(_("{path} is not a file.").format(path=path))
-        if not os.access(path, os.R_OK):
-            raise InvalidInput(_("{path} cannot be read.").format(path=path))
-        if stat.st_size > policy.max_attachment_bytes:
-            raise InvalidInput(
-                _("{name} is larger than the limit per file.").format(name=path.name)
-            )
-        return cls(path=path, name=path.name, size=stat.st_size)
+            raise InvalidInput(_("{path} is not a file.").format(path=path)) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(_("{path} is not a file.").format(path=path))
+            if protected is not None and (st.st_dev, st.st_ino) in _inodes(protected):
+                raise InvalidInput(_("Files of veilig itself cannot be attached."))
+            if st.st_size > policy.max_attachment_bytes:
+                limit = human_size(policy.max_attachment_bytes)
+                raise InvalidInput(
+                    _("{name} is larger than the limit of {limit} per file.").format(
+                        name=path.name, limit=limit
+                    )
+                )
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path=path, name=path.name, size=st.st_size, fd=fd)
+
+    def open(self) -> BinaryIO:
+        """A reader on the checked file, from its start."""
+        duplicate = os.dup(self.fd)
+        os.lseek(duplicate, 0, os.SEEK_SET)
+        return os.fdopen(duplicate, "rb")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+
+def _inodes(folder: Path) -> set[tuple[int, int]]:
+    """The files of the data directory, by device and inode (to catch hard links).
+    Blobs are left out: they are ciphertext, and there may be very many."""
+    found = set()
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "blobs"]
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(root, name), follow_symlinks=False)
+                found.add((st.st_dev, st.st_ino))
+    return found
 
 
 @dataclass(frozen=True)
@@ -205,7 +252,7 @@ def _seal_all(
             if progress:
                 progress(base + n, total)
 
-        with attachment.path.open("rb") as raw:
+        with attachment.open() as raw:
             source = _ExactReader(raw, attachment)
             items.append(
                 _seal_item(blobs, key, message.id, ItemRole.ATTACHMENT, position, source, report)
@@ -286,12 +333,20 @@ def save_attachment(
 
 
 def save_attachment_in(
-    *, blobs: BlobStore, key: ContentKey, opened: OpenedMessage, position: int, folder: Path
+    *,
+    blobs: BlobStore,
+    key: ContentKey,
+    opened: OpenedMessage,
+    position: int,
+    folder: Path,
+    protected: Path | None = None,
 ) -> Path:
     """Save attachment ``position`` in ``folder`` under its own name, made safe, beside
-    (never over) files already there."""
+    (never over) files already there; never into veilig's data directory."""
     if not folder.is_dir():
         raise InvalidInput(_("There is no folder at {path}.").format(path=folder))
+    if protected is not None and folder.resolve().is_relative_to(protected.resolve()):
+        raise InvalidInput(_("Attachments cannot be saved in veilig's own data folder."))
     name = safe_name(opened.attachments[position].name)
     for _attempt in range(100):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyotp
@@ -56,6 +57,8 @@ def check_password(password: str, policy: Policy) -> Password:
                 n=policy.staff_password_min_length
             )
         )
+    if len(set(password)) < 5:  # "aaaaaaaaaaaa", "abababab…": length alone is not strength
+        raise InvalidInput(_("That password is too easy to guess. Use more different characters."))
     return Password(password)
 
 
@@ -69,7 +72,14 @@ def initialise(
     mailbox_address: str,
     staff_email: str,
     password: str,
+    show: Callable[[InitResult], None] | None = None,
 ) -> InitResult:
+    """Create organisation, mailbox and first staff member.
+
+    ``show`` runs before the commit: if the secrets cannot be shown (a broken pipe, a
+    closed terminal), nothing is stored, and ``init`` can simply run again. Otherwise
+    the recovery key would be lost forever.
+    """
     org_name = org_name.strip()
     if not org_name:
         raise InvalidInput(_("The organisation needs a name."))
@@ -104,7 +114,10 @@ def initialise(
         tx.add(org)
         tx.add(mailbox)
         tx.add(staff)
-    uri = pyotp.TOTP(
-        totp_secret, digits=policy.totp_digits, interval=policy.totp_interval_seconds
-    ).provisioning_uri(name=staff_email, issuer_name=f"veilig {org_name}")
-    return InitResult(org_name, mailbox_address, staff_email, totp_secret, uri, recovery)
+        uri = pyotp.TOTP(
+            totp_secret, digits=policy.totp_digits, interval=policy.totp_interval_seconds
+        ).provisioning_uri(name=staff_email, issuer_name=f"veilig {org_name}")
+        result = InitResult(org_name, mailbox_address, staff_email, totp_secret, uri, recovery)
+        if show is not None:
+            show(result)
+    return result

@@ -46,9 +46,60 @@ def test_proc_files_that_claim_zero_bytes_are_refused(ctx: Context) -> None:
 
 
 def test_veiligs_own_files_cannot_be_attached(ctx: Context, home: Path) -> None:
-    for path in (home / "server.key", home / "veilig.db", home / "blobs" / ".." / "server.key"):
+    elsewhere = home.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "innocent.pdf").symlink_to(home / "server.key")
+    os.link(home / "veilig.db", elsewhere / "hardlink.db")
+    for path in (
+        home / "server.key",
+        home / "veilig.db",
+        home / "." / "server.key",
+        elsewhere / "innocent.pdf",
+        elsewhere / "hardlink.db",
+    ):
         with pytest.raises(InvalidInput, match="Files of veilig itself"):
             ctx.attachment(path)
+
+
+def test_swapping_the_file_after_attaching_changes_nothing_that_is_sent(
+    tmp_path: Path, ctx: Context, home: Path
+) -> None:
+    from core.mailbox import MailboxSession
+    from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+
+    path = tmp_path / "swap.txt"
+    original = os.urandom(32)
+    path.write_bytes(original)
+    attachment = ctx.attachment(path)
+    path.unlink()
+    path.symlink_to(home / "server.key")  # same size as the original: 32 bytes
+    guest = VerifiedGuest("Karin", "karin@huidtherapiex.nl")
+    receipt = Starter(ctx).send(guest, Draft("s", "b", (attachment,)))
+    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
+    opened, key = session.open(receipt.message_id)
+    out = tmp_path / "out"
+    out.mkdir()
+    saved = session.save_attachment(opened, key, 0, out / "swap.txt")
+    assert saved.read_bytes() == original
+
+
+def test_attachments_are_never_saved_into_the_data_folder(
+    tmp_path: Path, ctx: Context, home: Path
+) -> None:
+    from core.sealing import save_attachment_in
+
+    path = tmp_path / "brief.pdf"
+    path.write_bytes(b"x" * 100)
+    guest = VerifiedGuest("Karin", "karin@huidtherapiex.nl")
+    receipt = Starter(ctx).send(guest, Draft("s", "b", (ctx.attachment(path),)))
+    from core.mailbox import MailboxSession
+    from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+
+    opened, key = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD).open(receipt.message_id)
+    with pytest.raises(InvalidInput, match="data folder"):
+        save_attachment_in(
+            blobs=ctx.blobs, key=key, opened=opened, position=0, folder=home, protected=home
+        )
 
 
 def test_files_over_the_limit_are_refused_before_any_work(tmp_path: Path, home: Path) -> None:

@@ -118,3 +118,62 @@ def test_audit_verify_reports_an_edited_row(tmp_path: Path) -> None:
     broken = veilig(home, "audit", "verify")
     assert broken.returncode == 1
     assert "entry 2: altered" in broken.stderr
+
+
+def test_init_stores_nothing_when_the_secrets_cannot_be_shown(tmp_path: Path) -> None:
+    """A closed pipe while printing the recovery key: nothing is committed, init runs again."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")} | {
+        "VEILIG_HOME": str(home)
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "init",
+            "--org",
+            "D",
+            "--mailbox",
+            "a@d.nl",
+            "--staff",
+            "b@d.nl",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    process.stdin.write(b"long enough password\n")
+    process.stdin.close()
+    process.stdout.close()  # like `veilig init | head -1` after the first line: nobody reads
+    process.wait(timeout=120)
+    assert process.returncode != 0
+    again = veilig(
+        home,
+        "init",
+        "--org",
+        "D",
+        "--mailbox",
+        "a@d.nl",
+        "--staff",
+        "b@d.nl",
+        stdin="long enough password\n",
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Recovery key" in again.stdout
+
+
+def test_init_refuses_a_password_of_one_repeated_character(tmp_path: Path) -> None:
+    result = veilig(
+        tmp_path / "h",
+        "init",
+        "--org",
+        "D",
+        "--mailbox",
+        "a@d.nl",
+        "--staff",
+        "b@d.nl",
+        stdin="aaaaaaaaaaaaaa\n",
+    )
+    assert result.returncode == 2 and "too easy to guess" in result.stderr

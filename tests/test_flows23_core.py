@@ -248,3 +248,23 @@ def test_audit_chain_verifies_and_reports_edits_and_deletions(ctx, totp, clock, 
     db.commit()
     with ctx.repo.transaction() as tx:
         assert any("newest entries removed" in str(p) for p in ctx.audit.verify(tx))
+
+
+def test_a_reply_after_revoking_does_not_give_access_again(
+    ctx, totp, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway
+) -> None:
+    desk = login(ctx, totp, clock)
+    message = desk.send_new(Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"))
+    desk.revoke(desk.sent()[0].participant.id)
+    with pytest.raises(InvalidInput, match="revoked"):
+        desk.reply(message.conversation_id, Draft("Re: x", "after revoking"))
+    assert len(desk.sent()) == 1
+
+
+@pytest.mark.parametrize("days", [0, 91])
+def test_availability_outside_1_to_90_days_is_refused(ctx, totp, clock, days: int) -> None:
+    desk = login(ctx, totp, clock)
+    with pytest.raises(InvalidInput, match="between 1 and 90 days"):
+        desk.send_new(
+            Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"), timedelta(days=days)
+        )

@@ -160,3 +160,35 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
     assert_nothing_in_the_clear(
         home, secrets_at_rest, [p.read_bytes() for p in (letter, scan, answer)]
     )
+
+
+async def test_an_idle_desk_locks_and_asks_for_a_log_in_again(
+    home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
+) -> None:
+    from tui.desk import InboxScreen, LoginScreen
+
+    clock = FrozenClock()
+    settings = make_settings(home, smtp_server.url)
+    app = make_desk_app(settings, ctx=make_context(settings, policy=policy, clock=clock))
+    async with app.run_test(size=(120, 45)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("ctrl+t")  # somewhere deeper than the inbox
+        await wait_for_workers(pilot)
+        app.lock_if_idle()  # not idle yet: nothing happens
+        assert not isinstance(app.screen, LoginScreen)
+        app.last_input_at -= policy.idle_lock.total_seconds()
+        app.lock_if_idle()
+        await pilot.pause()
+        assert isinstance(app.screen, LoginScreen)
+        assert not any(isinstance(s, InboxScreen) for s in app.screen_stack)
+        assert "Password" in screen_text(app)
+
+
+async def test_an_idle_recipient_dialog_closes(home: Path, policy: Policy) -> None:
+    settings = make_settings(home)
+    app = make_recipient_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(120, 45)) as pilot:
+        app.last_input_at -= policy.idle_lock.total_seconds()
+        app.lock_if_idle()
+        await pilot.pause()
+    assert not app.is_running and "without activity" in app.closed_reason

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -16,6 +17,7 @@ from core.i18n import _
 log = logging.getLogger(__name__)
 
 OUTBOX_POLL_SECONDS = 5.0
+IDLE_CHECK_SECONDS = 15.0
 
 
 class VeiligApp(App[None]):
@@ -30,11 +32,41 @@ class VeiligApp(App[None]):
         self.first_screen = first_screen
         self._delivering = False
         self._deliver_again = False
+        self.last_input_at = time.monotonic()
+        self.closed_reason = ""
 
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
         # Mails queued while the SMTP server was down go out once it is back.
         self.set_interval(OUTBOX_POLL_SECONDS, self.deliver_outbox)
+        self.set_interval(IDLE_CHECK_SECONDS, self.lock_if_idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
+            self.last_input_at = time.monotonic()
+        await super().on_event(event)
+
+    def lock_if_idle(self) -> None:
+        idle = time.monotonic() - self.last_input_at
+        if idle >= self.ctx.policy.idle_lock.total_seconds():
+            self.last_input_at = time.monotonic()
+            self.lock_up()
+
+    def lock_up(self) -> None:
+        """Left alone too long. Screens that hold an unlocked key or message override
+        ``lock_screen``; the default closes the app: nothing unlocked stays on screen."""
+        lock_screen = getattr(self.first_screen, "lock_screen", None)
+        if callable(lock_screen):
+            replacement = lock_screen()
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            self.switch_screen(replacement)
+            self.first_screen = replacement
+            return
+        self.closed_reason = _("veilig closed after {n} minutes without activity.").format(
+            n=int(self.ctx.policy.idle_lock.total_seconds() // 60)
+        )
+        self.exit(message=self.closed_reason)
 
     def deliver_outbox(self) -> None:
         """Deliver what is due. Never two rounds at once, and never cancel one midway:

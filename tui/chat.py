@@ -9,6 +9,7 @@ is the same everywhere, so it lives here.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -19,8 +20,9 @@ from textual.worker import Worker, WorkerState
 
 from core.context import Context
 from core.display import human_size
-from core.errors import CodeRejected, RateLimited
+from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, ngettext
+from core.models import Direction
 from core.sealing import Draft, OpenedMessage
 from tui.widgets import AttachmentList, ChatLog
 
@@ -98,6 +100,8 @@ class ChatScreen(Screen[None]):
 
     def clear_draft(self) -> None:
         self.body.text = ""
+        for attachment in self.files.files:
+            attachment.close()
         self.files.clear()
         self.files.files.clear()
 
@@ -126,13 +130,15 @@ class ChatScreen(Screen[None]):
 
         return progress
 
-    def show_message(self, opened: OpenedMessage) -> None:
-        """One message as a bubble: sender, time, subject, body, numbered attachments."""
+    def show_message(self, opened: OpenedMessage, mine: Direction) -> None:
+        """One message as a bubble: sender, time, subject, body, numbered attachments.
+        The reader's own messages stand on the right, like their answers in the dialog."""
+        sent = datetime.fromisoformat(opened.sent_at).astimezone()
         lines = [
             _("From {name} <{email}> · {when}").format(
                 name=opened.sender.name,
                 email=opened.sender.email,
-                when=opened.sent_at[:16].replace("T", " "),
+                when=sent.strftime("%Y-%m-%d %H:%M"),
             ),
             _("Subject: {subject}").format(subject=opened.subject),
             "",
@@ -140,7 +146,7 @@ class ChatScreen(Screen[None]):
         ]
         for n, attachment in enumerate(opened.attachments, 1):
             lines.append(f"📎 {n}. {attachment.name}  ({human_size(attachment.size)})")
-        kind = "bot" if opened.message.direction == "out" else "user"
+        kind = "user" if opened.message.direction == mine else "bot"
         self.chat.say("\n".join(lines), kind)
 
     # --- the one place for errors nobody foresaw --------------------------------------
@@ -158,6 +164,15 @@ class ChatScreen(Screen[None]):
 
     def recover(self) -> None:
         """Put the screen back in a state where the person can try again."""
+
+
+def explain(exc: VeiligError) -> str:
+    """A domain error in words for the person at the keyboard."""
+    if isinstance(exc, CannotOpen):
+        return _(
+            "This message cannot be opened: it was changed or damaged. Please tell the sender."
+        )
+    return str(exc)
 
 
 def rate_message(exc: RateLimited) -> str:

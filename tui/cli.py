@@ -83,30 +83,37 @@ def _require_terminal() -> None:
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     import segno
 
+    from core.setup import InitResult
     from tui.factory import init_home, is_initialised
 
     if is_initialised(settings):  # say so before asking for a password
         raise VeiligError(_("{home} already has an organisation.").format(home=settings.home))
-    result = init_home(
+
+    def show(result: InitResult) -> None:
+        print(_("Setting up {org} in {home}.").format(org=result.organisation, home=settings.home))
+        print(
+            _("Mailbox: {mailbox}   Staff member: {staff}").format(
+                mailbox=result.mailbox, staff=result.staff
+            )
+        )
+        print()
+        print(_("Scan this code with your authenticator app (TOTP):"))
+        segno.make(result.totp_uri, error="m").terminal(compact=True)
+        print(result.totp_uri)
+        print()
+        print(_("Recovery key: write it down and keep it safe. It is shown only now."))
+        print("    " + result.recovery_key)
+        sys.stdout.flush()  # a broken pipe shows here, before anything is stored
+
+    init_home(
         settings,
         org_name=args.org,
         mailbox=args.mailbox,
         staff_email=args.staff,
         password=_read_password(),
+        show=show,
     )
-    print(_("Set up {org} in {home}.").format(org=result.organisation, home=settings.home))
-    print(
-        _("Mailbox: {mailbox}   Staff member: {staff}").format(
-            mailbox=result.mailbox, staff=result.staff
-        )
-    )
-    print()
-    print(_("Scan this code with your authenticator app (TOTP):"))
-    segno.make(result.totp_uri, error="m").terminal(compact=True)
-    print(result.totp_uri)
-    print()
-    print(_("Recovery key: write it down and keep it safe. It is shown only now."))
-    print("    " + result.recovery_key)
+    print(_("Done."))
     return 0
 
 
@@ -235,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`veilig … | head`): stop quietly
+        return 1
 
 
 if __name__ == "__main__":

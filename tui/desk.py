@@ -19,10 +19,10 @@ from core.desk import Contact, Desk, InboxRow, SentRow, ThreadView
 from core.display import literal
 from core.errors import InvalidInput, LoginFailed, RateLimited, VeiligError
 from core.i18n import _
-from core.models import Method
+from core.models import Direction, Method
 from core.sealing import Draft, OpenedMessage
 from core.stream import ContentKey
-from tui.chat import ChatScreen
+from tui.chat import ChatScreen, explain
 from tui.widgets import AttachmentList, plain
 
 
@@ -110,6 +110,11 @@ class LoginScreen(Screen[None]):
     def _logged_in(self, desk: Desk) -> None:
         self.app.switch_screen(InboxScreen(desk))
 
+    def lock_screen(self) -> LoginScreen:
+        """After the idle time: a fresh log-in; the Desk (and its key) is dropped."""
+        screen = LoginScreen(self.ctx, self.org_name)
+        return screen
+
 
 # --- inbox ------------------------------------------------------------------------------
 
@@ -136,8 +141,6 @@ class InboxScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#inbox", DataTable)
-        table.add_columns("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last"))
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -154,7 +157,8 @@ class InboxScreen(Screen[None]):
     def _show(self, rows: list[InboxRow]) -> None:
         self.rows = rows
         table = self.query_one("#inbox", DataTable)
-        table.clear()
+        table.clear(columns=True)  # columns size to the rows they get
+        table.add_columns("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
         for row in rows:
             table.add_row(
                 "●" if row.unread else " ",
@@ -162,7 +166,7 @@ class InboxScreen(Screen[None]):
                 cell(row.email),
                 when(row.when),
                 str(row.attachments),
-                _("them") if row.last_direction == "in" else _("us"),
+                _("them") if row.last_direction == Direction.INBOUND else _("we"),
                 key=row.conversation.id,
             )
         if not rows:
@@ -225,7 +229,7 @@ class ConversationScreen(ChatScreen):
                 "notice",
             )
         for opened, _key in view.messages:
-            self.show_message(opened)
+            self.show_message(opened, mine=Direction.OUTBOUND)
         self.chat.say(
             _("Ctrl+E: reply · Ctrl+D: save attachments · Escape: back to the inbox."), "notice"
         )
@@ -234,6 +238,15 @@ class ConversationScreen(ChatScreen):
     @property
     def messages(self) -> list[tuple[OpenedMessage, ContentKey]]:
         return self.view.messages if self.view else []
+
+    def _recipients(self) -> str:
+        if self.view and self.view.participants:
+            active = [c for p, c in self.view.participants if p.revoked_at is None]
+            return ", ".join(c.name or c.email for c in active) or _("nobody (access revoked)")
+        first = next(
+            (m for m, _k in self.messages if m.message.direction == Direction.INBOUND), None
+        )
+        return first.sender.name if first else _("the recipient")
 
     def _subject(self) -> str:
         subject = self.messages[-1][0].subject if self.messages else ""
@@ -303,7 +316,7 @@ class ConversationScreen(ChatScreen):
                     self.add_attachment(event.value)
                 else:
                     self.draft(self._subject()).check(self.ctx.policy)
-                    self.chat.say(self.summary(_("the recipient"), self._subject()))
+                    self.chat.say(self.summary(self._recipients(), self._subject()))
                     self.set_step("confirm")
         except InvalidInput as exc:
             self.show_error(str(exc))
@@ -322,7 +335,7 @@ class ConversationScreen(ChatScreen):
                 for position in range(len(opened.attachments)):
                     saved.append(self.desk.save_attachment(opened, key, position, folder))
         except VeiligError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.app.call_from_thread(self.show_error, explain(exc))
             return
         self.app.call_from_thread(self._saved, saved)
 
@@ -337,7 +350,7 @@ class ConversationScreen(ChatScreen):
                 self.conversation_id, self.draft(self._subject()), self.progress_callback()
             )
         except VeiligError as exc:
-            self.app.call_from_thread(self._send_failed, str(exc))
+            self.app.call_from_thread(self._send_failed, explain(exc))
             return
         self.app.call_from_thread(self._sent)
 
@@ -351,8 +364,10 @@ class ConversationScreen(ChatScreen):
 
     def _sent(self) -> None:
         self.clear_draft()
-        self.chat.say(_("Sent securely. The recipient gets a notification e-mail."), "notice")
         self.set_step("read")
+        self.chat.remove_children()
+        self.load()  # the thread again, with the reply in it
+        self.app.notify(_("Sent securely. The recipient gets a notification e-mail."))
         self.app.deliver_outbox()  # type: ignore[attr-defined]
 
 
@@ -406,6 +421,10 @@ class ComposeScreen(Screen[None]):
     def _error(self, text: str) -> None:
         self.query_one("#error", Static).update(plain(text))
 
+    @on(Input.Submitted, "#to, #name, #phone, #days, #subject")
+    def next_field(self) -> None:
+        self.focus_next()
+
     @on(Input.Submitted, "#attach")
     def attach(self, event: Input.Submitted) -> None:
         if not event.value.strip():
@@ -423,7 +442,7 @@ class ComposeScreen(Screen[None]):
     def action_send(self) -> None:
         value = lambda widget_id: self.query_one(f"#{widget_id}", Input).value  # noqa: E731
         try:
-            days = int(value("days") or "0")
+            days = int(value("days")) if value("days").strip() else None
         except ValueError:
             self._error(_("Days available must be a number."))
             return
@@ -435,14 +454,16 @@ class ComposeScreen(Screen[None]):
             attachments=tuple(self.query_one("#files", AttachmentList).files),
         )
         self._error(_("Sending…"))
-        self.send(contact, Method(method), draft, timedelta(days=days))
+        self.send(contact, Method(method), draft, None if days is None else timedelta(days=days))
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
-    def send(self, contact: Contact, method: Method, draft: Draft, expires_in: timedelta) -> None:
+    def send(
+        self, contact: Contact, method: Method, draft: Draft, expires_in: timedelta | None
+    ) -> None:
         try:
             self.desk.send_new(contact, method, draft, expires_in)
         except VeiligError as exc:
-            self.app.call_from_thread(self._error, str(exc))
+            self.app.call_from_thread(self._error, explain(exc))
             return
         self.app.call_from_thread(self._sent)
 

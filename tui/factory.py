@@ -5,6 +5,7 @@ Used by the CLI, the TUI and the tests alike. Nothing here runs at import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.clock import Clock, utc_now
@@ -67,6 +68,7 @@ def init_home(
     password: str,
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
+    show: Callable[[InitResult], None] | None = None,
 ) -> InitResult:
     settings.ensure_home()
     if is_initialised(settings):
@@ -85,6 +87,7 @@ def init_home(
         mailbox_address=mailbox,
         staff_email=staff_email,
         password=password,
+        show=show,
     )
 
 

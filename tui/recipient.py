@@ -11,7 +11,7 @@ from textual.widgets import Button, Input
 from core.dialog import RECIPIENT_BACK, RecipientStep
 from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import _
-from core.models import Method
+from core.models import Direction, Method
 from core.recipient import (
     CodeSent,
     Invited,
@@ -22,7 +22,7 @@ from core.recipient import (
 )
 from core.sealing import OpenedMessage
 from core.stream import ContentKey
-from tui.chat import ChatScreen, code_message, rate_message
+from tui.chat import ChatScreen, code_message, explain, rate_message
 from tui.file_picker import FilePicker
 
 Step = RecipientStep
@@ -215,7 +215,7 @@ class RecipientScreen(ChatScreen):
             self.app.call_from_thread(self.show_error, unavailable_message(exc))
             return
         except VeiligError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.app.call_from_thread(self.show_error, explain(exc))
             return
         self.app.call_from_thread(self._found, invited)
 
@@ -286,7 +286,7 @@ class RecipientScreen(ChatScreen):
         self.messages = messages
         self.chat.say(_("Unlocked."), "notice")
         for opened, _key in messages:
-            self.show_message(opened)
+            self.show_message(opened, mine=Direction.INBOUND)
         self.show_step(Step.READ)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
@@ -300,7 +300,7 @@ class RecipientScreen(ChatScreen):
                         self.recipient.save_attachment(self.thread, opened, key, position, folder)
                     )
         except VeiligError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.app.call_from_thread(self.show_error, explain(exc))
             return
         self.app.call_from_thread(self._saved, saved)
 
@@ -317,7 +317,7 @@ class RecipientScreen(ChatScreen):
             self.recipient.reply(self.thread, draft, self.progress_callback())
             messages = self.recipient.messages(self.thread)
         except VeiligError as exc:
-            self.app.call_from_thread(self._send_failed, str(exc))
+            self.app.call_from_thread(self._send_failed, explain(exc))
             return
         self.app.call_from_thread(self._replied, messages)
 

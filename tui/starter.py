@@ -18,7 +18,7 @@ from core.display import mask_email
 from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _
 from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
-from tui.chat import ChatScreen, code_message, rate_message
+from tui.chat import ChatScreen, code_message, explain, rate_message
 from tui.file_picker import FilePicker
 from tui.mail_peek import MailPeek, newest_mail
 
@@ -221,7 +221,7 @@ class StarterScreen(ChatScreen):
             self.app.call_from_thread(self.show_error, rate_message(exc))
             return
         except VeiligError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.app.call_from_thread(self.show_error, explain(exc))
             return
         self.app.call_from_thread(self._code_sent, pending)
 
@@ -270,7 +270,7 @@ class StarterScreen(ChatScreen):
         try:
             receipt = self.starter.send(self.guest, draft, self.progress_callback())
         except VeiligError as exc:
-            self.app.call_from_thread(self._send_failed, str(exc))
+            self.app.call_from_thread(self._send_failed, explain(exc))
             return
         self.app.call_from_thread(self._sent, receipt.attachments)
 

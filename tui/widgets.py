@@ -67,7 +67,7 @@ class AttachmentList(ListView):
         index = self.index
         if index is None or not self.files:
             return
-        del self.files[index]
+        self.files.pop(index).close()
         self.children[index].remove()
         self.index = min(index, len(self.files) - 1) if self.files else None
         self.post_message(self.Changed(self))
