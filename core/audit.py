@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from core.clock import Clock
+from core.i18n import _
 from core.models import AuditEntry
 from core.ports import Transaction
 from core.server_secret import ServerSecret
@@ -49,7 +50,7 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
-        return f"entry {self.seq}: {self.what}"
+        return _("entry {seq}: {what}").format(seq=self.seq, what=self.what)
 
 
 class AuditLog:
@@ -113,14 +114,16 @@ class AuditLog:
         last: AuditEntry | None = None
         for entry in tx.audit_entries():
             if entry.seq != expected_seq:
-                problems.append(Problem(expected_seq, f"missing (next is {entry.seq})"))
+                problems.append(
+                    Problem(expected_seq, _("missing (next is {seq})").format(seq=entry.seq))
+                )
             if not hmac.compare_digest(self._mac(previous, entry), entry.mac):
-                problems.append(Problem(entry.seq, "altered, or an entry before it was removed"))
+                problems.append(Problem(entry.seq, _("altered, or an entry before it was removed")))
             previous, expected_seq, last = entry.mac, entry.seq + 1, entry
         if self.head_file is not None and self.head_file.exists():
             head = json.loads(self.head_file.read_text("utf-8"))
             if last is None or last.seq < head["seq"]:
-                problems.append(Problem(head["seq"], "newest entries removed"))
+                problems.append(Problem(head["seq"], _("newest entries removed")))
             elif last.seq == head["seq"] and last.mac.hex() != head["mac"]:
-                problems.append(Problem(last.seq, "newest entry replaced"))
+                problems.append(Problem(last.seq, _("newest entry replaced")))
         return problems

@@ -9,6 +9,7 @@ from core.audit import AuditLog
 from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
 from core.errors import NotInitialised
+from core.i18n import _
 from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
@@ -52,5 +53,5 @@ class Context:
 def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:
     org, mailbox = tx.organisation(), tx.mailbox()
     if org is None or mailbox is None:
-        raise NotInitialised("no organisation here yet: run `veilig init`")
+        raise NotInitialised(_("There is no organisation here yet: run `veilig init` first."))
     return org, mailbox

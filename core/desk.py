@@ -19,7 +19,7 @@ from core.audit import Action
 from core.contact import mask_phone, parse_mobile
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited
-from core.i18n import _
+from core.i18n import _, language_for, speaking
 from core.keys import (
     MailboxPrivateKey,
     MailboxPublicKey,
@@ -299,16 +299,24 @@ class Desk:
         draft: Draft,
         expires_in: timedelta | None = None,
         progress: Progress | None = None,
+        language: str | None = None,
     ) -> Message:
-        """Seed 2A: a new conversation with an outside person, who is notified by e-mail."""
+        """Seed 2A: a new conversation with an outside person, who is notified by e-mail
+        (in ``language``; by default Dutch for +31 numbers and .nl addresses)."""
         contact = check_contact(contact, method)
+        language = language or language_for(contact.email, contact.phone)
         expires_in = self._check_expiry(expires_in)
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
         conversation = Conversation(mailbox_id=mailbox.id, created_at=now, last_message_at=now)
         participant, thread_key = self._new_participant(
-            conversation.id, contact, method, now + expires_in, MailboxPublicKey(mailbox.public_key)
+            conversation.id,
+            contact,
+            method,
+            now + expires_in,
+            MailboxPublicKey(mailbox.public_key),
+            language,
         )
         return self._send(
             conversation,
@@ -352,6 +360,7 @@ class Desk:
                     Method.EMAIL,
                     now + self.ctx.policy.message_expiry_default,
                     MailboxPublicKey(mailbox.public_key),
+                    language_for(contact.email),
                 )
             )
             new.add(readers[0][0].id)
@@ -381,6 +390,7 @@ class Desk:
         method: Method,
         expires_at: datetime,
         mailbox_key: MailboxPublicKey,
+        language: str,
     ) -> tuple[Participant, ThreadKey]:
         thread_key = new_thread_key()
         participant = Participant(
@@ -390,6 +400,7 @@ class Desk:
             method=method,
             created_at=self.ctx.clock(),
             expires_at=expires_at,
+            language=language,
         )
         participant.contact_sealed = contact.seal(self.ctx, participant.id)
         participant.thread_key_wrapped = wrap_thread_key_to_mailbox(
@@ -479,12 +490,11 @@ class Desk:
             thread_key, reference_bytes(reference), share, invitation.id
         )
         contact = Contact.unseal(self.ctx, participant)
-        item = self.ctx.outbox.enqueue_email(
-            tx,
-            notification_email(
+        with speaking(participant.language):
+            notice = notification_email(
                 org=org, sender=sender, to=contact.email, name=contact.name, reference=reference
-            ),
-        )
+            )
+        item = self.ctx.outbox.enqueue_email(tx, notice)
         invitation.notice_outbox_id = item.id
         tx.add(invitation)
 

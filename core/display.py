@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from core.i18n import format_decimal
+
 # Bidirectional controls (UAX #9) and invisible formatting characters.
 _INVISIBLE = {
     0x200B,
@@ -74,11 +76,11 @@ def literal(text: str, *, multiline: bool = False) -> str:
 
 
 def human_size(size: int) -> str:
-    """Bytes for people: 1 decimal from KiB on."""
+    """Bytes for people: 1 decimal from KiB on, with the language's decimal mark."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+            return f"{int(value)} {unit}" if unit == "B" else f"{format_decimal(value)} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from core.i18n import _, ngettext
+from core.i18n import _, format_datetime, ngettext
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def confirmation_email(
         "{org} received your secure message ({files}) in good order on {when}.\n"
         "It was sent end-to-end encrypted.\n\n"
         "{org}"
-    ).format(name=name, org=org, files=files, when=received_at.strftime("%Y-%m-%d %H:%M UTC"))
+    ).format(name=name, org=org, files=files, when=format_datetime(received_at))
     return Email(
         to=to,
         subject=_("Your secure message to {org} arrived").format(org=org),

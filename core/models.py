@@ -116,6 +116,7 @@ class Participant:
     method: Method
     created_at: datetime
     expires_at: datetime
+    language: str = "nl"  # of the e-mails and SMS this person gets
     revoked_at: datetime | None = None
     opened_at: datetime | None = None
     verified_via: Method | None = None

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.audit import Action
+from core.codes import IssuedCode
 from core.context import Context, require_organisation
 from core.desk import Contact, share_binding
 from core.errors import CannotOpen, CodeRejected, VeiligError
-from core.i18n import _
+from core.i18n import _, speaking
 from core.keys import (
     MailboxPublicKey,
     ThreadKey,
@@ -29,6 +30,7 @@ from core.keys import (
 )
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import Direction, Invitation, Message, Method, Participant, ParticipantKey, Purpose
+from core.ports import Transaction
 from core.references import Reference, parse_reference, reference_bytes
 from core.sealing import (
     Draft,
@@ -130,27 +132,40 @@ class Recipient:
             participant = tx.participant(participant.id) or participant
             self._check_available(participant)
             contact = Contact.unseal(self.ctx, participant)
-            if participant.method is Method.SMS:
-                issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.phone)
-                body = open_code_sms(org=invited.org_name, code=issued.code, minutes=minutes)
-                sms = Sms(to=contact.phone, body=body, message_id=new_message_id("sms.invalid"))
-                self.ctx.outbox.enqueue_sms(tx, sms)
-            else:
-                issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.email)
-                _org, mailbox = require_organisation(tx)
-                mail = open_code_email(
-                    org=invited.org_name,
-                    sender=mailbox.address,
-                    to=contact.email,
-                    code=issued.code,
-                    minutes=minutes,
-                )
-                self.ctx.outbox.enqueue_email(tx, mail)
+            with speaking(participant.language):
+                issued = self._send_code(tx, invited, participant, contact, minutes)
             actor = f"recipient:{participant.id}"
             self.ctx.audit.append(
                 tx, actor, Action.CODE_SENT, participant.conversation_id, participant.method
             )
         return CodeSent(invited, issued.challenge.id)
+
+    def _send_code(
+        self,
+        tx: Transaction,
+        invited: Invited,
+        participant: Participant,
+        contact: Contact,
+        minutes: int,
+    ) -> IssuedCode:
+        """The code by SMS or e-mail, through the outbox (in the caller's language)."""
+        if participant.method is Method.SMS:
+            issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.phone)
+            body = open_code_sms(org=invited.org_name, code=issued.code, minutes=minutes)
+            sms = Sms(to=contact.phone, body=body, message_id=new_message_id("sms.invalid"))
+            self.ctx.outbox.enqueue_sms(tx, sms)
+            return issued
+        issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.email)
+        _org, mailbox = require_organisation(tx)
+        mail = open_code_email(
+            org=invited.org_name,
+            sender=mailbox.address,
+            to=contact.email,
+            code=issued.code,
+            minutes=minutes,
+        )
+        self.ctx.outbox.enqueue_email(tx, mail)
+        return issued
 
     def verify(self, sent: CodeSent, typed: str) -> OpenThread:
         """Seed 2C, *unlock*: a right code releases the server share, and only then."""

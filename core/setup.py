@@ -89,7 +89,7 @@ def initialise(
     now = clock()
     with repo.transaction() as tx:
         if tx.organisation() is not None:
-            raise AlreadyInitialised("this home already has an organisation")
+            raise AlreadyInitialised(_("This home already has an organisation."))
         org = Organisation(name=org_name, created_at=now)
         private = MailboxPrivateKey.generate()
         recovery = new_recovery_key()

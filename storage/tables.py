@@ -107,6 +107,7 @@ class ParticipantRow(SQLModel, table=True):
     contact_sealed: bytes = _bytes()  # type: ignore[assignment]
     thread_key_wrapped: bytes = _bytes()  # type: ignore[assignment]
     method: str
+    language: str = "nl"
     verified_via: str | None = None
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
     expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]

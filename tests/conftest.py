@@ -220,3 +220,21 @@ def reference_in(message: Message) -> str:
     match = re.search(r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})", body_of(message))
     assert match, "no reference in the notification"
     return match.group(1)
+
+
+@pytest.fixture
+def language(request) -> Iterator[str]:
+    """The language of the process for one test (parametrise with indirect=True)."""
+    from core.i18n import use_language
+
+    chosen = getattr(request, "param", "en")
+    use_language(chosen)
+    yield chosen
+    use_language("en")
+
+
+def said(template: str, **values: object) -> str:
+    """The start of a translated sentence, short enough to sit on one screen line."""
+    from core.i18n import _
+
+    return _(template).format(**values)[:24]

@@ -14,6 +14,8 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
 from tui.walkthrough import SEED_SCRIPTS, parse
 
 
@@ -27,13 +29,18 @@ def screenshot_steps() -> list[str]:
     return [s.argument for script in SEED_SCRIPTS for s in parse(script) if s.verb == "screenshot"]
 
 
-def test_headless_demo_plays_every_seed_step_and_leaves_an_svg_for_each(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_headless_demo_plays_every_seed_step_and_leaves_an_svg_for_each(
+    tmp_path: Path, language: str
+) -> None:
     shots = tmp_path / "shots"
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "tui.cli",
+            "--lang",
+            language,
             "demo",
             "--headless",
             "--speed",
@@ -47,8 +54,11 @@ def test_headless_demo_plays_every_seed_step_and_leaves_an_svg_for_each(tmp_path
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Walkthrough complete" in result.stdout and "chain verified" in result.stdout
-    assert "messages stored, end-to-end encrypted: 3" in result.stdout
+    summary = {
+        "en": ("Walkthrough complete", "chain verified", "end-to-end encrypted: 3"),
+        "nl": ("Rondleiding voltooid", "keten gecontroleerd", "end-to-end versleuteld: 3"),
+    }[language]
+    assert all(line in result.stdout for line in summary), result.stdout
     expected = screenshot_steps()
     assert {
         "1a-starter",
@@ -64,7 +74,8 @@ def test_headless_demo_plays_every_seed_step_and_leaves_an_svg_for_each(tmp_path
         svg = (shots / f"{name}.svg").read_text()
         assert svg.startswith("<svg") and "</svg>" in svg
     # The Sent screenshot shows the practitioner's message opened by SMS.
-    assert "(SMS)" in (shots / "3-desk-sent.svg").read_text().replace("&#160;", " ")
+    by_sms = {"en": "(SMS)", "nl": "(sms)"}[language]
+    assert by_sms in (shots / "3-desk-sent.svg").read_text().replace("&#160;", " ")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("veilig-demo")]  # cleaned up
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import CannotOpen
+from core.i18n import _, ngettext
 from core.mailbox import MailboxSession
 from core.policy import Policy
 from tests.conftest import (
@@ -19,6 +20,7 @@ from tests.conftest import (
     body_of,
     code_in,
     make_settings,
+    said,
 )
 from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
@@ -46,11 +48,14 @@ async def walk_flow_one(pilot, smtp: SmtpServer, files: list[Path]) -> str:
     await type_text(pilot, GUEST)
     await pilot.press("enter")
     await wait_for_workers(pilot)
-    code = code_in(await asyncio.to_thread(smtp.bag.next_to, GUEST, "verification"))
+    subject = _("Your verification code for {org}").format(org="DeclaCare")
+    code = code_in(await asyncio.to_thread(smtp.bag.next_to, GUEST, subject))
     await type_text(pilot, code)
     await pilot.press("enter")
     await wait_for_workers(pilot)
-    assert "Unlocked" in screen_text(app)
+    assert said(
+        "Unlocked. You can now write your message to {org}.", org="DeclaCare"
+    ) in screen_text(app)
     await paste(pilot, SUBJECT)
     await pilot.press("enter")
     app.screen.query_one("#body").insert(BODY)  # the TextArea: typed text, inserted at once
@@ -59,14 +64,24 @@ async def walk_flow_one(pilot, smtp: SmtpServer, files: list[Path]) -> str:
         await paste(pilot, str(path))  # people paste long paths
         await pilot.press("enter")
     await pilot.press("enter")  # empty line: done with attachments
-    assert "Ready to send" in screen_text(app)
+    ready = (
+        "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "
+        "Press Enter to send securely, or Escape to change something."
+    )
+    assert said(ready, org="DeclaCare", subject="", count="", total="") in screen_text(app)
     await pilot.press("enter")  # the focused Send button
     await wait_for_workers(pilot)
     return code
 
 
+@pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
 async def test_guest_sends_two_attachments_and_staff_opens_them(
-    tmp_path: Path, home: Path, policy: Policy, smtp_server: SmtpServer, files: list[Path]
+    tmp_path: Path,
+    home: Path,
+    policy: Policy,
+    smtp_server: SmtpServer,
+    files: list[Path],
+    language: str,
 ) -> None:
     settings = make_settings(home, smtp_server.url)
     ctx = make_context(settings, policy=policy)
@@ -74,8 +89,16 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
 
     async with app.run_test(size=(110, 40)) as pilot:
         code = await walk_flow_one(pilot, smtp_server, files)
-        assert "arrived at DeclaCare in good order" in screen_text(app)
-        confirmation = await asyncio.to_thread(smtp_server.bag.next_to, GUEST, "arrived")
+        done = (
+            "Your message arrived at {org} in good order, end-to-end encrypted. We sent "
+            "a confirmation to {address}. Press Ctrl+N to write another message, or "
+            "Ctrl+Q to quit."
+        )
+        assert said(done, org="DeclaCare", address="") in screen_text(app)
+        if language == "nl":  # really Dutch, in the words of the seed
+            assert "in goede orde bij DeclaCare aangekomen" in screen_text(app).replace("\n", " ")
+        arrived = _("Your secure message to {org} arrived").format(org="DeclaCare")
+        confirmation = await asyncio.to_thread(smtp_server.bag.next_to, GUEST, arrived)
         notice = await asyncio.to_thread(smtp_server.bag.next_to, MAILBOX)
 
     # The confirmation says that it arrived, never what was sent.
@@ -86,7 +109,9 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
             and "verwijsbrief" not in text
             and "Karin Janssen" not in body_of(notice)
         )
-    assert "2 attachments" in body_of(confirmation)
+    assert ngettext("with {n} attachment", "with {n} attachments", 2).format(n=2) in body_of(
+        confirmation
+    )
 
     # Staff unlock the mailbox key with their password and open what was stored.
     session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)

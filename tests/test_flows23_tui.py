@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 
 import pyotp
+import pytest
 from textual.widgets import DataTable, Input
 
 from core.clock import FrozenClock
+from core.i18n import _
 from core.policy import Policy
 from tests.conftest import (
     STAFF_EMAIL,
@@ -18,6 +20,7 @@ from tests.conftest import (
     SmtpServer,
     make_settings,
     reference_in,
+    said,
     sms_code,
 )
 from tests.test_flow1_tui import assert_nothing_in_the_clear
@@ -35,7 +38,7 @@ async def log_in(pilot, totp: pyotp.TOTP, clock: FrozenClock) -> None:
     await type_text(pilot, totp.at(clock.now))
     await pilot.press("enter")
     await wait_for_workers(pilot)
-    assert "Inbox" in screen_text(pilot.app)
+    assert _("Inbox · {staff}").format(staff=STAFF_EMAIL) in screen_text(pilot.app)
 
 
 async def fill(pilot, widget_id: str, text: str) -> None:
@@ -44,7 +47,9 @@ async def fill(pilot, widget_id: str, text: str) -> None:
     await paste(pilot, text)
 
 
+@pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
 async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
+    language: str,
     tmp_path: Path,
     home: Path,
     policy: Policy,
@@ -79,7 +84,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
             await pilot.press("enter")
         await pilot.press("ctrl+s")
         await wait_for_workers(pilot)
-        assert "Inbox" in screen_text(desk)
+        assert _("Inbox · {staff}").format(staff=STAFF_EMAIL) in screen_text(desk)
     await ctx.outbox.deliver_due()
     notice = await asyncio.to_thread(smtp_server.bag.next_to, PRACTITIONER)
     reference = reference_in(notice)
@@ -94,6 +99,8 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await pilot.press("enter")
         await wait_for_workers(pilot)
         assert "+31 6 •• •• •1 27" in screen_text(recipient)
+        if language == "nl":
+            assert "Is dat uw nummer?" in screen_text(recipient).replace("\n", " ")
         await pilot.press("enter")  # get the code
         await wait_for_workers(pilot)
         await recipient.workers.wait_for_complete(
@@ -122,7 +129,9 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await pilot.press("enter")  # done with attachments
         await pilot.press("enter")  # send
         await wait_for_workers(pilot)
-        assert "Your reply was sent to DeclaCare" in screen_text(recipient)
+        assert said(
+            "Your reply was sent to {org}, end-to-end encrypted.", org="DeclaCare"
+        ) in screen_text(recipient)
         replied_at = clock.now
 
     # Staff again: the reply in the inbox, Sent shows opened and replied with their times.
@@ -152,7 +161,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
     assert row.opened_at is not None and row.replied_at == replied_at
     [line] = [text for text in sent.splitlines() if PRACTITIONER in text]
     shown_times = [t.astimezone().strftime("%d-%m %H:%M") for t in (row.opened_at, replied_at)]
-    assert f"{shown_times[0]} (SMS)" in line and shown_times[1] in line  # opened, replied
+    assert f"{shown_times[0]} ({_('SMS')})" in line and shown_times[1] in line  # opened, replied
 
     secrets_at_rest = ["Verwijzing cliënt 4471", "zie de bijlagen", "Dank, akkoord getekend", code]
     secrets_at_rest += [PRACTITIONER, "+31612345127", reference, reference.replace("-", "")]

@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from core.context import Context
 from core.display import human_size
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
-from core.i18n import _, ngettext
+from core.i18n import _, format_datetime, ngettext
 from core.models import Direction
 from core.sealing import Draft, OpenedMessage
 from tui.widgets import AttachmentList, ChatLog
@@ -133,12 +133,12 @@ class ChatScreen(Screen[None]):
     def show_message(self, opened: OpenedMessage, mine: Direction) -> None:
         """One message as a bubble: sender, time, subject, body, numbered attachments.
         The reader's own messages stand on the right, like their answers in the dialog."""
-        sent = datetime.fromisoformat(opened.sent_at).astimezone()
+        sent = datetime.fromisoformat(opened.sent_at)
         lines = [
             _("From {name} <{email}> · {when}").format(
                 name=opened.sender.name,
                 email=opened.sender.email,
-                when=sent.strftime("%Y-%m-%d %H:%M"),
+                when=format_datetime(sent),
             ),
             _("Subject: {subject}").format(subject=opened.subject),
             "",

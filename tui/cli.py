@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _language(args: argparse.Namespace, settings: Settings) -> str | None:
-    if args.lang:
+    if getattr(args, "lang", None):
         return str(args.lang)
     if settings.language:
         return settings.language
@@ -156,7 +156,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         count = sum(1 for _entry in tx.audit_entries())
     if problems:
         for problem in problems:
-            print(f"veilig audit: {problem}", file=sys.stderr)
+            print(_("veilig audit: {problem}").format(problem=problem), file=sys.stderr)
         print(_("The audit log is NOT intact: {n} problem(s).").format(n=len(problems)))
         return 1
     print(_("The audit log is intact: {n} entries.").format(n=count))
@@ -186,9 +186,10 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from core.i18n import current_language
     from tui.demo import play
     from tui.factory import DEMO_PASSWORD, log_to_file, make_context, make_demo_home
-    from tui.walkthrough import SEED_SCRIPTS
+    from tui.walkthrough import seed_scripts
 
     if not args.headless:
         _require_terminal()
@@ -196,7 +197,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         ctx = make_context(demo)
         log_to_file(demo)
-        scripts = [Path(p) for p in args.script] if args.script else SEED_SCRIPTS
+        scripts = (
+            [Path(p) for p in args.script] if args.script else seed_scripts(current_language())
+        )
         screenshots = Path(args.screenshots) if args.screenshots else None
         result = play(
             ctx,
@@ -231,9 +234,12 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     # Everything veilig writes (database, WAL, logs, Maildir, SMS log) is for this user only.
     os.umask(0o077)
-    args = _parser().parse_args(argv)
     settings = Settings.from_env()
-    use_language(_language(args, settings))
+    # The language first: the help texts of the parser are translated too.
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    use_language(_language(early.parse_known_args(argv)[0], settings))
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args, settings)

@@ -18,7 +18,7 @@ from core.context import Context
 from core.desk import Contact, Desk, InboxRow, SentRow, ThreadView
 from core.display import literal
 from core.errors import InvalidInput, LoginFailed, RateLimited, VeiligError
-from core.i18n import _
+from core.i18n import _, format_datetime
 from core.models import Direction, Method
 from core.sealing import Draft, OpenedMessage
 from core.stream import ContentKey
@@ -32,7 +32,7 @@ def cell(text: str) -> Text:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
+    return format_datetime(moment) if moment else "—"
 
 
 def short(moment: datetime | None) -> str:
@@ -394,7 +394,7 @@ class ComposeScreen(Screen[None]):
             yield Input(id="name", compact=True)
             yield Label(_("Mobile number (for the SMS code)"))
             yield Input(id="phone", placeholder="06 12345678", compact=True)
-            yield Label(_("Verification and days available"))
+            yield Label(_("Verification, days available and language of the e-mails"))
             with Horizontal(id="method-row"):
                 yield Select(
                     [(_("Code by SMS"), Method.SMS), (_("Code by e-mail"), Method.EMAIL)],
@@ -404,6 +404,17 @@ class ComposeScreen(Screen[None]):
                     compact=True,
                 )
                 yield Input(str(days), id="days", max_length=2, compact=True)
+                yield Select(
+                    [
+                        (_("Language: automatic"), ""),
+                        ("Nederlands", "nl"),
+                        ("English", "en"),
+                    ],
+                    value="",
+                    allow_blank=False,
+                    id="language",
+                    compact=True,
+                )
             yield Label(_("Subject"))
             yield Input(id="subject", compact=True)
             yield Label(_("Message"))
@@ -454,14 +465,21 @@ class ComposeScreen(Screen[None]):
             attachments=tuple(self.query_one("#files", AttachmentList).files),
         )
         self._error(_("Sending…"))
-        self.send(contact, Method(method), draft, None if days is None else timedelta(days=days))
+        language = str(self.query_one("#language", Select).value) or None
+        expires_in = None if days is None else timedelta(days=days)
+        self.send(contact, Method(method), draft, expires_in, language)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def send(
-        self, contact: Contact, method: Method, draft: Draft, expires_in: timedelta | None
+        self,
+        contact: Contact,
+        method: Method,
+        draft: Draft,
+        expires_in: timedelta | None,
+        language: str | None,
     ) -> None:
         try:
-            self.desk.send_new(contact, method, draft, expires_in)
+            self.desk.send_new(contact, method, draft, expires_in, language=language)
         except VeiligError as exc:
             self.app.call_from_thread(self._error, explain(exc))
             return

@@ -12,6 +12,7 @@ from core.clock import Clock, utc_now
 from core.config import Settings
 from core.context import Context
 from core.errors import AlreadyInitialised, NotInitialised
+from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
 from core.server_secret import FILE_NAME, ServerSecret
 from core.setup import InitResult, initialise
@@ -39,7 +40,9 @@ def make_context(
     email: EmailTransport | None = None,
 ) -> Context:
     if not (settings.home / FILE_NAME).exists():
-        raise NotInitialised(f"{settings.home} is not set up yet: run `veilig init` first")
+        raise NotInitialised(
+            _("{home} is not set up yet: run `veilig init` first.").format(home=settings.home)
+        )
     return Context(
         repo=_repository(settings),
         blobs=FileBlobStore(settings.blob_dir),
@@ -72,7 +75,9 @@ def init_home(
 ) -> InitResult:
     settings.ensure_home()
     if is_initialised(settings):
-        raise AlreadyInitialised(f"{settings.home} already has an organisation")
+        raise AlreadyInitialised(
+            _("{home} already has an organisation.").format(home=settings.home)
+        )
     repo = _repository(settings)
     path = settings.home / FILE_NAME
     secret = (

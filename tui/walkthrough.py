@@ -42,11 +42,16 @@ from core.display import literal
 from core.i18n import _
 
 WALKTHROUGHS = Path(__file__).with_name("walkthroughs")
-SEED_SCRIPTS = [
-    WALKTHROUGHS / "seed-1-guest-writes.txt",
-    WALKTHROUGHS / "seed-2-staff-sends.txt",
-    WALKTHROUGHS / "seed-3-recipient-replies.txt",
-]
+SEED_NAMES = ["seed-1-guest-writes.txt", "seed-2-staff-sends.txt", "seed-3-recipient-replies.txt"]
+
+
+def seed_scripts(language: str) -> list[Path]:
+    """The seed's walkthroughs in ``language`` (their expectations are screen text)."""
+    folder = WALKTHROUGHS / language if (WALKTHROUGHS / language).is_dir() else WALKTHROUGHS
+    return [folder / name for name in SEED_NAMES]
+
+
+SEED_SCRIPTS = seed_scripts("en")
 VERBS = {
     "app", "say", "type", "paste", "press", "insert", "focus", "expect", "screenshot",
     "pause", "deliver", "file", "code", "reference", "totp",

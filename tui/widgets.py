@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import Label, ListItem, ListView, Static
 
 from core.display import human_size, literal
+from core.i18n import _
 from core.sealing import Attachment
 
 
@@ -40,7 +41,7 @@ class ChatLog(VerticalScroll):
 class AttachmentList(ListView):
     """Files chosen to send, with sizes; Delete removes the highlighted one."""
 
-    BINDINGS = [("delete", "remove_selected", "Remove file")]
+    BINDINGS = [("delete", "remove_selected", _("Remove file"))]
 
     @dataclass
     class Changed(Message):
