@@ -13,6 +13,7 @@ import pytest
 from core.clock import FrozenClock
 from core.desk import Contact, Desk
 from core.errors import CodeRejected, InvalidInput, LoginFailed, RateLimited
+from core.i18n import _, speaking
 from core.models import Method
 from core.policy import Policy
 from core.recipient import MessageUnavailable, Recipient
@@ -168,7 +169,12 @@ def test_guest_of_flow_one_gets_a_staff_reply_and_opens_it_with_an_email_code(
     assert row.who == "Karin Janssen"
     desk.reply(row.conversation.id, Draft("Re: Vraag", "Die is goedgekeurd."))
     deliver(ctx)
-    reference = reference_in(smtp_server.bag.next_to("karin@huidtherapiex.nl", "waiting"))
+    # A .nl address: the notification and the code come in Dutch, whatever the desk speaks.
+    with speaking("nl"):
+        waiting = _("A secure message from {org} is waiting for you").format(org="DeclaCare")
+        code_subject = _("Your verification code for {org}").format(org="DeclaCare")
+    assert waiting.startswith("Er staat een beveiligd bericht")
+    reference = reference_in(smtp_server.bag.next_to("karin@huidtherapiex.nl", waiting))
     recipient = Recipient(ctx)
     invited = recipient.lookup(reference)
     assert invited.method is Method.EMAIL and invited.masked_destination.endswith(
@@ -176,7 +182,7 @@ def test_guest_of_flow_one_gets_a_staff_reply_and_opens_it_with_an_email_code(
     )
     sent = recipient.request_code(invited)
     deliver(ctx)
-    code = code_in(smtp_server.bag.next_to("karin@huidtherapiex.nl", "verification"))
+    code = code_in(smtp_server.bag.next_to("karin@huidtherapiex.nl", code_subject))
     thread = recipient.verify(sent, code)
     bodies = [m.body for m, _ in recipient.messages(thread)]
     assert bodies == ["Die is goedgekeurd."]  # the guest's own first message predates access
