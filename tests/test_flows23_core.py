@@ -201,7 +201,7 @@ def test_failed_logins_are_throttled_alike_for_known_and_unknown(
     ctx, totp, clock, policy: Policy
 ) -> None:
     for email in (STAFF_EMAIL, "nobody@declacare.nl"):
-        for _ in range(policy.login_failures_allowed):
+        for _attempt in range(policy.login_failures_allowed):
             with pytest.raises(LoginFailed):
                 Desk.login(ctx, email, "wrong password!!", "000000")
         with pytest.raises(RateLimited):
@@ -234,7 +234,7 @@ def test_audit_chain_verifies_and_reports_edits_and_deletions(ctx, totp, clock, 
     import sqlite3
 
     desk = login(ctx, totp, clock)
-    for _ in range(3):  # entries: 1 login, 2-4 sent
+    for _message in range(3):  # entries: 1 login, 2-4 sent
         desk.send_new(Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"))
     with ctx.repo.transaction() as tx:
         assert ctx.audit.verify(tx) == []
