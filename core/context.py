@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.audit import AuditLog
+from core.audit import Action, AuditLog
 from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
 from core.errors import NotInitialised
@@ -14,9 +14,10 @@ from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
 from core.ports import BlobStore, Repository, Transaction
-from core.sealing import Attachment
+from core.sealing import Attachment, OpenedMessage, save_attachment_in
 from core.server_secret import ServerSecret
 from core.sms import SmsTransport
+from core.stream import ContentKey
 from core.transports import EmailTransport
 
 
@@ -38,6 +39,28 @@ class Context:
 
     def attachment(self, path: Path) -> Attachment:
         return Attachment.from_path(path, self.policy, protected=self.home)
+
+    def save_attachment(
+        self,
+        actor: str,
+        opened: OpenedMessage,
+        key: ContentKey,
+        position: int,
+        folder: Path,
+    ) -> Path:
+        """Save one attachment in ``folder`` (safe name, never over a file, never in the
+        data directory) and note it in the audit log."""
+        path = save_attachment_in(
+            blobs=self.blobs,
+            key=key,
+            opened=opened,
+            position=position,
+            folder=folder,
+            protected=self.home,
+        )
+        with self.repo.transaction() as tx:
+            self.audit.append(tx, actor, Action.ATTACHMENT_SAVED, opened.message.conversation_id)
+        return path
 
     @property
     def codes(self) -> CodeIssuer:

@@ -54,7 +54,6 @@ from core.sealing import (
     Sender,
     discard_blobs,
     open_message,
-    save_attachment_in,
     seal_message,
 )
 from core.setup import staff_key_binding, totp_binding
@@ -276,19 +275,7 @@ class Desk:
     def save_attachment(
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
     ) -> Path:
-        path = save_attachment_in(
-            blobs=self.ctx.blobs,
-            key=key,
-            opened=opened,
-            position=position,
-            folder=folder,
-            protected=self.ctx.home,
-        )
-        with self.ctx.repo.transaction() as tx:
-            self.ctx.audit.append(
-                tx, self.actor, Action.ATTACHMENT_SAVED, opened.message.conversation_id
-            )
-        return path
+        return self.ctx.save_attachment(self.actor, opened, key, position, folder)
 
     # --- sending ---------------------------------------------------------------------
 

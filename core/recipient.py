@@ -39,7 +39,6 @@ from core.sealing import (
     Sender,
     discard_blobs,
     read_message,
-    save_attachment_in,
     seal_message,
 )
 from core.sms import Sms
@@ -237,22 +236,8 @@ class Recipient:
         folder: Path,
     ) -> Path:
         self._recheck(thread)
-        path = save_attachment_in(
-            blobs=self.ctx.blobs,
-            key=key,
-            opened=opened,
-            position=position,
-            folder=folder,
-            protected=self.ctx.home,
-        )
-        with self.ctx.repo.transaction() as tx:
-            self.ctx.audit.append(
-                tx,
-                f"recipient:{thread.participant.id}",
-                Action.ATTACHMENT_SAVED,
-                thread.participant.conversation_id,
-            )
-        return path
+        actor = f"recipient:{thread.participant.id}"
+        return self.ctx.save_attachment(actor, opened, key, position, folder)
 
     def reply(self, thread: OpenThread, draft: Draft, progress: Progress | None = None) -> Receipt:
         """Seed 3A: answer from the same screen, sealed for the mailbox and this thread."""

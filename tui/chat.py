@@ -20,10 +20,11 @@ from textual.worker import Worker, WorkerState
 
 from core.context import Context
 from core.display import human_size
-from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
+from core.errors import CannotOpen, CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import _, format_datetime, ngettext
 from core.models import Direction
 from core.sealing import Draft, OpenedMessage
+from tui.file_picker import FilePicker
 from tui.widgets import AttachmentList, ChatLog
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,17 @@ class ChatScreen(Screen[None]):
             self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
             return
         self.files.add_file(attachment)
+
+    def pick_file(self) -> None:
+        """The file picker; the chosen file is attached as if its path had been typed."""
+        self.app.push_screen(FilePicker(Path.cwd()), self._picked)
+
+    def _picked(self, path: Path | None) -> None:
+        if path is not None:
+            try:
+                self.add_attachment(str(path))
+            except InvalidInput as exc:
+                self.show_error(str(exc))
 
     def clear_draft(self) -> None:
         self.body.text = ""

@@ -23,7 +23,6 @@ from core.recipient import (
 from core.sealing import OpenedMessage
 from core.stream import ContentKey
 from tui.chat import ChatScreen, code_message, explain, rate_message
-from tui.file_picker import FilePicker
 
 Step = RecipientStep
 
@@ -196,14 +195,7 @@ class RecipientScreen(ChatScreen):
 
     def action_pick_file(self) -> None:
         if self.step is Step.ATTACHMENTS:
-            self.app.push_screen(FilePicker(Path.cwd()), self._picked)
-
-    def _picked(self, path: Path | None) -> None:
-        if path is not None:
-            try:
-                self.add_attachment(str(path))
-            except InvalidInput as exc:
-                self.show_error(str(exc))
+            self.pick_file()
 
     # --- workers --------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _
 from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
 from tui.chat import ChatScreen, code_message, explain, rate_message
-from tui.file_picker import FilePicker
 from tui.mail_peek import MailPeek, newest_mail
 
 Step = StarterStep
@@ -177,14 +176,7 @@ class StarterScreen(ChatScreen):
 
     def action_pick_file(self) -> None:
         if self.step is Step.ATTACHMENTS:
-            self.app.push_screen(FilePicker(Path.cwd()), self._picked)
-
-    def _picked(self, path: Path | None) -> None:
-        if path is not None:
-            try:
-                self.add_attachment(str(path))
-            except InvalidInput as exc:
-                self.show_error(str(exc))
+            self.pick_file()
 
     def action_new_message(self) -> None:
         if self.step is Step.DONE:
