@@ -80,7 +80,9 @@ def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{format_decimal(value)} {unit}"
+            # A no-break space: "0 B" never splits across two lines.
+            number = str(int(value)) if unit == "B" else format_decimal(value)
+            return f"{number}\u00a0{unit}"
         value /= 1024
     raise AssertionError("unreachable")
 

@@ -60,8 +60,10 @@ def verification_email(*, org: str, sender: str, to: str, code: str, minutes: in
 def confirmation_email(
     *, org: str, sender: str, to: str, name: str, received_at: datetime, attachments: int
 ) -> Email:
-    files = ngettext("with {n} attachment", "with {n} attachments", attachments).format(
-        n=attachments
+    files = (
+        ngettext("with {n} attachment", "with {n} attachments", attachments).format(n=attachments)
+        if attachments
+        else _("without attachments")
     )
     body = _(
         "Dear {name},\n\n"
@@ -104,7 +106,7 @@ def notification_email(*, org: str, sender: str, to: str, name: str, reference: 
         "To be sure it is you, we then send a verification code to the phone number or\n"
         "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
         "{org}"
-    ).format(name=name or to, org=org, reference=reference)
+    ).format(name=name or _("recipient"), org=org, reference=reference)
     return Email(
         to=to,
         subject=_("A secure message from {org} is waiting for you").format(org=org),

@@ -150,8 +150,8 @@ def test_dates_and_sizes_follow_the_language() -> None:
 
     moment = datetime(2026, 11, 28, 15, 9, tzinfo=UTC)
     with speaking("nl"):
-        assert human_size(1536) == "1,5 KB"
+        assert human_size(1536) == "1,5\u00a0KB"
         assert re.fullmatch(r"28-11-2026 \d\d:09", format_datetime(moment))
     with speaking("en"):
-        assert human_size(1536) == "1.5 KB"
+        assert human_size(1536) == "1.5\u00a0KB"
         assert re.fullmatch(r"2026-11-28 \d\d:09", format_datetime(moment))

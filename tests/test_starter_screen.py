@@ -68,7 +68,7 @@ async def test_resend_asks_for_a_new_code_and_is_limited(
         await pilot.press("enter")
         await wait_for_workers(pilot)
         await asyncio.to_thread(smtp_server.bag.next_to, GUEST)
-        assert "Ctrl+R" in screen_text(app) and "^r New code" in screen_text(app)
+        assert "Ctrl+R New code" in screen_text(app)  # the footer names the key as the text does
         await pilot.press("ctrl+r")  # at once: inside the cool-down
         await wait_for_workers(pilot)
         assert "A code was sent a moment ago. Please wait 30 seconds" in screen_text(app)

@@ -68,6 +68,13 @@ class VeiligApp(App[None]):
         )
         self.exit(message=self.closed_reason)
 
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as the instructions on screen name them: Ctrl+S, Esc, Enter, F9."""
+        names = {"escape": "Esc", "delete": "Delete", "backspace": "Backspace", "enter": "Enter"}
+        parts = binding.key.split("+")
+        key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])
+        return "+".join([p.capitalize() for p in parts[:-1]] + [key])
+
     def deliver_outbox(self) -> None:
         """Deliver what is due. Never two rounds at once, and never cancel one midway:
         a send cut off after the server accepted it would be sent again."""

@@ -122,7 +122,11 @@ class ChatScreen(Screen[None]):
 
     def summary(self, org: str, subject: str) -> str:
         files = self.files.files
-        count = ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
+        count = (
+            ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
+            if files
+            else _("no attachments")
+        )
         total = human_size(sum(f.size for f in files))
         return _(
             "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "

@@ -13,15 +13,32 @@ from collections.abc import Sequence
 
 from core.config import Settings
 from core.errors import VeiligError
-from core.i18n import _, use_language
+from core.i18n import _, ngettext, use_language
+
+
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # noqa: ANN001
+        super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its own words in the chosen language too."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("add_help", False)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = _("commands")
+        self._optionals.title = _("options")
+        self.add_argument("-h", "--help", action="help", help=_("show this help and stop"))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="veilig", description=_("Secure mail for care providers, in the terminal.")
     )
     parser.add_argument("--lang", help=_("language: nl or en (default: VEILIG_LANG, then LANG)"))
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = sub.add_parser(
         "init", help=_("set up the organisation, its mailbox and first staff member")
@@ -157,7 +174,13 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         for problem in problems:
             print(_("veilig audit: {problem}").format(problem=problem), file=sys.stderr)
-        print(_("The audit log is NOT intact: {n} problem(s).").format(n=len(problems)))
+        print(
+            ngettext(
+                "The audit log is NOT intact: {n} problem.",
+                "The audit log is NOT intact: {n} problems.",
+                len(problems),
+            ).format(n=len(problems))
+        )
         return 1
     print(_("The audit log is intact: {n} entries.").format(n=count))
     return 0

@@ -221,18 +221,22 @@ class ConversationScreen(ChatScreen):
 
     def _show(self, view: ThreadView) -> None:
         self.view = view
-        for _p, contact in view.participants:
-            self.chat.say(
-                _("With {name} <{email}> {phone}").format(
-                    name=contact.name, email=contact.email, phone=contact.phone
-                ),
-                "notice",
-            )
+        for participant, contact in view.participants:
+            who = f"{contact.name} <{contact.email}>" if contact.name else contact.email
+            if contact.phone:
+                who += f", {contact.phone}"
+            if participant.revoked_at:
+                who += " · " + _("access revoked")
+            self.chat.say(_("Conversation with {who}").format(who=who), "notice")
         for opened, _key in view.messages:
             self.show_message(opened, mine=Direction.OUTBOUND)
-        self.chat.say(
-            _("Ctrl+E: reply · Ctrl+D: save attachments · Escape: back to the inbox."), "notice"
+        has_files = any(m.attachments for m, _k in view.messages)
+        hint = (
+            _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
+            if has_files
+            else _("Ctrl+E: reply · Esc: back to the inbox.")
         )
+        self.chat.say(hint, "notice")
         self.refresh_bindings()
 
     @property
@@ -495,7 +499,11 @@ class ComposeScreen(Screen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "no", _("No"), id="no"), Binding("y", "yes", _("Yes"), id="yes")]
+    BINDINGS = [
+        Binding("escape", "no", _("No"), id="no"),
+        Binding("y", "yes", _("Yes"), id="yes"),
+        Binding("j", "yes", _("Yes"), id="ja", show=False),  # "ja" on Dutch keyboards
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()

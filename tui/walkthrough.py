@@ -96,6 +96,15 @@ def screen_text(app: App) -> str:
     return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(rows.items()))
 
 
+_BORDERS = str.maketrans("", "", "▊▎▍▌▋▔▁│")
+
+
+def flat(text: str) -> str:
+    """Screen text without borders and line wraps: a sentence is found however the
+    terminal's width wrapped it."""
+    return " ".join(text.translate(_BORDERS).replace("\u00a0", " ").split())
+
+
 @dataclass
 class Tally:
     """What the walkthrough did, for the summary."""
@@ -202,8 +211,9 @@ class Player:
 
     async def expect(self, pilot: Pilot, step: Step, text: str) -> None:
         """Wait for ``text`` on screen: bounded (10 s of app time), never a blind sleep."""
+        wanted = flat(text)
         for _round in range(400):
-            if text in screen_text(pilot.app):
+            if wanted in flat(screen_text(pilot.app)):
                 return
             if self.deliver is not None and _round % 20 == 19:
                 await self.deliver()  # type: ignore[misc]
