@@ -238,3 +238,17 @@ def said(template: str, **values: object) -> str:
     from core.i18n import _
 
     return _(template).format(**values)[:24]
+
+
+def staff_desk(ctx, totp: pyotp.TOTP):  # noqa: ANN001, ANN201
+    """The staff member logged in (password + TOTP): the mailbox key unlocked."""
+    from core.desk import Desk
+
+    return Desk.login(ctx, STAFF_EMAIL, STAFF_PASSWORD, totp.at(ctx.clock()))
+
+
+def only_message(desk):  # noqa: ANN001, ANN201
+    """The one stored message, opened: (OpenedMessage, content key)."""
+    [row] = desk.inbox()
+    [(opened, key)] = desk.thread(row.conversation.id).messages
+    return opened, key

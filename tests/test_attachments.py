@@ -62,10 +62,9 @@ def test_veiligs_own_files_cannot_be_attached(ctx: Context, home: Path) -> None:
 
 
 def test_swapping_the_file_after_attaching_changes_nothing_that_is_sent(
-    tmp_path: Path, ctx: Context, home: Path
+    tmp_path: Path, ctx: Context, home: Path, totp
 ) -> None:
-    from core.mailbox import MailboxSession
-    from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+    from tests.conftest import only_message, staff_desk
 
     path = tmp_path / "swap.txt"
     original = os.urandom(32)
@@ -74,32 +73,29 @@ def test_swapping_the_file_after_attaching_changes_nothing_that_is_sent(
     path.unlink()
     path.symlink_to(home / "server.key")  # same size as the original: 32 bytes
     guest = VerifiedGuest("Karin", "karin@huidtherapiex.nl")
-    receipt = Starter(ctx).send(guest, Draft("s", "b", (attachment,)))
-    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
-    opened, key = session.open(receipt.message_id)
+    Starter(ctx).send(guest, Draft("s", "b", (attachment,)))
+    desk = staff_desk(ctx, totp)
+    opened, key = only_message(desk)
     out = tmp_path / "out"
     out.mkdir()
-    saved = session.save_attachment(opened, key, 0, out / "swap.txt")
+    saved = desk.save_attachment(opened, key, 0, out)
     assert saved.read_bytes() == original
 
 
 def test_attachments_are_never_saved_into_the_data_folder(
-    tmp_path: Path, ctx: Context, home: Path
+    tmp_path: Path, ctx: Context, home: Path, totp
 ) -> None:
-    from core.sealing import save_attachment_in
+    from tests.conftest import only_message, staff_desk
 
     path = tmp_path / "brief.pdf"
     path.write_bytes(b"x" * 100)
     guest = VerifiedGuest("Karin", "karin@huidtherapiex.nl")
-    receipt = Starter(ctx).send(guest, Draft("s", "b", (ctx.attachment(path),)))
-    from core.mailbox import MailboxSession
-    from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
-
-    opened, key = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD).open(receipt.message_id)
-    with pytest.raises(InvalidInput, match="data folder"):
-        save_attachment_in(
-            blobs=ctx.blobs, key=key, opened=opened, position=0, folder=home, protected=home
-        )
+    Starter(ctx).send(guest, Draft("s", "b", (ctx.attachment(path),)))
+    desk = staff_desk(ctx, totp)
+    opened, key = only_message(desk)
+    for folder in (home, home / "blobs"):
+        with pytest.raises(InvalidInput, match="data folder"):
+            desk.save_attachment(opened, key, 0, folder)
 
 
 def test_files_over_the_limit_are_refused_before_any_work(tmp_path: Path, home: Path) -> None:

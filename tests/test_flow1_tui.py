@@ -6,21 +6,21 @@ import asyncio
 import os
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from core.errors import CannotOpen
 from core.i18n import _, ngettext
-from core.mailbox import MailboxSession
 from core.policy import Policy
 from tests.conftest import (
     MAILBOX,
-    STAFF_EMAIL,
-    STAFF_PASSWORD,
     SmtpServer,
     body_of,
     code_in,
     make_settings,
+    only_message,
     said,
+    staff_desk,
 )
 from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
@@ -76,6 +76,7 @@ async def walk_flow_one(pilot, smtp: SmtpServer, files: list[Path]) -> str:
 
 @pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
 async def test_guest_sends_two_attachments_and_staff_opens_them(
+    totp: pyotp.TOTP,
     tmp_path: Path,
     home: Path,
     policy: Policy,
@@ -113,18 +114,17 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
         confirmation
     )
 
-    # Staff unlock the mailbox key with their password and open what was stored.
-    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
-    [message] = session.messages()
-    opened, key = session.open(message.id)
+    # Staff unlock the mailbox key (password, TOTP) and open what was stored.
+    desk = staff_desk(ctx, totp)
+    opened, key = only_message(desk)
     assert (opened.subject, opened.body) == (SUBJECT, BODY)
     assert (opened.sender.name, opened.sender.email) == ("Karin Janssen", GUEST)
     assert [a.name for a in opened.attachments] == [f.name for f in files]
     out = tmp_path / "out"
     out.mkdir()
     for position, original in enumerate(files):
-        saved = session.save_attachment(opened, key, position, out / original.name)
-        assert saved.read_bytes() == original.read_bytes()
+        saved = desk.save_attachment(opened, key, position, out)
+        assert saved.name == original.name and saved.read_bytes() == original.read_bytes()
 
     # Nothing readable at rest: database (with WAL) and blob store.
     secrets_at_rest = [SUBJECT, BODY, "Karin Janssen", GUEST, code] + [f.name for f in files]
@@ -175,19 +175,19 @@ async def test_wrong_code_says_so_and_keeps_everything_typed(
 
 
 async def test_tampered_blob_is_one_clear_error(
-    home: Path, policy: Policy, smtp_server: SmtpServer, files: list[Path]
+    totp: pyotp.TOTP, home: Path, policy: Policy, smtp_server: SmtpServer, files: list[Path]
 ) -> None:
     settings = make_settings(home, smtp_server.url)
     ctx = make_context(settings, policy=policy)
     app = make_starter_app(settings, ctx=ctx)
     async with app.run_test(size=(110, 40)) as pilot:
         await walk_flow_one(pilot, smtp_server, files[:1])
-    session = MailboxSession.unlock(ctx, STAFF_EMAIL, STAFF_PASSWORD)
-    [message] = session.messages()
+    desk = staff_desk(ctx, totp)
+    message = only_message(desk)[0].message
     body_blob = next(i for i in message.items if i.role == "body")
     path = next((home / "blobs").rglob(body_blob.blob_id))
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
     with pytest.raises(CannotOpen):
-        session.open(message.id)
+        desk.thread(message.conversation_id)
