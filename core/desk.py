@@ -196,7 +196,12 @@ class Desk:
                 ctx.policy.totp_valid_window,
             )
         with ctx.repo.transaction() as tx:
-            fresh = tx.staff_by_email(typed) if staff else None
+            # Count again, inside the transaction that records the outcome: attempts that
+            # raced past the first check all ran the KDF, but beyond the limit their
+            # outcome is thrown away unseen, so parallel tries gain nothing.
+            allowed = ctx.policy.login_failures_allowed
+            throttled = tx.count_login_failures(tag, since) >= allowed
+            fresh = tx.staff_by_email(typed) if staff and not throttled else None
             replay = (
                 fresh is not None
                 and step is not None
@@ -212,6 +217,8 @@ class Desk:
                 tx.clear_login_failures(tag)
                 ctx.audit.append(tx, f"staff:{typed}", Action.LOGIN_OK)
                 failed = False
+        if throttled:
+            raise RateLimited("too many failed log-ins")
         if failed or fresh is None or key is None:
             raise LoginFailed("login failed")
         return cls(ctx, fresh, key)

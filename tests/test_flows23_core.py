@@ -274,3 +274,39 @@ def test_availability_outside_1_to_90_days_is_refused(ctx, totp, clock, days: in
         desk.send_new(
             Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"), timedelta(days=days)
         )
+
+
+def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
+    home: Path, policy: Policy
+) -> None:
+    import threading
+    from dataclasses import replace
+
+    from core.policy import Argon2Cost
+
+    # A KDF slow enough that all guesses pass the first check before any failure is
+    # recorded: the race that the second count, inside the recording transaction,
+    # closes. (An unknown address runs the policy's KDF on a dummy key: same path.)
+    slow = replace(policy, argon2=Argon2Cost(iterations=3, memory_kib=64 * 1024, lanes=1))
+    ctx = make_context(make_settings(home), policy=slow)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def guess(n: int) -> None:
+        barrier.wait()
+        try:
+            Desk.login(ctx, "guess@declacare.nl", STAFF_PASSWORD, f"{n:06d}")
+            outcomes.append("in")
+        except LoginFailed:
+            outcomes.append("evaluated")
+        except RateLimited:
+            outcomes.append("throttled")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Only as many guesses as the policy allows were judged; the rest learned nothing.
+    assert outcomes.count("evaluated") + outcomes.count("in") <= policy.login_failures_allowed
+    assert outcomes.count("throttled") >= 12 - policy.login_failures_allowed

@@ -201,3 +201,24 @@ async def test_an_idle_recipient_dialog_closes(home: Path, policy: Policy) -> No
         app.lock_if_idle()
         await pilot.pause()
     assert not app.is_running and "without activity" in app.closed_reason
+
+
+async def test_escape_on_a_half_written_message_asks_first(
+    home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
+) -> None:
+    from tui.desk import ComposeScreen, ConfirmScreen, InboxScreen
+
+    clock = FrozenClock()
+    settings = make_settings(home, smtp_server.url)
+    app = make_desk_app(settings, ctx=make_context(settings, policy=policy, clock=clock))
+    async with app.run_test(size=(120, 45)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("ctrl+n")
+        await fill(pilot, "subject", "Uitslag")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # no: keep writing
+        assert isinstance(app.screen, ComposeScreen)
+        assert app.screen.query_one("#subject", Input).value == "Uitslag"
+        await pilot.press("escape", "j")  # ja: discard
+        assert isinstance(app.screen, InboxScreen)

@@ -380,7 +380,7 @@ class ConversationScreen(ChatScreen):
 
 class ComposeScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", _("Cancel"), id="cancel"),
+        Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("ctrl+s", "send", _("Send securely"), id="send"),
     ]
 
@@ -435,6 +435,25 @@ class ComposeScreen(Screen[None]):
 
     def _error(self, text: str) -> None:
         self.query_one("#error", Static).update(plain(text))
+
+    def action_cancel(self) -> None:
+        """Leave; but a half-written message is not thrown away without asking."""
+        typed = any(i.value.strip() for i in self.query(Input) if i.id != "days")
+        typed = typed or bool(self.query_one("#compose-body", TextArea).text.strip())
+        typed = typed or bool(self.query_one("#files", AttachmentList).files)
+        if not typed:
+            self.app.pop_screen()
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                for attachment in self.query_one("#files", AttachmentList).files:
+                    attachment.close()
+                self.app.pop_screen()
+
+        self.app.push_screen(
+            ConfirmScreen(_("Discard this message? What you typed is lost.")), decided
+        )
 
     @on(Input.Submitted, "#to, #name, #phone, #days, #subject")
     def next_field(self) -> None:
