@@ -21,17 +21,6 @@ class StarterStep(StrEnum):
     DONE = "done"
 
 
-NEXT: dict[StarterStep, StarterStep] = {
-    StarterStep.NAME: StarterStep.EMAIL,
-    StarterStep.EMAIL: StarterStep.CODE,
-    StarterStep.CODE: StarterStep.SUBJECT,
-    StarterStep.SUBJECT: StarterStep.BODY,
-    StarterStep.BODY: StarterStep.ATTACHMENTS,
-    StarterStep.ATTACHMENTS: StarterStep.CONFIRM,
-    StarterStep.CONFIRM: StarterStep.SENDING,
-    StarterStep.SENDING: StarterStep.DONE,
-}
-
 BACK: dict[StarterStep, StarterStep] = {
     StarterStep.EMAIL: StarterStep.NAME,
     StarterStep.CODE: StarterStep.EMAIL,

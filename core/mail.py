@@ -30,6 +30,12 @@ class Email:
         return cls(**json.loads(raw))
 
 
+def _email(to: str, subject: str, body: str, sender: str) -> Email:
+    return Email(
+        to=to, subject=subject, body=body, sender=sender, message_id=new_message_id(sender)
+    )
+
+
 def new_message_id(sender: str) -> str:
     domain = sender.rpartition("@")[2] or "veilig.invalid"
     return f"<{secrets.token_hex(16)}@{domain}>"
@@ -48,13 +54,7 @@ def verification_email(*, org: str, sender: str, to: str, code: str, minutes: in
         "Did you not ask for this? Then you can ignore this e-mail.\n\n"
         "{org}"
     ).format(org=org, code=code, minutes=minutes)
-    return Email(
-        to=to,
-        subject=_("Your verification code for {org}").format(org=org),
-        body=body,
-        sender=sender,
-        message_id=new_message_id(sender),
-    )
+    return _email(to, _("Your verification code for {org}").format(org=org), body, sender)
 
 
 def confirmation_email(
@@ -71,26 +71,14 @@ def confirmation_email(
         "It was sent end-to-end encrypted.\n\n"
         "{org}"
     ).format(name=name, org=org, files=files, when=format_datetime(received_at))
-    return Email(
-        to=to,
-        subject=_("Your secure message to {org} arrived").format(org=org),
-        body=body,
-        sender=sender,
-        message_id=new_message_id(sender),
-    )
+    return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
 
 
 def new_message_notice(*, org: str, mailbox: str) -> Email:
     body = _(
         "A new secure message for {org} is waiting in the desk.\nOpen it with: veilig desk\n"
     ).format(org=org)
-    return Email(
-        to=mailbox,
-        subject=_("New secure message"),
-        body=body,
-        sender=mailbox,
-        message_id=new_message_id(mailbox),
-    )
+    return _email(mailbox, _("New secure message"), body, mailbox)
 
 
 def notification_email(*, org: str, sender: str, to: str, name: str, reference: str) -> Email:
@@ -107,12 +95,8 @@ def notification_email(*, org: str, sender: str, to: str, name: str, reference: 
         "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
         "{org}"
     ).format(name=name or _("recipient"), org=org, reference=reference)
-    return Email(
-        to=to,
-        subject=_("A secure message from {org} is waiting for you").format(org=org),
-        body=body,
-        sender=sender,
-        message_id=new_message_id(sender),
+    return _email(
+        to, _("A secure message from {org} is waiting for you").format(org=org), body, sender
     )
 
 
@@ -123,13 +107,7 @@ def open_code_email(*, org: str, sender: str, to: str, code: str, minutes: int) 
         "Type it in veilig, where you asked for it, and press Enter to unlock. It works once for "
         "{minutes} minutes.\n\n{org}"
     ).format(org=org, code=code, minutes=minutes)
-    return Email(
-        to=to,
-        subject=_("Your verification code for {org}").format(org=org),
-        body=body,
-        sender=sender,
-        message_id=new_message_id(sender),
-    )
+    return _email(to, _("Your verification code for {org}").format(org=org), body, sender)
 
 
 def open_code_sms(*, org: str, code: str, minutes: int) -> str:
@@ -140,13 +118,7 @@ def open_code_sms(*, org: str, code: str, minutes: int) -> str:
 
 
 def reply_notice(*, org: str, mailbox: str) -> Email:
-    return Email(
-        to=mailbox,
-        subject=_("New secure reply"),
-        body=_(
-            "A reply to a secure message of {org} is waiting in the desk.\n"
-            "Open it with: veilig desk\n"
-        ).format(org=org),
-        sender=mailbox,
-        message_id=new_message_id(mailbox),
-    )
+    body = _(
+        "A reply to a secure message of {org} is waiting in the desk.\nOpen it with: veilig desk\n"
+    ).format(org=org)
+    return _email(mailbox, _("New secure reply"), body, mailbox)

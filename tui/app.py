@@ -69,7 +69,7 @@ class VeiligApp(App[None]):
         self.exit(message=self.closed_reason)
 
     def get_key_display(self, binding: Binding) -> str:
-        """Keys as the instructions on screen name them: Ctrl+S, Esc, Enter, F9."""
+        """Keys as the instructions on screen name them: Ctrl+S, Esc, Enter."""
         names = {"escape": "Esc", "delete": "Delete", "backspace": "Backspace", "enter": "Enter"}
         parts = binding.key.split("+")
         key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])

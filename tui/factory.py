@@ -138,18 +138,14 @@ def log_to_file(settings: Settings) -> None:
     root.setLevel(logging.INFO)
 
 
-def make_starter_app(
-    settings: Settings, *, ctx: Context | None = None, demo: bool = False
-) -> VeiligApp:
+def make_starter_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
     from core.starter import Starter
     from tui.app import VeiligApp
     from tui.starter import StarterScreen
 
     ctx = ctx or make_context(settings)
     starter = Starter(ctx)
-    screen = StarterScreen(
-        starter, starter.organisation_name(), maildir=settings.maildir if demo else None
-    )
+    screen = StarterScreen(starter, starter.organisation_name())
     return VeiligApp(ctx, screen)
 
 

@@ -7,8 +7,6 @@ run in a thread worker so that the database and sealing never freeze it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import on, work
 from textual.binding import Binding
 from textual.widgets import Button, Input
@@ -19,7 +17,6 @@ from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _
 from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
 from tui.chat import ChatScreen, code_message, explain, rate_message
-from tui.mail_peek import MailPeek, newest_mail
 
 Step = StarterStep
 
@@ -54,14 +51,12 @@ class StarterScreen(ChatScreen):
         Binding("ctrl+s", "done_writing", _("Done"), id="done", tooltip=_("On to attachments")),
         Binding("ctrl+o", "pick_file", _("Pick file"), id="pick", tooltip=_("Choose a file")),
         Binding("ctrl+n", "new_message", _("New message"), id="new"),
-        Binding("f9", "peek_mail", _("Demo mailbox"), id="peek", tooltip=_("The demo's e-mail")),
     ]
 
-    def __init__(self, starter: Starter, org_name: str, *, maildir: Path | None = None) -> None:
+    def __init__(self, starter: Starter, org_name: str) -> None:
         super().__init__(starter.ctx, _("veilig · secure message to {org}").format(org=org_name))
         self.starter = starter
         self.org_name = org_name
-        self.maildir = maildir  # set in demos only: F9 shows the e-mail the guest received
         self.step = Step.NAME
         self.answers: dict[Step, str] = {}
         self.pending: PendingGuest | None = None
@@ -119,7 +114,6 @@ class StarterScreen(ChatScreen):
             "pick_file": self.step is Step.ATTACHMENTS,
             "back": self.step in BACK,
             "new_message": self.step is Step.DONE,
-            "peek_mail": self.maildir is not None,
         }
         return allowed.get(action, True)
 
@@ -184,13 +178,6 @@ class StarterScreen(ChatScreen):
                 self.answers.pop(step, None)
             self.clear_draft()
             self.show_step(Step.SUBJECT)
-
-    def action_peek_mail(self) -> None:
-        if self.maildir is None:
-            return
-        to = self.pending.email if self.pending else None
-        text = newest_mail(self.maildir, to) or _("No e-mail yet. Delivery takes a moment.")
-        self.app.push_screen(MailPeek(text))
 
     @on(Button.Pressed, "#send")
     def send_pressed(self) -> None:
