@@ -13,6 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
+from core.transfer import TransferArea
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,6 +23,7 @@ class Settings:
     smtp_url: str | None = None
     sms_url: str | None = None
     language: str | None = None
+    transfer: TransferArea | None = None  # set by `veilig serve ssh` for its sessions
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -32,6 +35,7 @@ class Settings:
             smtp_url=env.get("VEILIG_SMTP_URL") or None,
             sms_url=env.get("VEILIG_SMS_URL") or None,
             language=env.get("VEILIG_LANG") or None,
+            transfer=TransferArea.from_env(env),
         )
 
     @property

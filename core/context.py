@@ -18,6 +18,7 @@ from core.sealing import Attachment, OpenedMessage, save_attachment_in
 from core.server_secret import ServerSecret
 from core.sms import SmsTransport
 from core.stream import ContentKey
+from core.transfer import TransferArea
 from core.transports import EmailTransport
 
 
@@ -31,6 +32,8 @@ class Context:
     policy: Policy = DEFAULT_POLICY
     clock: Clock = utc_now
     home: Path | None = None  # the data directory: its files are never attachments
+    # Over SSH: this session's file area, the only place files come from and go to.
+    transfer: TransferArea | None = None
 
     @property
     def audit(self) -> AuditLog:
@@ -38,6 +41,8 @@ class Context:
         return AuditLog(self.secret, self.clock, head)
 
     def attachment(self, path: Path) -> Attachment:
+        if self.transfer is not None:
+            path = self.transfer.upload_path(path)
         return Attachment.from_path(path, self.policy, protected=self.home)
 
     def save_attachment(
@@ -49,7 +54,10 @@ class Context:
         folder: Path,
     ) -> Path:
         """Save one attachment in ``folder`` (safe name, never over a file, never in the
-        data directory) and note it in the audit log."""
+        data directory; over SSH only in the session's download folder) and note it in
+        the audit log."""
+        if self.transfer is not None:
+            self.transfer.check_download_folder(folder)
         path = save_attachment_in(
             blobs=self.blobs,
             key=key,

@@ -65,6 +65,16 @@ class Policy:
     # ASVS 5.0 V7.3 (inactivity timeout), and the NEN 7510 practice for shared terminals.
     idle_lock: timedelta = timedelta(minutes=15)
 
+    # --- `veilig serve ssh` ------------------------------------------------------------
+    # Every terminal session is a whole Python process (~60 MB): unbounded connections
+    # would let one client exhaust the host. 8 per address leaves room for a practice
+    # behind one NAT address (a terminal plus sftp/scp per person); 100 in all fits a
+    # small organisation's host. A login must finish within 60 s (OpenSSH's
+    # LoginGraceTime is 120 s; nobody types here during the login).
+    ssh_connections_per_address: int = 8
+    ssh_connections_total: int = 100
+    ssh_login_timeout: timedelta = timedelta(seconds=60)
+
     # --- attachments ------------------------------------------------------------
     # Limits that keep one sender from filling the disk; checked before sealing.
     max_attachment_bytes: int = 2 * 1024**3

@@ -100,8 +100,43 @@ class ChatScreen(Screen[None]):
         self.files.add_file(attachment)
 
     def pick_file(self) -> None:
-        """The file picker; the chosen file is attached as if its path had been typed."""
-        self.app.push_screen(FilePicker(Path.cwd()), self._picked)
+        """The file picker; the chosen file is attached as if its path had been typed.
+        Over SSH it shows the session's upload folder and never leaves it."""
+        transfer = self.ctx.transfer
+        root = transfer.upload if transfer else Path.cwd()
+        self.app.push_screen(FilePicker(root, confined=transfer is not None), self._picked)
+
+    def save_folder(self) -> Path:
+        """Where attachments are saved: over SSH the session's download folder."""
+        return self.ctx.transfer.download if self.ctx.transfer else Path.cwd()
+
+    def say_upload_hint(self) -> None:
+        """Over SSH: how to put a file from your own computer into this session."""
+        transfer = self.ctx.transfer
+        if transfer is None:
+            return
+        self.chat.say(
+            _(
+                "You are connected over SSH. To attach a file from your own computer, open "
+                "a second terminal there and type:\n{command}\nThen type the file's name "
+                "here, or press Ctrl+O. Only this session can use this login.\n"
+                "Or with sftp: {sftp} (then: put FILE upload/)"
+            ).format(command=transfer.upload_command(), sftp=transfer.sftp_command()),
+            "notice",
+        )
+
+    def say_download_hint(self) -> None:
+        """Over SSH: how to fetch saved attachments to your own computer."""
+        transfer = self.ctx.transfer
+        if transfer is None:
+            return
+        self.chat.say(
+            _(
+                "To copy them to your own computer, type in a second terminal there:\n"
+                "{command}\nThis works only while this session is open."
+            ).format(command=transfer.download_command()),
+            "notice",
+        )
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:

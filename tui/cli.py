@@ -52,7 +52,26 @@ def _parser() -> argparse.ArgumentParser:
     opener = sub.add_parser("open", help=_("open a secure message you received (recipients)"))
     opener.add_argument("reference", nargs="?", help=_("the reference from the e-mail"))
 
-    sub.add_parser("desk", help=_("the support desk: read, reply, send (staff)"))
+    desk = sub.add_parser("desk", help=_("the support desk: read, reply, send (staff)"))
+    desk.add_argument("--email", default="", help=_("fill in this staff e-mail address"))
+
+    sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
+
+    serve = sub.add_parser("serve", help=_("serve the dialogs to others"))
+    serve.add_argument("protocol", choices=["ssh"], help=_("ssh: an SSH server"))
+    serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
+    serve.add_argument("--port", type=int, default=2222, help=_("port to listen on"))
+    serve.add_argument(
+        "--public-host", help=_("host name that users type (shown in the file commands)")
+    )
+    serve.add_argument(
+        "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
+    )
+
+    staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
+    staff.add_argument("action", choices=["add-key"], help=_("add-key: register an SSH key"))
+    staff.add_argument("email", help=_("the staff member's e-mail address"))
+    staff.add_argument("keyfile", help=_("the public key file, e.g. id_ed25519.pub"))
 
     audit = sub.add_parser("audit", help=_("the audit log"))
     audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
@@ -158,9 +177,84 @@ def cmd_desk(args: argparse.Namespace, settings: Settings) -> int:
     _require_terminal()
     from tui.factory import log_to_file, make_desk_app
 
-    app = make_desk_app(settings)
+    app = make_desk_app(settings, email=args.email)
     log_to_file(settings)
     app.run()
+    return 0
+
+
+def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
+    _require_terminal()
+    from tui.factory import log_to_file, make_guest_app
+
+    app = make_guest_app(settings)
+    log_to_file(settings)
+    app.run()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import socket
+    from pathlib import Path
+
+    from tui.factory import make_context
+    from tui.ssh_files import FileAreas
+    from tui.ssh_server import Hub, host_fingerprint, start_server, stop_server
+
+    make_context(settings)  # refuses a home that is not set up, before listening
+    logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    public = args.public_host or (socket.getfqdn() if args.host in ("0.0.0.0", "::") else args.host)  # noqa: S104
+    hub = Hub(
+        home=settings.home,
+        areas=FileAreas(Path(args.files) if args.files else None),
+        public_host=public,
+    )
+
+    async def run() -> None:
+        server = await start_server(hub, args.host, args.port)
+        print(
+            _("veilig: SSH on {host}:{port}, host key {fingerprint}").format(
+                host=args.host, port=hub.port, fingerprint=host_fingerprint(settings.home)
+            ),
+            flush=True,
+        )
+        guests = _("Guests: ssh -p {port} guest@{host}").format(port=hub.port, host=public)
+        print(guests, flush=True)
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGHUP):  # stop cleanly: sessions, areas
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await stop_server(hub, server)
+
+    try:
+        asyncio.run(run())
+    finally:
+        hub.areas.close()
+    return 0
+
+
+def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from tui.factory import make_context
+    from tui.ssh_keys import add_staff_key
+
+    ctx = make_context(settings)
+    email = args.email.strip().casefold()
+    with ctx.repo.transaction() as tx:
+        if tx.staff_by_email(email) is None:
+            raise VeiligError(_("There is no staff member {email}.").format(email=email))
+    try:
+        text = Path(args.keyfile).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
+    fingerprint = add_staff_key(settings.home, email, text)
+    done = _("Key {fingerprint} now signs in as {email}.")
+    print(done.format(fingerprint=fingerprint, email=email))
     return 0
 
 
@@ -248,6 +342,9 @@ COMMANDS = {
     "start": cmd_start,
     "open": cmd_open,
     "desk": cmd_desk,
+    "guest": cmd_guest,
+    "serve": cmd_serve,
+    "staff": cmd_staff,
     "audit": cmd_audit,
     "outbox": cmd_outbox,
     "demo": cmd_demo,

@@ -46,10 +46,11 @@ def short(moment: datetime | None) -> str:
 class LoginScreen(Screen[None]):
     BINDINGS = [Binding("ctrl+q", "app.quit", _("Quit"), id="quit")]
 
-    def __init__(self, ctx: Context, org_name: str) -> None:
+    def __init__(self, ctx: Context, org_name: str, email: str = "") -> None:
         super().__init__()
         self.ctx = ctx
         self.org_name = org_name
+        self.email = email  # over SSH: the account the SSH key belongs to
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login"):
@@ -65,7 +66,11 @@ class LoginScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#email", Input).focus()
+        if self.email:
+            self.query_one("#email", Input).value = self.email
+            self.query_one("#password", Input).focus()
+        else:
+            self.query_one("#email", Input).focus()
 
     @on(Input.Submitted, "#email")
     def _to_password(self) -> None:
@@ -112,7 +117,7 @@ class LoginScreen(Screen[None]):
 
     def lock_screen(self) -> LoginScreen:
         """After the idle time: a fresh log-in; the Desk (and its key) is dropped."""
-        screen = LoginScreen(self.ctx, self.org_name)
+        screen = LoginScreen(self.ctx, self.org_name, self.email)
         return screen
 
 
@@ -272,11 +277,12 @@ class ConversationScreen(ChatScreen):
         }[step]
         self.show_only(*widgets)
         if step == "save":
-            self.ask_line(_("Folder to save the attachments in"), str(Path.cwd()))
+            self.ask_line(_("Folder to save the attachments in"), str(self.save_folder()))
         elif step == "body":
             self.body.focus()
         elif step == "attachments":
             self.ask_line(_("Path of a file to attach (Enter on an empty line: done)"))
+            self.say_upload_hint()
         elif step == "confirm":
             self.query_one("#send", Button).focus()
         self.refresh_bindings()
@@ -345,6 +351,7 @@ class ConversationScreen(ChatScreen):
 
     def _saved(self, paths: list[Path]) -> None:
         self.chat.say(_("Saved:\n{paths}").format(paths="\n".join(str(p) for p in paths)), "notice")
+        self.say_download_hint()
         self.set_step("read")
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)

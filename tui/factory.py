@@ -52,6 +52,7 @@ def make_context(
         policy=policy,
         clock=clock,
         home=settings.home,
+        transfer=settings.transfer,
     )
 
 
@@ -162,10 +163,20 @@ def make_recipient_app(
     return VeiligApp(ctx, RecipientScreen(Recipient(ctx), org_name, reference))
 
 
-def make_desk_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
+def make_desk_app(settings: Settings, *, ctx: Context | None = None, email: str = "") -> VeiligApp:
     from core.starter import Starter
     from tui.app import VeiligApp
     from tui.desk import LoginScreen
 
     ctx = ctx or make_context(settings)
-    return VeiligApp(ctx, LoginScreen(ctx, Starter(ctx).organisation_name()))
+    return VeiligApp(ctx, LoginScreen(ctx, Starter(ctx).organisation_name(), email))
+
+
+def make_guest_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
+    """Over SSH as ``guest``: first a choice between writing to us and opening a message."""
+    from core.starter import Starter
+    from tui.app import VeiligApp
+    from tui.guest import GuestChoiceScreen
+
+    ctx = ctx or make_context(settings)
+    return VeiligApp(ctx, GuestChoiceScreen(ctx, Starter(ctx).organisation_name()))

@@ -42,9 +42,10 @@ class FilePicker(ModalScreen[Path | None]):
         Binding("backspace", "up", _("Folder up"), id="up"),
     ]
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, confined: bool = False) -> None:
         super().__init__()
         self.root = root
+        self.confined = confined  # over SSH: never above the session's upload folder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
@@ -62,6 +63,8 @@ class FilePicker(ModalScreen[Path | None]):
     def action_up(self) -> None:
         tree = self.query_one("#tree", DirectoryTree)
         parent = Path(tree.path).resolve().parent
+        if self.confined and not parent.is_relative_to(self.root.resolve()):
+            return
         tree.path = parent
         self.query_one("#where", Static).update(literal(str(parent)))
 

@@ -89,7 +89,7 @@ class RecipientScreen(ChatScreen):
         elif step is Step.CODE:
             self.ask_line(_("Verification code"), self.typed_code)
         elif step is Step.SAVE:
-            self.ask_line(_("Folder to save the attachments in"), str(Path.cwd()))
+            self.ask_line(_("Folder to save the attachments in"), str(self.save_folder()))
             if ask:
                 self.chat.say(
                     _("In which folder shall we save the attachments? Press Enter to confirm.")
@@ -107,6 +107,7 @@ class RecipientScreen(ChatScreen):
                         "press Ctrl+O to pick one. Press Enter on an empty line when you are done."
                     )
                 )
+                self.say_upload_hint()
         elif step is Step.CONFIRM:
             send.label = _("Send securely")
             send.focus()
@@ -299,6 +300,7 @@ class RecipientScreen(ChatScreen):
     def _saved(self, paths: list[Path]) -> None:
         listing = "\n".join(str(p) for p in paths)
         self.chat.say(_("Saved:\n{paths}").format(paths=listing), "notice")
+        self.say_download_hint()
         self.show_step(Step.READ, ask=False)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)

@@ -103,6 +103,8 @@ class StarterScreen(ChatScreen):
         }
         if step in questions:
             self.chat.say(questions[step], multiline=step is not Step.EMAIL)
+        if step is Step.ATTACHMENTS:
+            self.say_upload_hint()
         if step is Step.CONFIRM:
             self.chat.say(self.summary(self.org_name, self.answers.get(Step.SUBJECT, "")))
 

@@ -1,0 +1,64 @@
+"""``veilig guest``: what a practitioner sees first over SSH as user ``guest``.
+
+One question: write to the organisation (the starter, flow 1), or open a secure
+message that it sent (flows 2 and 3, with the reference from the e-mail).
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from core.context import Context
+from core.i18n import _
+from tui.widgets import plain
+
+
+class GuestChoiceScreen(Screen[None]):
+    BINDINGS = [
+        Binding("1", "write", _("Write to us"), id="write"),
+        Binding("2", "open", _("Open a message"), id="open"),
+    ]
+
+    def __init__(self, ctx: Context, org_name: str) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.org_name = org_name
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            _("veilig · secure mail with {org}").format(org=self.org_name), id="title", markup=False
+        )
+        with Vertical(id="choice"):
+            welcome = _("Welcome. What would you like to do? Press 1 or 2.")
+            yield Static(welcome, markup=False)
+            write = _("1  Write a secure message to {org}").format(org=self.org_name)
+            yield Button(plain(write), id="write")
+            yield Button(_("2  Open a secure message you received"), id="open")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#write", Button).focus()
+
+    @on(Button.Pressed, "#write")
+    def action_write(self) -> None:
+        from core.starter import Starter
+        from tui.starter import StarterScreen
+
+        starter = Starter(self.ctx)
+        self._go(StarterScreen(starter, self.org_name))
+
+    @on(Button.Pressed, "#open")
+    def action_open(self) -> None:
+        from core.recipient import Recipient
+        from tui.recipient import RecipientScreen
+
+        self._go(RecipientScreen(Recipient(self.ctx), self.org_name))
+
+    def _go(self, screen: Screen[None]) -> None:
+        self.app.first_screen = screen  # type: ignore[attr-defined] - the idle lock follows
+        self.app.switch_screen(screen)
