@@ -146,9 +146,7 @@ class VeiligSSHServer(asyncssh.SSHServer):
     def session_requested(self) -> asyncssh.SSHServerSession[bytes] | bool:
         if self.role == "files" and self.area is not None:
             area = self.area
-            return SSHServerStreamSession(
-                None, lambda chan: AreaSFTPServer(chan, area), 3, True
-            )
+            return SSHServerStreamSession(None, lambda chan: AreaSFTPServer(chan, area), 3, True)
         if self.role not in (GUEST, "staff") or self.terminals:
             return False  # one terminal (one process) per connection
         self.terminals += 1
@@ -260,8 +258,9 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             self._stop_reading()
             asyncio.get_running_loop().create_task(self._finish())
             return
-        if self.chan is not None:
-            self.chan.write(data)
+        if self.chan is not None and not self.closed:
+            with contextlib.suppress(BrokenPipeError):  # the client is just going
+                self.chan.write(data)
 
     def _stop_reading(self) -> None:
         if self.master >= 0:
@@ -372,6 +371,7 @@ async def start_server(hub: Hub, host: str, port: int) -> asyncssh.SSHAcceptor:
         agent_forwarding=False,
         x11_forwarding=False,
         allow_pty=True,
+        line_editor=False,  # the app reads raw keys; asyncssh must not edit lines
         login_timeout=hub.policy.ssh_login_timeout.total_seconds(),
     )
     hub.port = server.get_port()
