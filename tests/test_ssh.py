@@ -277,6 +277,7 @@ async def test_a_dropped_client_ends_its_process_and_its_file_area(server: Hub) 
     [area] = server.areas.areas
     assert session.process is not None
     pid = session.process.pid
+    files = await connect(server, area.login)  # a file transfer still open
     conn.abort()  # the network goes, no goodbye
 
     await until(lambda: session.process.poll() is not None, "the process to end")
@@ -284,8 +285,24 @@ async def test_a_dropped_client_ends_its_process_and_its_file_area(server: Hub) 
         os.kill(pid, 0)
     await until(lambda: not server.sessions, "the session to be cleaned up")
     assert not area.root.exists()
+    await asyncio.wait_for(files.wait_closed(), TIMEOUT)  # closed by the server
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(server, area.login)  # the file login died with the session
+
+
+async def test_connections_per_address_are_limited(server: Hub) -> None:
+    import dataclasses
+
+    server.policy = dataclasses.replace(server.policy, ssh_connections_per_address=2)
+    first, second = await connect(server), await connect(server)
+    with pytest.raises((asyncssh.DisconnectError, ConnectionError)):
+        await connect(server)
+    first.close()
+    await first.wait_closed()
+    await until(lambda: server.per_address["127.0.0.1"] == 1, "the count to drop")
+    third = await connect(server)  # a place is free again
+    second.close()
+    third.close()
 
 
 async def test_a_session_without_a_pty_is_refused_with_one_line(server: Hub) -> None:
@@ -363,3 +380,68 @@ async def test_staff_sign_in_by_key_and_the_desk_still_asks_password_and_totp(
     await term.type(totp.now(), enter=True)
     await term.wait_for(f"Inbox · {STAFF_EMAIL}")
     conn.close()
+
+
+# --- the file area inside the app, and the commands ----------------------------------------
+
+
+def test_inside_a_session_files_come_only_from_upload_and_go_only_to_download(
+    tmp_path: Path, policy: Policy
+) -> None:
+    from core.context import Context
+    from core.errors import InvalidInput
+    from core.transfer import TransferArea
+
+    area = TransferArea(root=tmp_path / "s-1", login="f-x@host", port=2222)
+    area.upload.mkdir(parents=True)
+    area.download.mkdir()
+    other = tmp_path / "s-2" / "upload"
+    other.mkdir(parents=True)
+    (other / "geheim.pdf").write_bytes(b"someone else's")
+    (area.upload / "mine.pdf").write_bytes(b"mine")
+    (area.upload / "link.pdf").symlink_to(other / "geheim.pdf")
+
+    ctx = Context(repo=None, blobs=None, secret=None, email=None, sms=None, policy=policy)  # type: ignore[arg-type]
+    ctx.transfer = area
+    assert ctx.attachment(Path("mine.pdf")).open().read() == b"mine"  # relative to upload/
+    for typed in (
+        other / "geheim.pdf",
+        Path("../../s-2/upload/geheim.pdf"),
+        Path("link.pdf"),
+        Path("/etc/hostname"),
+    ):
+        with pytest.raises(InvalidInput, match="upload folder|no file"):
+            ctx.attachment(typed)
+    with pytest.raises(InvalidInput, match="download folder"):
+        area.check_download_folder(other)
+    area.check_download_folder(area.root / "upload" / ".." / "download")
+    assert area.upload_command() == "scp -P 2222 FILE f-x@host:upload/"
+    assert area.download_command() == "scp -P 2222 'f-x@host:download/*' ."
+
+
+def test_guest_without_a_terminal_says_so(tmp_path: Path) -> None:
+    from tests.test_cli import veilig
+
+    result = veilig(tmp_path / "home", "guest")
+    assert result.returncode == 2 and "needs a terminal" in result.stderr
+
+
+def test_staff_add_key_registers_a_fingerprint_for_a_known_staff_member_only(
+    initialised: tuple[Path, InitResult], tmp_path: Path
+) -> None:
+    from tests.test_cli import veilig
+
+    home, _result = initialised
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    pub = tmp_path / "id_ed25519.pub"
+    pub.write_bytes(key.export_public_key())
+    unknown = veilig(home, "staff", "add-key", "nobody@declacare.nl", str(pub))
+    assert unknown.returncode == 2 and "no staff member" in unknown.stderr
+    ok = veilig(home, "staff", "add-key", STAFF_EMAIL.upper(), str(pub))
+    assert ok.returncode == 0, ok.stderr
+    fingerprint = str(key.get_fingerprint("sha256"))
+    assert fingerprint in ok.stdout
+    assert (home / "ssh" / "staff_keys").read_text() == f"{fingerprint} {STAFF_EMAIL}\n"
+    assert oct((home / "ssh" / "staff_keys").stat().st_mode & 0o777) == "0o600"
+    not_a_key = veilig(home, "staff", "add-key", STAFF_EMAIL, str(home / "veilig.db"))
+    assert not_a_key.returncode == 2

@@ -250,7 +250,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
             raise VeiligError(_("There is no staff member {email}.").format(email=email))
     try:
         text = Path(args.keyfile).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
     fingerprint = add_staff_key(settings.home, email, text)
     done = _("Key {fingerprint} now signs in as {email}.")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import asyncssh
 
+from core.i18n import _
 from core.transfer import DOWNLOAD, UPLOAD, TransferArea
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class AreaSFTPServer(asyncssh.SFTPServer):
             self.channel.exit(0)
 
     def symlink(self, oldpath: bytes, newpath: bytes) -> None:
-        raise asyncssh.SFTPPermissionDenied("links are not allowed here")
+        raise asyncssh.SFTPPermissionDenied(_("links are not allowed here"))
 
     def link(self, oldpath: bytes, newpath: bytes) -> None:
-        raise asyncssh.SFTPPermissionDenied("links are not allowed here")
+        raise asyncssh.SFTPPermissionDenied(_("links are not allowed here"))

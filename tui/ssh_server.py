@@ -93,7 +93,7 @@ class VeiligSSHServer(asyncssh.SSHServer):
             or self.hub.total >= policy.ssh_connections_total
         ):
             log.warning("ssh: too many connections from %s", self.address)
-            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many connections")
+            conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, _("too many connections"))
             self.address = ""  # not counted
             return
         self.hub.per_address[self.address] += 1
