@@ -21,6 +21,7 @@ import fcntl
 import logging
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -43,6 +44,8 @@ from tui.ssh_keys import load_or_create_host_key, staff_keys
 log = logging.getLogger(__name__)
 
 GUEST = "guest"
+TERM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+MAX_PENDING_INPUT = 64 * 1024  # typed/pasted bytes the app has not read: then stop reading
 HANGUP_GRACE_SECONDS = 2.0
 
 
@@ -190,7 +193,8 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
     def pty_requested(
         self, term_type: str, term_size: tuple[int, int, int, int], term_modes: object
     ) -> bool:
-        self.term_type = term_type
+        # TERM goes into the app's environment: a name, nothing else.
+        self.term_type = term_type if TERM_NAME.fullmatch(term_type) else "xterm-256color"
         self.size = (term_size[0] or 80, term_size[1] or 24)
         return True
 
@@ -317,6 +321,12 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             loop.add_writer(self.master, self._to_app)
         else:
             loop.remove_writer(self.master)
+        if self.chan is not None and not self.closed:
+            # A huge paste waits in the client's SSH window, not in our memory.
+            if len(self.pending) > MAX_PENDING_INPUT:
+                self.chan.pause_reading()
+            else:
+                self.chan.resume_reading()
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         self.size = (width, height)
