@@ -445,3 +445,23 @@ def test_staff_add_key_registers_a_fingerprint_for_a_known_staff_member_only(
     assert oct((home / "ssh" / "staff_keys").stat().st_mode & 0o777) == "0o600"
     not_a_key = veilig(home, "staff", "add-key", STAFF_EMAIL, str(home / "veilig.db"))
     assert not_a_key.returncode == 2
+
+
+def test_a_new_server_deletes_areas_a_killed_one_left_and_refuses_a_planted_root(
+    tmp_path: Path,
+) -> None:
+    from core.errors import VeiligError
+
+    root = tmp_path / "areas"
+    first = FileAreas(root)
+    left = first.create()
+    (left.root / "upload" / "verslag.pdf").write_bytes(b"medical")
+    FileAreas(root)  # the first server was killed: the next start cleans up
+    assert not left.root.exists()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    planted = tmp_path / "planted"
+    planted.symlink_to(elsewhere)
+    with pytest.raises(VeiligError, match="not a private folder"):
+        FileAreas(planted)

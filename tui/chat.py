@@ -110,6 +110,13 @@ class ChatScreen(Screen[None]):
         """Where attachments are saved: over SSH the session's download folder."""
         return self.ctx.transfer.download if self.ctx.transfer else Path.cwd()
 
+    def shown_path(self, path: Path) -> str:
+        """A saved file as the person can name it: over SSH, inside their file area."""
+        transfer = self.ctx.transfer
+        if transfer is not None and path.is_relative_to(transfer.root):
+            return str(path.relative_to(transfer.root))
+        return str(path)
+
     def say_upload_hint(self) -> None:
         """Over SSH: how to put a file from your own computer into this session."""
         transfer = self.ctx.transfer

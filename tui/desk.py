@@ -350,7 +350,10 @@ class ConversationScreen(ChatScreen):
         self.app.call_from_thread(self._saved, saved)
 
     def _saved(self, paths: list[Path]) -> None:
-        self.chat.say(_("Saved:\n{paths}").format(paths="\n".join(str(p) for p in paths)), "notice")
+        self.chat.say(
+            _("Saved:\n{paths}").format(paths="\n".join(self.shown_path(p) for p in paths)),
+            "notice",
+        )
         self.say_download_hint()
         self.set_step("read")
 

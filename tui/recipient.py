@@ -298,7 +298,7 @@ class RecipientScreen(ChatScreen):
         self.app.call_from_thread(self._saved, saved)
 
     def _saved(self, paths: list[Path]) -> None:
-        listing = "\n".join(str(p) for p in paths)
+        listing = "\n".join(self.shown_path(p) for p in paths)
         self.chat.say(_("Saved:\n{paths}").format(paths=listing), "notice")
         self.say_download_hint()
         self.show_step(Step.READ, ask=False)

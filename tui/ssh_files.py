@@ -14,14 +14,17 @@ import base64
 import contextlib
 import hmac
 import logging
+import os
 import secrets
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
+from core.errors import VeiligError
 from core.i18n import _
 from core.transfer import DOWNLOAD, UPLOAD, TransferArea
 
@@ -46,16 +49,20 @@ class SessionArea:
 
 class FileAreas:
     """All live areas, under one root that lies outside ``VEILIG_HOME``: files there
-    are the practitioner's, and veilig never attaches its own data files."""
+    are the practitioner's, and veilig never attaches its own data files.
+
+    The default root is fixed per system user (``$TMPDIR/veilig-ssh-UID``), so that a
+    server that was killed leaves nothing behind for long: the next start deletes the
+    areas it finds. One server per root."""
 
     def __init__(self, root: Path | None = None) -> None:
-        if root is None:
-            self.root = Path(tempfile.mkdtemp(prefix="veilig-ssh-"))
-            self.owned = True
-        else:
-            root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.root = root
-            self.owned = False
+        self.root = root or Path(tempfile.gettempdir()) / f"veilig-ssh-{os.getuid()}"
+        try:
+            self.root.mkdir(parents=True, mode=0o700)
+        except FileExistsError:
+            _check_private_folder(self.root)
+        for stale in self.root.glob("s-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         self.areas: list[SessionArea] = []
 
     def create(self) -> SessionArea:
@@ -85,8 +92,18 @@ class FileAreas:
     def close(self) -> None:
         for area in list(self.areas):
             self.remove(area)
-        if self.owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _check_private_folder(folder: Path) -> None:
+    """A root in a shared temporary folder must be ours: not a symlink someone planted,
+    not another user's, not open to others."""
+    st = folder.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise VeiligError(
+            _("{path} is not a private folder of this user; choose another with --files.").format(
+                path=folder
+            )
+        )
 
 
 class AreaSFTPServer(asyncssh.SFTPServer):
