@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from core.errors import CannotOpen
+
 
 class FileBlobStore:
     def __init__(self, root: Path) -> None:
@@ -42,7 +44,13 @@ class FileBlobStore:
 
     @contextmanager
     def open(self, blob_id: str) -> Iterator[BinaryIO]:
-        with self._path(blob_id).open("rb") as f:
+        # A blob deleted or an id altered in the database is damage like any other:
+        # the one domain error, not a crash with a path in it.
+        try:
+            f = self._path(blob_id).open("rb")
+        except (FileNotFoundError, ValueError):
+            raise CannotOpen("blob missing") from None
+        with f:
             yield f
 
     def delete(self, blob_id: str) -> None:
