@@ -30,7 +30,7 @@ from core.errors import (
 )
 from core.i18n import _, format_datetime, ngettext
 from core.models import Direction
-from core.sealing import Draft, OpenedMessage
+from core.sealing import Draft, OpenedMessage, check_attachments
 from tui.file_picker import FilePicker
 from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
 
@@ -100,10 +100,17 @@ class ChatScreen(Screen[None]):
         """Attach the file at ``text`` (a path). Raises InvalidInput with the reason."""
         path = Path(text.strip()).expanduser()
         attachment = self.ctx.attachment(path)
-        self.line.value = ""
         if any(f.path.resolve() == path.resolve() for f in self.files.files):
+            attachment.close()
+            self.line.value = ""
             self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
             return
+        try:
+            check_attachments((*self.files.files, attachment), self.ctx.policy)
+        except InvalidInput:
+            attachment.close()  # refused now, not after the others were encrypted
+            raise
+        self.line.value = ""
         self.files.add_file(attachment)
 
     def pick_file(self) -> None:

@@ -21,7 +21,7 @@ from core.display import literal
 from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited, VeiligError
 from core.i18n import _, format_datetime
 from core.models import Direction, Method
-from core.sealing import Draft, OpenedMessage
+from core.sealing import Draft, OpenedMessage, check_attachments
 from core.stream import ContentKey
 from tui.chat import ChatScreen, explain
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
@@ -482,12 +482,19 @@ class ComposeScreen(Screen[None]):
     def attach(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             return
+        files = self.query_one("#files", AttachmentList)
         try:
             attachment = self.desk.ctx.attachment(Path(event.value.strip()).expanduser())
         except InvalidInput as exc:
             self._error(str(exc))
             return
-        self.query_one("#files", AttachmentList).add_file(attachment)
+        try:
+            check_attachments((*files.files, attachment), self.desk.ctx.policy)
+        except InvalidInput as exc:
+            attachment.close()
+            self._error(str(exc))
+            return
+        files.add_file(attachment)
         event.input.value = ""
         self._error("")
 
