@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,6 +56,22 @@ class FileBlobStore:
 
     def delete(self, blob_id: str) -> None:
         self._path(blob_id).unlink(missing_ok=True)
+
+    def sweep(self, keep: set[str], written_before: datetime) -> int:
+        cutoff = written_before.timestamp()
+        gone = 0
+        if not self.root.exists():
+            return 0
+        for path in self.root.glob("??/*"):
+            blob_id = path.name.removeprefix(".").removesuffix(".tmp")
+            unfinished = path.name.startswith(".")
+            try:
+                if (unfinished or blob_id not in keep) and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+            except FileNotFoundError:
+                continue  # another sweeper was first
+        return gone
 
     def ids(self) -> Iterator[str]:
         if self.root.exists():
