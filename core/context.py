@@ -70,6 +70,12 @@ class Context:
             self.audit.append(tx, actor, Action.ATTACHMENT_SAVED, opened.message.conversation_id)
         return path
 
+    def sweep_orphan_blobs(self) -> int:
+        """Remove ciphertext no message refers to (a send killed before it committed)."""
+        with self.repo.transaction() as tx:
+            keep = tx.blob_ids()
+        return self.blobs.sweep(keep, self.clock() - self.policy.orphan_blob_grace)
+
     @property
     def codes(self) -> CodeIssuer:
         return CodeIssuer(self.policy, self.secret, self.clock)

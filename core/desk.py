@@ -108,6 +108,7 @@ class ThreadView:
     conversation: Conversation
     messages: list[tuple[OpenedMessage, ContentKey]] = field(default_factory=list)
     participants: list[tuple[Participant, Contact]] = field(default_factory=list)
+    damaged: list[Message] = field(default_factory=list)  # altered or missing on disk
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,14 @@ class Desk:
             contact = Contact.unseal(self.ctx, participants[0])
             return contact.name or contact.email, contact.email
         inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
-        opened, _key = open_message(blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound)
+        try:
+            opened, _key = open_message(
+                blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound
+            )
+        except CannotOpen:
+            # One damaged message must not take the whole inbox down with it: the row
+            # stays, and opening it says what is wrong.
+            return _("(cannot be opened)"), ""
         return opened.sender.name, opened.sender.email
 
     def thread(self, conversation_id: str) -> ThreadView:
@@ -273,9 +281,13 @@ class Desk:
             self.ctx.audit.append(tx, self.actor, Action.OPENED, conversation_id)
         view = ThreadView(conversation=conversation)
         for message in messages:
-            view.messages.append(
-                open_message(blobs=self.ctx.blobs, mailbox_key=self._key, message=message)
-            )
+            # One damaged message does not hide the rest of the conversation.
+            try:
+                view.messages.append(
+                    open_message(blobs=self.ctx.blobs, mailbox_key=self._key, message=message)
+                )
+            except CannotOpen:
+                view.damaged.append(message)
         view.participants = [(p, Contact.unseal(self.ctx, p)) for p in participants]
         return view
 

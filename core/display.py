@@ -54,13 +54,13 @@ def literal(text: str, *, multiline: bool = False) -> str:
     With ``multiline`` newlines and tabs are kept (bodies); otherwise they are shown
     too (names, subjects, file names must stay on one line).
     """
+    if multiline:
+        text = text.replace("\r\n", "\n")  # CRLF from e-mail clients is a line break
     out: list[str] = []
     for ch in text:
         if multiline and ch in "\n\t":
             out.append(ch)
             continue
-        if ch == "\r" and multiline:
-            continue  # CRLF from e-mail clients: the \n that follows keeps the line break
         code = ord(ch)
         category = unicodedata.category(ch)
         if (

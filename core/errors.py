@@ -15,6 +15,11 @@ class CannotOpen(VeiligError):
     """
 
 
+class KeyDamaged(VeiligError):
+    """A stored public key cannot be sealed to (altered or not a valid key): nothing
+    is sealed and nothing is sent."""
+
+
 class InvalidInput(VeiligError):
     """Input that cannot be used (an e-mail address, a file); the message says why."""
 

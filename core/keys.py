@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from core.errors import CannotOpen
+from core.errors import CannotOpen, KeyDamaged
 from core.policy import Argon2Cost
 from core.stream import ContentKey
 
@@ -46,11 +46,22 @@ class MailboxPublicKey:
 
     def _hpke(self) -> hpke.MLKEM768X25519PublicKey:
         if len(self.raw) != _MLKEM_PUBLIC + _X25519_SIZE:
-            raise CannotOpen("malformed mailbox public key")
-        return hpke.MLKEM768X25519PublicKey(
-            mlkem.MLKEM768PublicKey.from_public_bytes(self.raw[:_MLKEM_PUBLIC]),
-            x25519.X25519PublicKey.from_public_bytes(self.raw[_MLKEM_PUBLIC:]),
-        )
+            raise KeyDamaged("malformed mailbox public key")
+        try:
+            return hpke.MLKEM768X25519PublicKey(
+                mlkem.MLKEM768PublicKey.from_public_bytes(self.raw[:_MLKEM_PUBLIC]),
+                x25519.X25519PublicKey.from_public_bytes(self.raw[_MLKEM_PUBLIC:]),
+            )
+        except ValueError:
+            raise KeyDamaged("malformed mailbox public key") from None
+
+    def seal(self, secret: bytes, info: bytes) -> bytes:
+        try:
+            return _SUITE.encrypt(secret, self._hpke(), info=info)
+        except ValueError:
+            # OpenSSL refuses an all-zero or low-order X25519 share (RFC 7748 §6.1):
+            # a key someone swapped in the database. Seal nothing to it.
+            raise KeyDamaged("mailbox public key refused") from None
 
 
 class MailboxPrivateKey:
@@ -90,7 +101,7 @@ def _wrap_info(message_id: str) -> bytes:
 
 
 def wrap_content_key(public: MailboxPublicKey, key: ContentKey, message_id: str) -> bytes:
-    return _SUITE.encrypt(key, public._hpke(), info=_wrap_info(message_id))
+    return public.seal(key, _wrap_info(message_id))
 
 
 def unwrap_content_key(private: MailboxPrivateKey, wrapped: bytes, message_id: str) -> ContentKey:
@@ -103,6 +114,12 @@ def unwrap_content_key(private: MailboxPrivateKey, wrapped: bytes, message_id: s
 # --- wrapping a secret under a password (Argon2id) or a recovery key ---------------
 
 _PW_FORMAT = struct.Struct(">BIIB16s12s")  # version, iterations, memory KiB, lanes, salt, nonce
+# The cost is read from the wrap before the password is checked. Someone who can edit
+# the database must not be able to make a log-in allocate terabytes or run for hours:
+# costs beyond these (16x the policy's memory, 10x its passes) are refused unread.
+_MAX_MEMORY_KIB = 1024 * 1024
+_MAX_ITERATIONS = 32
+_MAX_LANES = 16
 
 
 def wrap_with_password(
@@ -123,6 +140,12 @@ def unwrap_with_password(wrapped: bytes, password: Password, binding: bytes) -> 
     version, iterations, memory_kib, lanes, salt, nonce = _PW_FORMAT.unpack(head)
     if version != 1:
         raise CannotOpen("unsupported key wrap")
+    if not (
+        1 <= iterations <= _MAX_ITERATIONS
+        and 1 <= lanes <= _MAX_LANES
+        and 8 * lanes <= memory_kib <= _MAX_MEMORY_KIB
+    ):
+        raise CannotOpen("key wrap cost out of range")
     key = _argon2(password, salt, Argon2Cost(iterations, memory_kib, lanes))
     try:
         return AESGCM(key).decrypt(nonce, wrapped[_PW_FORMAT.size :], head + binding)
@@ -166,7 +189,7 @@ def wrap_with_recovery_key(secret: bytes, recovery: RecoveryKey, binding: bytes)
 def unwrap_with_recovery_key(wrapped: bytes, recovery: RecoveryKey, binding: bytes) -> bytes:
     try:
         return _recovery_aead(recovery).decrypt(wrapped[:12], wrapped[12:], binding)
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
         raise CannotOpen("wrong recovery key") from None
 
 
@@ -204,7 +227,7 @@ def open_thread_key(
     try:
         aead = invitation_key(reference, share, invitation_id)
         return ThreadKey(aead.decrypt(wrapped[:12], wrapped[12:], invitation_id.encode()))
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
         raise CannotOpen("thread key does not unwrap") from None
 
 
@@ -215,7 +238,7 @@ def _thread_info(participant_id: str) -> bytes:
 def wrap_thread_key_to_mailbox(
     public: MailboxPublicKey, key: ThreadKey, participant_id: str
 ) -> bytes:
-    return _SUITE.encrypt(key, public._hpke(), info=_thread_info(participant_id))
+    return public.seal(key, _thread_info(participant_id))
 
 
 def unwrap_thread_key(private: MailboxPrivateKey, wrapped: bytes, participant_id: str) -> ThreadKey:
@@ -237,5 +260,5 @@ def unwrap_for_thread(key: ThreadKey, wrapped: bytes, message_id: str) -> Conten
     binding = b"veilig/v1/thread-content|" + message_id.encode()
     try:
         return ContentKey(AESGCM(key).decrypt(wrapped[:12], wrapped[12:], binding))
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
         raise CannotOpen("content key does not unwrap") from None

@@ -1,7 +1,9 @@
 """The e-mails veilig sends. None of them carries a subject, body or file name.
 
 An e-mail crosses servers we do not control; it may say *that* something happened,
-never *what* was written.
+never *what* was written. A name in a greeting was typed by a person: it goes in with
+its control and bidi characters made visible, since terminal mail readers (mutt, mail)
+would otherwise pass escape sequences to the reader's terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from core.display import literal
 from core.i18n import _, format_datetime, ngettext
 
 
@@ -70,7 +73,7 @@ def confirmation_email(
         "{org} received your secure message ({files}) in good order on {when}.\n"
         "It was sent end-to-end encrypted.\n\n"
         "{org}"
-    ).format(name=name, org=org, files=files, when=format_datetime(received_at))
+    ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
     return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
 
 
@@ -94,7 +97,7 @@ def notification_email(*, org: str, sender: str, to: str, name: str, reference: 
         "To be sure it is you, we then send a verification code to the phone number or\n"
         "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
         "{org}"
-    ).format(name=name or _("recipient"), org=org, reference=reference)
+    ).format(name=literal(name) or _("recipient"), org=org, reference=reference)
     return _email(
         to, _("A secure message from {org} is waiting for you").format(org=org), body, sender
     )

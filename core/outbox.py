@@ -80,6 +80,12 @@ class Outbox:
         else:
             await self.email.send(Email.from_json(payload))
 
+    def retrying(self, limit: int = 20) -> list[OutboxItem]:
+        """Items that failed at least once and will be tried again, oldest first: what
+        an operator needs to see during an outage (the kind of error, never a payload)."""
+        with self.repo.transaction() as tx:
+            return tx.retrying_outbox(limit)
+
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with +-20 % jitter, so many queued mails do not retry in step."""
         base = self.policy.delivery_first_retry * (2 ** min(attempts - 1, 20))

@@ -92,6 +92,10 @@ class Policy:
     delivery_max_backoff: timedelta = timedelta(minutes=30)
     # Two days of retries at the capped backoff: longer than any planned outage.
     delivery_give_up_after_attempts: int = 100
+    # A send killed between writing its blobs and committing its rows leaves ciphertext
+    # nobody refers to. `veilig outbox` removes it once it is this old: far longer than
+    # any send takes (4 GiB seal in minutes), so a send in progress is never touched.
+    orphan_blob_grace: timedelta = timedelta(hours=24)
 
     def with_cheap_kdf(self) -> Policy:
         """The same policy with a fast Argon2id, for tests and throwaway demos only."""

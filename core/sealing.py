@@ -112,10 +112,15 @@ class Draft:
     def check(self, policy: Policy) -> None:
         if not self.subject.strip() and not self.body.strip() and not self.attachments:
             raise InvalidInput(_("The message is empty."))
-        if len(self.attachments) > policy.max_attachments:
-            raise InvalidInput(_("Too many attachments in one message."))
-        if sum(a.size for a in self.attachments) > policy.max_message_bytes:
-            raise InvalidInput(_("The attachments together are larger than the limit per message."))
+        check_attachments(self.attachments, policy)
+
+
+def check_attachments(attachments: tuple[Attachment, ...], policy: Policy) -> None:
+    """The limits per message; called as each file is added, and again before sealing."""
+    if len(attachments) > policy.max_attachments:
+        raise InvalidInput(_("Too many attachments in one message."))
+    if sum(a.size for a in attachments) > policy.max_message_bytes:
+        raise InvalidInput(_("The attachments together are larger than the limit per message."))
 
 
 @dataclass(frozen=True)

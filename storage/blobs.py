@@ -10,8 +10,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
+
+from core.errors import CannotOpen
 
 
 class FileBlobStore:
@@ -42,11 +45,33 @@ class FileBlobStore:
 
     @contextmanager
     def open(self, blob_id: str) -> Iterator[BinaryIO]:
-        with self._path(blob_id).open("rb") as f:
+        # A blob deleted or an id altered in the database is damage like any other:
+        # the one domain error, not a crash with a path in it.
+        try:
+            f = self._path(blob_id).open("rb")
+        except (FileNotFoundError, ValueError):
+            raise CannotOpen("blob missing") from None
+        with f:
             yield f
 
     def delete(self, blob_id: str) -> None:
         self._path(blob_id).unlink(missing_ok=True)
+
+    def sweep(self, keep: set[str], written_before: datetime) -> int:
+        cutoff = written_before.timestamp()
+        gone = 0
+        if not self.root.exists():
+            return 0
+        for path in self.root.glob("??/*"):
+            blob_id = path.name.removeprefix(".").removesuffix(".tmp")
+            unfinished = path.name.startswith(".")
+            try:
+                if (unfinished or blob_id not in keep) and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+            except FileNotFoundError:
+                continue  # another sweeper was first
+        return gone
 
     def ids(self) -> Iterator[str]:
         if self.root.exists():

@@ -296,6 +296,9 @@ class SqlTransaction:
         row = self.session.get(MessageRow, message_id)
         return self._message(row) if row else None
 
+    def blob_ids(self) -> set[str]:
+        return set(self.session.exec(select(MessageItemRow.blob_id)).all())
+
     def messages(self, limit: int = 50, offset: int = 0) -> list[Message]:
         rows = self.session.exec(
             select(MessageRow)
@@ -312,6 +315,15 @@ class SqlTransaction:
                 OutboxRow.status == DeliveryStatus.PENDING.value,
                 col(OutboxRow.next_attempt_at) <= now,
             )
+            .order_by(col(OutboxRow.created_at))
+            .limit(limit)
+        ).all()
+        return [_outbox(r) for r in rows]
+
+    def retrying_outbox(self, limit: int) -> list[OutboxItem]:
+        rows = self.session.exec(
+            select(OutboxRow)
+            .where(OutboxRow.status == DeliveryStatus.PENDING.value, OutboxRow.attempts > 0)
             .order_by(col(OutboxRow.created_at))
             .limit(limit)
         ).all()

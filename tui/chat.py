@@ -19,13 +19,20 @@ from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from core.context import Context
-from core.display import human_size
-from core.errors import CannotOpen, CodeRejected, InvalidInput, RateLimited, VeiligError
+from core.display import human_size, literal
+from core.errors import (
+    CannotOpen,
+    CodeRejected,
+    InvalidInput,
+    KeyDamaged,
+    RateLimited,
+    VeiligError,
+)
 from core.i18n import _, format_datetime, ngettext
 from core.models import Direction
-from core.sealing import Draft, OpenedMessage
+from core.sealing import Draft, OpenedMessage, check_attachments
 from tui.file_picker import FilePicker
-from tui.widgets import AttachmentList, ChatLog
+from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,8 @@ class ChatScreen(Screen[None]):
         yield Static(self.title_text, id="title", markup=False)
         yield ChatLog(id="chat")
         with Vertical(id="answer"):
-            yield Input(id="line")
-            yield TextArea(id="body", soft_wrap=True, tab_behavior="focus")
+            yield LiteralInput(id="line")
+            yield LiteralTextArea(id="body", soft_wrap=True, tab_behavior="focus")
             yield AttachmentList(id="files")
             yield ProgressBar(id="progress", show_eta=False)
             with Vertical(id="buttons"):
@@ -93,10 +100,17 @@ class ChatScreen(Screen[None]):
         """Attach the file at ``text`` (a path). Raises InvalidInput with the reason."""
         path = Path(text.strip()).expanduser()
         attachment = self.ctx.attachment(path)
-        self.line.value = ""
         if any(f.path.resolve() == path.resolve() for f in self.files.files):
+            attachment.close()
+            self.line.value = ""
             self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
             return
+        try:
+            check_attachments((*self.files.files, attachment), self.ctx.policy)
+        except InvalidInput:
+            attachment.close()  # refused now, not after the others were encrypted
+            raise
+        self.line.value = ""
         self.files.add_file(attachment)
 
     def pick_file(self) -> None:
@@ -192,18 +206,21 @@ class ChatScreen(Screen[None]):
         """One message as a bubble: sender, time, subject, body, numbered attachments.
         The reader's own messages stand on the right, like their answers in the dialog."""
         sent = datetime.fromisoformat(opened.sent_at)
+        # Names, subject and file names are one line each: made literal here, a newline
+        # in them shows as ␊ instead of starting a fake "Subject:" line in the bubble.
         lines = [
             _("From {name} <{email}> · {when}").format(
-                name=opened.sender.name,
-                email=opened.sender.email,
+                name=literal(opened.sender.name),
+                email=literal(opened.sender.email),
                 when=format_datetime(sent),
             ),
-            _("Subject: {subject}").format(subject=opened.subject),
+            _("Subject: {subject}").format(subject=literal(opened.subject)),
             "",
             opened.body,
         ]
         for n, attachment in enumerate(opened.attachments, 1):
-            lines.append(f"📎 {n}. {attachment.name}  ({human_size(attachment.size)})")
+            size = human_size(attachment.size)
+            lines.append(f"📎 {n}. {literal(attachment.name)}  ({size})")
         kind = "user" if opened.message.direction == mine else "bot"
         self.chat.say("\n".join(lines), kind)
 
@@ -229,6 +246,11 @@ def explain(exc: VeiligError) -> str:
     if isinstance(exc, CannotOpen):
         return _(
             "This message cannot be opened: it was changed or damaged. Please tell the sender."
+        )
+    if isinstance(exc, KeyDamaged):
+        return _(
+            "The organisation's key is damaged, so nothing was sent. "
+            "Please tell the organisation's administrator."
         )
     return str(exc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import itertools
 import logging
 import os
 import shutil
@@ -13,7 +14,9 @@ from collections.abc import Sequence
 
 from core.config import Settings
 from core.errors import VeiligError
-from core.i18n import _, ngettext, use_language
+from core.i18n import _, format_datetime, ngettext, use_language
+
+OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due mail
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -284,18 +287,34 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from tui.factory import make_context
 
     ctx = make_context(settings)
+    sweep_every = 3600 // OUTBOX_WATCH_SECONDS
 
     async def run() -> int:
-        while True:
+        for round_ in itertools.count():
+            if round_ % sweep_every == 0:
+                ctx.sweep_orphan_blobs()
             report = await ctx.outbox.deliver_due()
             print(
                 _("sent {sent}, failed {failed}, pending {pending}").format(
                     sent=report.sent, failed=report.failed, pending=report.pending
                 )
             )
+            retrying = ctx.outbox.retrying()
+            for item in retrying:
+                print(
+                    "  "
+                    + _("{channel}: {n} attempts, last error {error}, next try {when}").format(
+                        channel=item.channel,
+                        n=item.attempts,
+                        error=item.last_error,
+                        when=format_datetime(item.next_attempt_at),
+                    )
+                )
             if not args.watch:
-                return 0 if report.failed == 0 else 1
-            await asyncio.sleep(5)
+                # Non-zero while mail is stuck, so a cron job or monitor notices an outage.
+                return 0 if report.failed == 0 and not retrying else 1
+            await asyncio.sleep(OUTBOX_WATCH_SECONDS)
+        return 0
 
     return asyncio.run(run())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,18 +18,24 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Sta
 from core.context import Context
 from core.desk import Contact, Desk, InboxRow, SentRow, ThreadView
 from core.display import literal
-from core.errors import InvalidInput, LoginFailed, RateLimited, VeiligError
+from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited, VeiligError
 from core.i18n import _, format_datetime
 from core.models import Direction, Method
-from core.sealing import Draft, OpenedMessage
+from core.sealing import Draft, OpenedMessage, check_attachments
 from core.stream import ContentKey
 from tui.chat import ChatScreen, explain
-from tui.widgets import AttachmentList, plain
+from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
+
+CELL_WIDTH = 40  # a stranger's 500-character name must not push the other columns away
 
 
 def cell(text: str) -> Text:
-    """A table cell from other people's text: literal, never markup."""
-    return Text(literal(text))
+    """A table cell from other people's text: literal, never markup, and at most
+    CELL_WIDTH wide (the whole text is in the conversation itself)."""
+    shown = literal(text)
+    if len(shown) > CELL_WIDTH:
+        shown = shown[: CELL_WIDTH - 1] + "…"
+    return Text(shown)
 
 
 def when(moment: datetime | None) -> str:
@@ -56,11 +63,11 @@ class LoginScreen(Screen[None]):
         with Vertical(id="login"):
             yield Static(_("veilig desk · {org}").format(org=self.org_name), markup=False)
             yield Label(_("E-mail"))
-            yield Input(id="email", placeholder="desk@example.nl")
+            yield LiteralInput(id="email", placeholder="desk@example.nl")
             yield Label(_("Password"))
             yield Input(id="password", password=True)
             yield Label(_("Code from your authenticator app"))
-            yield Input(id="totp", placeholder="123456", max_length=8)
+            yield LiteralInput(id="totp", placeholder="123456", max_length=8)
             yield Static("", id="error", markup=False)
             yield Button(_("Log in"), id="login-button", variant="primary")
         yield Footer()
@@ -161,21 +168,31 @@ class InboxScreen(Screen[None]):
 
     def _show(self, rows: list[InboxRow]) -> None:
         self.rows = rows
-        table = self.query_one("#inbox", DataTable)
-        table.clear(columns=True)  # columns size to the rows they get
-        table.add_columns("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
-        for row in rows:
-            table.add_row(
-                "●" if row.unread else " ",
-                cell(row.who),
-                cell(row.email),
-                when(row.when),
-                str(row.attachments),
-                _("them") if row.last_direction == Direction.INBOUND else _("we"),
-                key=row.conversation.id,
+        labels = ("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
+        lines: list[tuple[str | None, tuple[str | Text, ...]]] = [
+            (
+                row.conversation.id,
+                (
+                    "●" if row.unread else " ",
+                    cell(row.who),
+                    cell(row.email),
+                    when(row.when),
+                    str(row.attachments),
+                    _("them") if row.last_direction == Direction.INBOUND else _("we"),
+                ),
             )
-        if not rows:
-            table.add_row("", _("No conversations yet."), "", "", "", "")
+            for row in rows
+        ] or [(None, ("", _("No conversations yet."), "", "", "", ""))]
+        table = self.query_one("#inbox", DataTable)
+        table.clear(columns=True)
+        # Each column as wide as its widest cell, measured here. DataTable's own
+        # auto width is measured later, when idle, and a redraw in between could
+        # leave the table drawn at the width of its labels ("Kar", "karin@").
+        for n, label in enumerate(labels):
+            width = max(cell_len(str(cells[n])) for _key, cells in lines)
+            table.add_column(label, width=max(width, cell_len(label)))
+        for key, cells in lines:
+            table.add_row(*cells, key=key)
         table.focus()
 
     def action_open(self) -> None:
@@ -235,6 +252,8 @@ class ConversationScreen(ChatScreen):
             self.chat.say(_("Conversation with {who}").format(who=who), "notice")
         for opened, _key in view.messages:
             self.show_message(opened, mine=Direction.OUTBOUND)
+        if view.damaged:
+            self.show_error(explain(CannotOpen("damaged")))
         has_files = any(m.attachments for m, _k in view.messages)
         hint = (
             _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
@@ -403,11 +422,11 @@ class ComposeScreen(Screen[None]):
         yield Static(_("New secure message"), id="title", markup=False)
         with VerticalScroll(classes="form"):
             yield Label(_("Recipient's e-mail"))
-            yield Input(id="to", placeholder="praktijk@example.nl", compact=True)
+            yield LiteralInput(id="to", placeholder="praktijk@example.nl", compact=True)
             yield Label(_("Recipient's name (optional)"))
-            yield Input(id="name", compact=True)
+            yield LiteralInput(id="name", compact=True)
             yield Label(_("Mobile number (for the SMS code)"))
-            yield Input(id="phone", placeholder="06 12345678", compact=True)
+            yield LiteralInput(id="phone", placeholder="06 12345678", compact=True)
             yield Label(_("Verification, days available and language of the e-mails"))
             with Horizontal(id="method-row"):
                 yield Select(
@@ -417,7 +436,7 @@ class ComposeScreen(Screen[None]):
                     id="method",
                     compact=True,
                 )
-                yield Input(str(days), id="days", max_length=2, compact=True)
+                yield LiteralInput(str(days), id="days", max_length=2, compact=True)
                 yield Select(
                     [
                         (_("Language: automatic"), ""),
@@ -430,11 +449,11 @@ class ComposeScreen(Screen[None]):
                     compact=True,
                 )
             yield Label(_("Subject"))
-            yield Input(id="subject", compact=True)
+            yield LiteralInput(id="subject", compact=True)
             yield Label(_("Message"))
-            yield TextArea(id="compose-body", tab_behavior="focus", compact=True)
+            yield LiteralTextArea(id="compose-body", tab_behavior="focus", compact=True)
             yield Label(_("Attach a file: type its path and press Enter (Delete removes one)"))
-            yield Input(id="attach", compact=True)
+            yield LiteralInput(id="attach", compact=True)
             yield AttachmentList(id="files")
             yield Static("", id="error")
             yield Button(_("Send securely (Ctrl+S)"), id="send-button", variant="success")
@@ -473,12 +492,19 @@ class ComposeScreen(Screen[None]):
     def attach(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             return
+        files = self.query_one("#files", AttachmentList)
         try:
             attachment = self.desk.ctx.attachment(Path(event.value.strip()).expanduser())
         except InvalidInput as exc:
             self._error(str(exc))
             return
-        self.query_one("#files", AttachmentList).add_file(attachment)
+        try:
+            check_attachments((*files.files, attachment), self.desk.ctx.policy)
+        except InvalidInput as exc:
+            attachment.close()
+            self._error(str(exc))
+            return
+        files.add_file(attachment)
         event.input.value = ""
         self._error("")
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Label, ListItem, ListView, Static
+from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
+from textual.widgets.text_area import Edit, EditResult
 
 from core.display import human_size, literal
 from core.i18n import _
@@ -17,6 +18,27 @@ from core.sealing import Attachment
 def plain(text: str, *, multiline: bool = False) -> Content:
     """Text from a person as a Content object: no markup parsed, no escapes passed on."""
     return Content(literal(text, multiline=multiline))
+
+
+class LiteralInput(Input):
+    """An Input that never puts a control or bidi character on the terminal.
+
+    Input and TextArea draw what they hold as it is: pasted text copied from a hostile
+    page or e-mail could carry an OSC 52 or U+202E straight to the terminal. Here every
+    such character becomes its visible placeholder as it comes in (not dropped: the
+    person sees what they pasted). Passwords use a plain masked Input: they are never
+    drawn and must stay exactly as typed.
+    """
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        super().replace(literal(text), start, end)
+
+
+class LiteralTextArea(TextArea):
+    """A TextArea with the same rule as :class:`LiteralInput`; line breaks and tabs stay."""
+
+    def edit(self, edit: Edit) -> EditResult:
+        return super().edit(replace(edit, text=literal(edit.text, multiline=True)))
 
 
 class Bubble(Static):
