@@ -14,6 +14,7 @@ from typing import BinaryIO, Protocol
 from core.models import (
     AuditEntry,
     Challenge,
+    Channel,
     Conversation,
     Invitation,
     LoginFailure,
@@ -124,6 +125,10 @@ class Transaction(Protocol):
     def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]: ...
 
     def count_pending_outbox(self) -> int: ...
+
+    def outbox_queued_since(self, channel: Channel, since: datetime) -> list[datetime]:
+        """When each item of ``channel`` queued at or after ``since`` was queued (any state)."""
+        ...
 
     def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:
         """Atomically move a due item's next attempt to ``lease_until`` if nobody else did:
