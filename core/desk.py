@@ -114,7 +114,7 @@ class ThreadView:
 class SentRow:
     participant: Participant
     contact: Contact
-    subject: str
+    subject: str = field(repr=False)  # plaintext: never in a repr (see core.sealing)
     notified_at: datetime | None
     opened_at: datetime | None
     verified_via: Method | None

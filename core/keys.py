@@ -172,7 +172,14 @@ def unwrap_with_recovery_key(wrapped: bytes, recovery: RecoveryKey, binding: byt
 
 # --- thread keys: how a person without an account reads a conversation --------------
 
-ThreadKey = NewType("ThreadKey", bytes)
+
+class ThreadKey(bytes):
+    """A conversation's thread key: bytes that never print themselves (see ContentKey)."""
+
+    def __repr__(self) -> str:
+        return "ThreadKey(<secret>)"
+
+    __str__ = __repr__
 
 
 def new_thread_key() -> ThreadKey:

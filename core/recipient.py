@@ -71,7 +71,8 @@ class MessageUnavailable(VeiligError):
 class Invited:
     """What a reference leads to, before any code: where the code will go."""
 
-    reference: Reference
+    # Half of the thread key: repr=False keeps it out of tracebacks that show locals.
+    reference: Reference = field(repr=False)
     org_name: str
     method: Method
     masked_destination: str

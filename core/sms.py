@@ -16,7 +16,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +28,7 @@ from core.transports import DeliveryFailed
 @dataclass(frozen=True)
 class Sms:
     to: str  # E.164
-    body: str
+    body: str = field(repr=False)  # holds the code: never in a traceback
     message_id: str  # stable across retries
 
     def to_json(self) -> bytes:
