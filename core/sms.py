@@ -69,7 +69,7 @@ def _post(request: urllib.request.Request, timeout: float) -> None:
 
 @dataclass
 class SmsHttpTransport:
-    url: str
+    url: str = field(repr=False)  # may carry a token: never in a traceback
     timeout: float = 15.0
 
     async def send(self, sms: Sms) -> None:
@@ -84,7 +84,7 @@ class SmsHttpTransport:
 
 @dataclass
 class TwilioTransport:
-    url: str
+    url: str = field(repr=False)  # may carry a token: never in a traceback
     timeout: float = 15.0
 
     def _request(self, sms: Sms) -> urllib.request.Request:

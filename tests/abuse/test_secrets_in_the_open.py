@@ -314,6 +314,16 @@ def test_objects_that_hold_secrets_do_not_print_them(
         secrets.raw("content key", key)
     [sent_row] = desk.sent()
     objects["sent row"] = sent_row
+    # The operator's credentials travel in the transport URLs.
+    secrets.text("SMTP password", "Smtp-Geheim-31")
+    secrets.text("Twilio token", "TwilioToken4711")
+    with_credentials = make_settings(
+        home,
+        "smtp://desk:Smtp-Geheim-31@127.0.0.1:2525",
+        "twilio+http://AC42:TwilioToken4711@127.0.0.1:8080/?from=%2B3197010",
+    )
+    objects["settings"] = with_credentials
+    objects["context"] = make_context(with_credentials, policy=policy)
     objects["thread view"] = desk.thread(sent_row.participant.conversation_id)
     del clock
 
