@@ -14,10 +14,12 @@ import asyncio
 import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 import pyotp
@@ -354,6 +356,9 @@ async def test_the_login_screen_says_the_same_for_known_and_unknown_accounts(
     assert said("Too many failed attempts. Please wait 15 minutes and try again.") in known[-1]
 
 
+SLOW = replace(Policy(), argon2=Argon2Cost(iterations=2, memory_kib=8 * 1024, lanes=1))
+
+
 @pytest.fixture
 def slow_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
     """A home whose staff key is wrapped with a real Argon2id: ~15 ms a derivation here.
@@ -363,7 +368,6 @@ def slow_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
     the work that differs."""
     shm = Path("/dev/shm")  # noqa: S108 - a private temporary directory in it, removed after
     base = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
-    slow = replace(Policy(), argon2=Argon2Cost(iterations=2, memory_kib=8 * 1024, lanes=1))
     settings = make_settings(base / "slow")
     init_home(
         settings,
@@ -371,10 +375,10 @@ def slow_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
         mailbox=MAILBOX,
         staff_email=STAFF_EMAIL,
         password=STAFF_PASSWORD,
-        policy=slow,
+        policy=SLOW,
         clock=clock,
     )
-    yield make_context(settings, policy=slow, clock=clock)
+    yield make_context(settings, policy=SLOW, clock=clock)
     if base != tmp_path:
         shutil.rmtree(base)
 
@@ -406,3 +410,61 @@ def test_the_timing_check_notices_a_skipped_kdf(
     monkeypatch.setattr(core.desk, "_dummy_wrap", lambda cost: b"")  # fails before the KDF
     timing = login_timing(slow_ctx, clock)
     assert not timing.indistinguishable, timing
+
+
+FIRST_LOGIN = """
+import sys, time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from core.clock import FrozenClock
+from core.desk import Desk
+from core.errors import LoginFailed
+from core.policy import Argon2Cost, Policy
+from tui.factory import make_context
+from core.config import Settings
+
+home, known, email, hours = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+slow = replace(Policy(), argon2=Argon2Cost(*map(int, sys.argv[5:8])))
+clock = FrozenClock(FrozenClock().now + timedelta(hours=hours))  # a window of its own
+settings = Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}")
+ctx = make_context(settings, policy=slow, clock=clock)
+took = []
+for address in (known, email, email):  # warm up on the known account; first, second try
+    start = time.thread_time_ns()
+    try:
+        Desk.login(ctx, address, "wrong password!!", "000000")
+    except LoginFailed:
+        pass
+    took.append(time.thread_time_ns() - start)
+print(took[1], took[2])
+"""
+
+
+def test_the_first_log_in_of_a_process_takes_as_long_for_an_unknown_account(
+    slow_ctx: Context,
+) -> None:
+    """Each ``veilig desk`` is a new process: its first try with an unknown address must
+    cost one Argon2id, like every later try, not two (a dummy key wrap made on demand
+    with the KDF). Compared within each fresh process, after a warm-up on a known one."""
+    assert slow_ctx.home is not None
+    extra, later = [], []
+    cost = Argon2Cost(iterations=2, memory_kib=16 * 1024, lanes=1)  # ~30 ms: a clear step
+    for n in range(3):
+        args = (slow_ctx.home, STAFF_EMAIL, UNKNOWN_STAFF, n + 1, *astuple(cost))
+        done = subprocess.run(
+            [sys.executable, "-c", FIRST_LOGIN, *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        first, second = map(int, done.stdout.split())
+        extra.append(first - second)
+        later.append(second)
+    print(
+        f"\nunknown account, fresh process (cpu): first try {statistics.median(extra) / 1e6:+.1f}"
+        f" ms against a later one of {statistics.median(later) / 1e6:.1f} ms"
+    )
+    # A second derivation would add about as much as a whole later try.
+    assert statistics.median(extra) < statistics.median(later) / 2, (extra, later)
