@@ -60,6 +60,11 @@ class Policy:
     # Log-in throttling (NIST SP 800-63B §5.2.2, OWASP ASVS V6.3): after 5 failures
     # for one address within 15 minutes, further tries wait out the window. Counted by
     # the typed address, so unknown accounts are throttled exactly like known ones.
+    # Not per source, on purpose: a terminal program has no trustworthy source (over SSH
+    # SSH_CONNECTION is whatever the caller's environment says; locally there is none),
+    # and per-source counting would let many sources multiply the guesses per account.
+    # The cost: whoever can reach the desk and knows a staff address can pause its log-in
+    # for one window at a time; every such try is in the audit log under that address.
     login_failures_allowed: int = 5
     login_failure_window: timedelta = timedelta(minutes=15)
 
