@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core.clock import Clock
@@ -29,7 +29,9 @@ def normalise_code(typed: str) -> str:
 @dataclass(frozen=True)
 class IssuedCode:
     challenge: Challenge
-    code: str  # goes into the outbox (sealed), never into a log
+    # Goes into the outbox (sealed), never into a log; repr=False keeps it out of
+    # tracebacks that show locals (Textual's crash screen, pytest --showlocals).
+    code: str = field(repr=False)
 
 
 class CodeIssuer:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -19,9 +19,11 @@ from core.transfer import TransferArea
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    database_url: str
-    smtp_url: str | None = None
-    sms_url: str | None = None
+    # The URLs may carry credentials (a database or SMTP password, a Twilio token):
+    # repr=False keeps them out of tracebacks that show locals.
+    database_url: str = field(repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    sms_url: str | None = field(default=None, repr=False)
     language: str | None = None
     transfer: TransferArea | None = None  # set by `veilig serve ssh` for its sessions
 

@@ -21,17 +21,18 @@ from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited
 from core.i18n import _, language_for, speaking
 from core.keys import (
+    PRIVATE_KEY_SIZE,
     MailboxPrivateKey,
     MailboxPublicKey,
     Password,
     ThreadKey,
     new_thread_key,
     seal_thread_key,
+    unopenable_password_wrap,
     unwrap_thread_key,
     unwrap_with_password,
     wrap_for_thread,
     wrap_thread_key_to_mailbox,
-    wrap_with_password,
 )
 from core.mail import notification_email
 from core.models import (
@@ -115,7 +116,7 @@ class ThreadView:
 class SentRow:
     participant: Participant
     contact: Contact
-    subject: str
+    subject: str = field(repr=False)  # plaintext: never in a repr (see core.sealing)
     notified_at: datetime | None
     opened_at: datetime | None
     verified_via: Method | None
@@ -124,18 +125,13 @@ class SentRow:
     expires_at: datetime
 
 
-_DUMMY_WRAPS: dict[Argon2Cost, bytes] = {}
-
-
 def _dummy_wrap(cost: Argon2Cost) -> bytes:
-    """A key wrap nobody can open, so an unknown account costs the same Argon2id time."""
-    if cost not in _DUMMY_WRAPS:
-        import secrets
+    """A key wrap nobody can open, so an unknown account costs the same Argon2id time.
 
-        _DUMMY_WRAPS[cost] = wrap_with_password(
-            secrets.token_bytes(32), Password(secrets.token_urlsafe(16)), cost, b"dummy"
-        )
-    return _DUMMY_WRAPS[cost]
+    Made fresh each time and without running the KDF: one made with the KDF (and kept)
+    made the first unknown log-in of every process cost two derivations, and each
+    ``veilig desk`` is a new process, so that first try told a typed address apart."""
+    return unopenable_password_wrap(cost, PRIVATE_KEY_SIZE)
 
 
 def _totp_step(secret: str, code: str, now: datetime, interval: int, window: int) -> int | None:

@@ -133,6 +133,15 @@ def wrap_with_password(
     return head + AESGCM(key).encrypt(nonce, secret, head + binding)
 
 
+def unopenable_password_wrap(cost: Argon2Cost, secret_size: int) -> bytes:
+    """The shape of ``wrap_with_password``'s result with random contents, made without
+    running the KDF: unwrapping it runs Argon2id at ``cost`` and then fails, as a wrong
+    password does (the AES-GCM tag of random bytes does not verify)."""
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    head = _PW_FORMAT.pack(1, cost.iterations, cost.memory_kib, cost.lanes, salt, nonce)
+    return head + secrets.token_bytes(secret_size + 16)
+
+
 def unwrap_with_password(wrapped: bytes, password: Password, binding: bytes) -> bytes:
     if len(wrapped) < _PW_FORMAT.size:
         raise CannotOpen("malformed key wrap")
@@ -195,7 +204,14 @@ def unwrap_with_recovery_key(wrapped: bytes, recovery: RecoveryKey, binding: byt
 
 # --- thread keys: how a person without an account reads a conversation --------------
 
-ThreadKey = NewType("ThreadKey", bytes)
+
+class ThreadKey(bytes):
+    """A conversation's thread key: bytes that never print themselves (see ContentKey)."""
+
+    def __repr__(self) -> str:
+        return "ThreadKey(<secret>)"
+
+    __str__ = __repr__
 
 
 def new_thread_key() -> ThreadKey:

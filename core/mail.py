@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from core.display import literal
@@ -21,7 +21,7 @@ from core.i18n import _, format_datetime, ngettext
 class Email:
     to: str
     subject: str
-    body: str
+    body: str = field(repr=False)  # may hold a code or a reference: never in a traceback
     sender: str
     message_id: str  # stable across retries, so a receiver can drop duplicates
 

@@ -41,6 +41,15 @@ class Policy:
     # Wait before another code may be requested for the same destination, so that
     # an impatient double press does not burn the hourly budget.
     code_resend_cooldown: timedelta = timedelta(seconds=30)
+    # SMS cost pumping: the limits above are per number, and each reference reaches one
+    # number, so one attacker gets at most 5 SMS per hour per reference they hold. Many
+    # references (a leaked batch of notification e-mails, or a bug) would still multiply
+    # that. So a circuit breaker caps all text messages together: at most this many per
+    # hour, then every request gets the same "too many codes" answer as above (OWASP ASVS
+    # 5.0 V6 anti-automation; NIST SP 800-63B §5.2.2 rate limiting; OWASP's "SMS pumping"
+    # guidance: cap the volume a single feature can send). 100 an hour is far more than
+    # a care administration office sends, and bounds the cost of abuse to a few euros.
+    sms_per_hour: int = 100
 
     # --- staff passwords -------------------------------------------------------
     # 12 characters: NIST SP 800-63B-4 requires at least 15 for single-factor,
@@ -51,6 +60,11 @@ class Policy:
     # Log-in throttling (NIST SP 800-63B §5.2.2, OWASP ASVS V6.3): after 5 failures
     # for one address within 15 minutes, further tries wait out the window. Counted by
     # the typed address, so unknown accounts are throttled exactly like known ones.
+    # Not per source, on purpose: a terminal program has no trustworthy source (over SSH
+    # SSH_CONNECTION is whatever the caller's environment says; locally there is none),
+    # and per-source counting would let many sources multiply the guesses per account.
+    # The cost: whoever can reach the desk and knows a staff address can pause its log-in
+    # for one window at a time; every such try is in the audit log under that address.
     login_failures_allowed: int = 5
     login_failure_window: timedelta = timedelta(minutes=15)
 

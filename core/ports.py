@@ -14,6 +14,7 @@ from typing import BinaryIO, Protocol
 from core.models import (
     AuditEntry,
     Challenge,
+    Channel,
     Conversation,
     Invitation,
     LoginFailure,
@@ -131,6 +132,10 @@ class Transaction(Protocol):
 
     def retrying_outbox(self, limit: int) -> list[OutboxItem]:
         """Pending items that failed at least once, oldest first."""
+        ...
+
+    def outbox_queued_since(self, channel: Channel, since: datetime) -> list[datetime]:
+        """When each item of ``channel`` queued at or after ``since`` was queued (any state)."""
         ...
 
     def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:

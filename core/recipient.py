@@ -13,13 +13,14 @@ who holds a real reference (a 160-bit secret) can learn that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from core.audit import Action
 from core.codes import IssuedCode
 from core.context import Context, require_organisation
 from core.desk import Contact, share_binding
-from core.errors import CannotOpen, CodeRejected, VeiligError
+from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
 from core.keys import (
     MailboxPublicKey,
@@ -29,7 +30,16 @@ from core.keys import (
     wrap_for_thread,
 )
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
-from core.models import Direction, Invitation, Message, Method, Participant, ParticipantKey, Purpose
+from core.models import (
+    Channel,
+    Direction,
+    Invitation,
+    Message,
+    Method,
+    Participant,
+    ParticipantKey,
+    Purpose,
+)
 from core.ports import Transaction
 from core.references import Reference, parse_reference, reference_bytes
 from core.sealing import (
@@ -61,7 +71,8 @@ class MessageUnavailable(VeiligError):
 class Invited:
     """What a reference leads to, before any code: where the code will go."""
 
-    reference: Reference
+    # Half of the thread key: repr=False keeps it out of tracebacks that show locals.
+    reference: Reference = field(repr=False)
     org_name: str
     method: Method
     masked_destination: str
@@ -84,10 +95,10 @@ class OpenThread:
     _thread_key: ThreadKey = field(repr=False)
 
 
-def _decoy_mask(ctx: Context, reference: Reference) -> str:
+def _decoy_contact(ctx: Context, reference: Reference) -> Contact:
+    """A made-up Dutch mobile number, the same for the same reference each time."""
     digits = ctx.secret.tag("decoy", reference)
-    last = f"{digits[0] % 10}{digits[1] % 10}{digits[2] % 10}"
-    return f"+31 6 •• •• •{last[0]} {last[1:]}"
+    return Contact(email="", phone="+316" + "".join(str(b % 10) for b in digits[:8]))
 
 
 class Recipient:
@@ -100,9 +111,13 @@ class Recipient:
         with self.ctx.repo.transaction() as tx:
             org, _mailbox = require_organisation(tx)
             invitation = tx.invitation_by_tag(tag)
-            participant = tx.participant(invitation.participant_id) if invitation else None
+            # An unknown reference runs the same queries and the same masking as a known
+            # one, so the time to answer does not tell them apart either (measured in
+            # tests/abuse/test_enumeration.py).
+            participant = tx.participant(invitation.participant_id if invitation else tag)
         if invitation is None or participant is None:
-            return Invited(reference, org.name, Method.SMS, _decoy_mask(self.ctx, reference))
+            decoy = _decoy_contact(self.ctx, reference)
+            return Invited(reference, org.name, Method.SMS, decoy.masked_destination(Method.SMS))
         self._check_available(participant)
         contact = Contact.unseal(self.ctx, participant)
         return Invited(
@@ -125,6 +140,10 @@ class Recipient:
         minutes = int(self.ctx.policy.code_lifetime.total_seconds() // 60)
         with self.ctx.repo.transaction() as tx:
             participant = invited._participant
+            if participant is None or participant.method is Method.SMS:
+                # Before the per-number limit, and for decoys too (they pose as SMS), so a
+                # capped hour answers alike for known and unknown references.
+                self._check_sms_budget(tx)
             if participant is None:
                 issued = self.ctx.codes.issue(tx, Purpose.OPEN, f"decoy:{invited.reference}")
                 return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
@@ -138,6 +157,14 @@ class Recipient:
                 tx, actor, Action.CODE_SENT, participant.conversation_id, participant.method
             )
         return CodeSent(invited, issued.challenge.id)
+
+    def _check_sms_budget(self, tx: Transaction) -> None:
+        """The circuit breaker against SMS cost pumping (``Policy.sms_per_hour``)."""
+        now = self.ctx.clock()
+        queued = tx.outbox_queued_since(Channel.SMS, now - timedelta(hours=1))
+        if len(queued) >= self.ctx.policy.sms_per_hour:
+            wait = min(queued) + timedelta(hours=1) - now
+            raise RateLimited("too many text messages this hour", int(wait.total_seconds()) + 1)
 
     def _send_code(
         self,

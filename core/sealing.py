@@ -38,8 +38,10 @@ class Attachment:
     the path for a symlink or another file afterwards changes nothing that is sent.
     """
 
-    path: Path
-    name: str
+    # Content (GDPR art. 9) in names and text never shows in a repr, so never in a
+    # traceback that prints locals (Textual's crash screen, pytest --showlocals).
+    path: Path = field(repr=False)
+    name: str = field(repr=False)
     size: int
     fd: int = field(default=-1, repr=False)
 
@@ -105,8 +107,8 @@ def _inodes(folder: Path) -> set[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Draft:
-    subject: str
-    body: str
+    subject: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
+    body: str = field(repr=False)
     attachments: tuple[Attachment, ...] = ()
 
     def check(self, policy: Policy) -> None:
@@ -131,7 +133,7 @@ class Sender:
 
 @dataclass(frozen=True)
 class AttachmentInfo:
-    name: str
+    name: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
     size: int
 
 
@@ -139,8 +141,8 @@ class AttachmentInfo:
 class OpenedMessage:
     message: Message
     sender: Sender
-    subject: str
-    body: str
+    subject: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
+    body: str = field(repr=False)
     attachments: list[AttachmentInfo] = field(default_factory=list)
     sent_at: str = ""
 

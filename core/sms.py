@@ -16,7 +16,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +28,7 @@ from core.transports import DeliveryFailed
 @dataclass(frozen=True)
 class Sms:
     to: str  # E.164
-    body: str
+    body: str = field(repr=False)  # holds the code: never in a traceback
     message_id: str  # stable across retries
 
     def to_json(self) -> bytes:
@@ -69,7 +69,7 @@ def _post(request: urllib.request.Request, timeout: float) -> None:
 
 @dataclass
 class SmsHttpTransport:
-    url: str
+    url: str = field(repr=False)  # may carry a token: never in a traceback
     timeout: float = 15.0
 
     async def send(self, sms: Sms) -> None:
@@ -84,7 +84,7 @@ class SmsHttpTransport:
 
 @dataclass
 class TwilioTransport:
-    url: str
+    url: str = field(repr=False)  # may carry a token: never in a traceback
     timeout: float = 15.0
 
     def _request(self, sms: Sms) -> urllib.request.Request:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import secrets
 from collections.abc import Callable
-from typing import BinaryIO, NewType
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -37,7 +37,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.errors import CannotOpen
 
-ContentKey = NewType("ContentKey", bytes)
+
+class ContentKey(bytes):
+    """A message's 256-bit content key. Bytes that never print themselves: a key that
+    reached a traceback (a local variable, a tuple in a list) or a log would open the
+    message. Not a NewType for that reason alone."""
+
+    def __repr__(self) -> str:
+        return "ContentKey(<secret>)"
+
+    __str__ = __repr__
+
 
 MAGIC = b"VLG"
 VERSION = 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -79,7 +79,7 @@ class SmtpTransport:
     without TLS is normal; ``?starttls=off`` turns it off explicitly.
     """
 
-    url: str
+    url: str = field(repr=False)  # may carry the SMTP password: never in a traceback
     timeout: float = 30.0
 
     def _options(self) -> dict[str, object]:

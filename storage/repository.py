@@ -336,6 +336,14 @@ class SqlTransaction:
             .where(OutboxRow.status == DeliveryStatus.PENDING.value)
         ).one()
 
+    def outbox_queued_since(self, channel: Channel, since: datetime) -> list[datetime]:
+        rows = self.session.exec(
+            select(OutboxRow.created_at).where(
+                OutboxRow.channel == channel.value, col(OutboxRow.created_at) >= since
+            )
+        )
+        return list(rows)
+
     def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:
         result = self.session.execute(
             update(OutboxRow)

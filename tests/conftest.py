@@ -66,6 +66,22 @@ def code_in(message: Message) -> str:
     return match.group(1)
 
 
+def delivered_code(ctx, home: Path, to: str) -> str:  # noqa: ANN001
+    """Deliver the outbox to the Maildir and read the one new code for ``to``, as the
+    guest's mail program would (reading moves the mail from new/ to cur/)."""
+    import asyncio
+    import mailbox
+
+    asyncio.run(ctx.outbox.deliver_due())
+    box = mailbox.Maildir(home / "mail", create=False)
+    new = home / "mail" / "new"
+    unread = [k for k in box.keys() if (new / k).exists() and box[k]["To"] == to]
+    assert len(unread) == 1, f"expected one new mail to {to}, found {len(unread)}"
+    message = box[unread[0]]
+    (new / unread[0]).rename(home / "mail" / "cur" / f"{unread[0]}:2,S")
+    return code_in(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -68,6 +68,19 @@ class VeiligApp(App[None]):
         )
         self.exit(message=self.closed_reason)
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report, but without local variables.
+
+        Textual's own prints every local of every frame, and ours hold what people type:
+        codes, references, passwords, message text. The report goes to the terminal and
+        from there into scrollback, ``script`` logs and support tickets. Overrides a private
+        Textual method because there is no public switch; tests/abuse/
+        test_secrets_in_the_open.py fails if a Textual upgrade stops this from applying."""
+        from rich.traceback import Traceback
+
+        self.bell()
+        self.panic(Traceback(show_locals=False, width=None))
+
     def get_key_display(self, binding: Binding) -> str:
         """Keys as the instructions on screen name them: Ctrl+S, Esc, Enter."""
         names = {"escape": "Esc", "delete": "Delete", "backspace": "Backspace", "enter": "Enter"}
