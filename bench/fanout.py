@@ -5,8 +5,8 @@ veilig: N e-mails queued in the outbox (sealed with the server secret, as in use
 send over SMTP, record and audit each delivery, on a real SQLite file.
 
 Baseline, same run, same server: a bare ``asyncio.gather`` of ``aiosmtplib.send`` of
-the same N messages (built with the same ``to_mime``), at most ``CONCURRENCY`` at a
-time, which is also the outbox's limit (``Policy.delivery_concurrency``).
+the same N e-mails (each turned into MIME with the same ``to_mime`` as it is sent, as
+the outbox must), at most ``Policy.delivery_concurrency`` at a time, the outbox's limit.
 """
 
 from __future__ import annotations
@@ -105,18 +105,21 @@ def run(report: Report, quick: bool, work: Path) -> None:
 
             from core.transports import to_mime
 
-            mails = [to_mime(_email(i)) for i in range(n)]
+            emails = [_email(i) for i in range(n)]
             before = handler.count
             start = time.perf_counter()
 
             async def send_all() -> None:
                 limit = asyncio.Semaphore(concurrency)
 
-                async def one(mail) -> None:  # noqa: ANN001
+                async def one(email) -> None:  # noqa: ANN001
                     async with limit:
-                        await aiosmtplib.send(mail, hostname="127.0.0.1", port=port, timeout=30)
+                        # The MIME message is built per send, as the outbox must too.
+                        await aiosmtplib.send(
+                            to_mime(email), hostname="127.0.0.1", port=port, timeout=30
+                        )
 
-                await asyncio.gather(*(one(m) for m in mails))
+                await asyncio.gather(*(one(e) for e in emails))
 
             asyncio.run(send_all())
             seconds = time.perf_counter() - start

@@ -82,6 +82,11 @@ class Policy:
     delivery_max_backoff: timedelta = timedelta(minutes=30)
     # Two days of retries at the capped backoff: longer than any planned outage.
     delivery_give_up_after_attempts: int = 100
+    # Mails handed to the servers at once. Each wave of this many is claimed in one
+    # transaction and recorded in one, so a crash mid-wave can send at most this many
+    # twice (receivers drop the copies by their stable Message-ID), and one wave lasts
+    # at most one SMTP timeout (30 s), well inside the delivery lease (2 min).
+    delivery_concurrency: int = 10
 
     def with_cheap_kdf(self) -> Policy:
         """The same policy with a fast Argon2id, for tests and throwaway demos only."""

@@ -201,7 +201,11 @@ class SqlTransaction:
         return {r.message_id: r.wrapped for r in rows}
 
     def audit_tail(self) -> AuditEntry | None:
-        row = self.session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
+        # LIMIT 1: without it the ORM loads the whole log to return its first row, and
+        # every append grew slower with the log (docs/PERFORMANCE.md, fan-out).
+        row = self.session.exec(
+            select(AuditRow).order_by(col(AuditRow.seq).desc()).limit(1)
+        ).first()
         return AuditEntry(**row.model_dump()) if row else None
 
     def audit_entries(self) -> Iterator[AuditEntry]:
