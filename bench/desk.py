@@ -217,6 +217,9 @@ def run(report: Report, quick: bool, work: Path) -> None:
         return result[0]
 
     repeat = 1 if quick else 5
+    if not quick:  # one warm-up each (imports, page cache), not counted
+        asyncio.run(_screen(full))
+        asyncio.run(_screen(empty))
     interleaved({"full": lambda: screen("full"), "empty": lambda: screen("empty")}, repeat)
     rows = screens["full"][0][2]
     first = {k: median([s[0] for s in v]) for k, v in screens.items()}
