@@ -294,10 +294,13 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             else:
                 p.unlink(missing_ok=True)
 
+    keep = (blob_dir, work / "input.age")  # the inputs of open and age -d
+
     def timed(name: str, cmd: list[str], before: tuple[Path, ...] = ()) -> float:
         clean(*before)
         os.sync()  # not timed: start from a clean page cache
         wall, rss, out = _spawn(cmd)
+        clean(*(p for p in before if p not in keep))  # outputs go at once: disk space
         peak.setdefault(name, []).append(rss)
         if cmd[0] == python and out.startswith("{"):
             # veilig seals and opens inside a running app: its time is the seal or open

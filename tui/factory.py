@@ -204,6 +204,8 @@ def _app(ctx: Context, screen: Screen[None], warm_up: bool) -> VeiligApp:
     def warm() -> None:
         repo.open()
         # What the first answers need, imported now rather than when they are typed.
+        import urllib.request  # noqa: F401
+
         import aiosmtplib  # noqa: F401
         import email_validator  # noqa: F401
         import phonenumbers  # noqa: F401
