@@ -276,6 +276,7 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     identity = work / "age.key"
     recipient = ""
     if have_age:
+        identity.unlink(missing_ok=True)  # age-keygen never overwrites a key
         subprocess.run([str(age_keygen), "-o", str(identity)], check=True, capture_output=True)
         recipient = subprocess.run(
             [str(age_keygen), "-y", str(identity)], check=True, capture_output=True, text=True
@@ -357,7 +358,7 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     runs["start"] = lambda: timed("start", [python, "-c", "import core.sealing, storage.blobs"])
     t = {k: median(v) for k, v in interleaved(runs, repeat, self_timed=True).items()}
     clean(blob_dir, work / "blobs-nosync", age_file, age_opened, opened, copied, state, src)
-    clean(work / "nosync.json")
+    clean(work / "nosync.json", identity)
 
     mib = size / MiB
 
