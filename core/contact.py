@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 from core.errors import InvalidInput
 from core.i18n import _
 
 
 def parse_mobile(text: str, default_region: str = "NL") -> str:
     """A mobile number in E.164 (``+31612345127``), or InvalidInput saying why not."""
+    # Imported on first use: it is not needed for the first screen (docs/PERFORMANCE.md).
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
@@ -28,6 +29,8 @@ def parse_mobile(text: str, default_region: str = "NL") -> str:
 def mask_phone(e164: str) -> str:
     """``+31612345127`` -> ``+31 6 •• •• •1 27``: the country, the kind and the last three
     digits, enough for the owner to recognise their number and no more."""
+    import phonenumbers
+
     number = phonenumbers.parse(e164)
     national = phonenumbers.national_significant_number(number)
     head, tail = national[:1], national[-3:]

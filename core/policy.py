@@ -110,6 +110,11 @@ class Policy:
     # nobody refers to. `veilig outbox` removes it once it is this old: far longer than
     # any send takes (4 GiB seal in minutes), so a send in progress is never touched.
     orphan_blob_grace: timedelta = timedelta(hours=24)
+    # Mails handed to the servers at once. Each wave of this many is claimed in one
+    # transaction and recorded in one, so a crash mid-wave can send at most this many
+    # twice (receivers drop the copies by their stable Message-ID), and one wave lasts
+    # at most one SMTP timeout (30 s), well inside the delivery lease (2 min).
+    delivery_concurrency: int = 10
 
     def with_cheap_kdf(self) -> Policy:
         """The same policy with a fast Argon2id, for tests and throwaway demos only."""

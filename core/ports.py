@@ -74,9 +74,18 @@ class Transaction(Protocol):
         """Oldest first."""
         ...
 
+    def messages_of(self, conversation_ids: list[str]) -> dict[str, list[Message]]:
+        """``messages_in`` for a page of conversations at once (a few queries, not one
+        per conversation); conversations without messages are left out."""
+        ...
+
     def participant(self, participant_id: str) -> Participant | None: ...
 
     def participants_in(self, conversation_id: str) -> list[Participant]: ...
+
+    def participants_of(self, conversation_ids: list[str]) -> dict[str, list[Participant]]:
+        """``participants_in`` for a page of conversations at once."""
+        ...
 
     def participants(self, limit: int = 50, offset: int = 0) -> list[Participant]:
         """Newest first (the desk's *Sent* view)."""

@@ -290,6 +290,16 @@ def open_message(
     return read_message(blobs=blobs, key=key, message=message), key
 
 
+def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message) -> Sender:
+    """Only who sent ``message`` (its meta item; the body stays closed): for lists."""
+    key = unwrap_content_key(mailbox_key, message.wrapped_key, message.id)
+    try:
+        meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
+        return Sender(**meta["sender"])
+    except (ValueError, KeyError, TypeError):
+        raise CannotOpen("message content malformed") from None
+
+
 def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> OpenedMessage:
     """Open meta and body with a content key already unwrapped (by staff or a recipient)."""
     try:

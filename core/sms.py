@@ -13,16 +13,17 @@ import asyncio
 import base64
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.errors import InvalidInput
 from core.transports import DeliveryFailed
+
+if TYPE_CHECKING:
+    import urllib.request
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class SmsFileTransport:
 
 
 def _post(request: urllib.request.Request, timeout: float) -> None:
+    import urllib.error
+    import urllib.request  # on first use: http.client is not needed for the first screen
+
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL is the operator's
             if not 200 <= response.status < 300:
@@ -73,6 +77,8 @@ class SmsHttpTransport:
     timeout: float = 15.0
 
     async def send(self, sms: Sms) -> None:
+        import urllib.request
+
         request = urllib.request.Request(  # noqa: S310
             self.url,
             data=json.dumps({"to": sms.to, "body": sms.body}).encode(),
@@ -88,6 +94,8 @@ class TwilioTransport:
     timeout: float = 15.0
 
     def _request(self, sms: Sms) -> urllib.request.Request:
+        import urllib.request
+
         parts = urllib.parse.urlsplit(self.url)
         sender = urllib.parse.parse_qs(parts.query).get("from", [""])[0]
         if not (parts.username and parts.password and sender):

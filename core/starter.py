@@ -11,8 +11,6 @@ import errno
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
-
 from core.audit import Action
 from core.context import Context, require_organisation
 from core.errors import CodeRejected, InvalidInput, StorageFailed
@@ -58,6 +56,9 @@ def check_name(name: str) -> str:
 
 def check_email(address: str) -> str:
     """A normalised address, or InvalidInput with a reason a person understands."""
+    # Imported on first use: it is not needed for the first screen (docs/PERFORMANCE.md).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # No DNS lookup: it would leak who writes to us and fails offline.
         return validate_email(address.strip(), check_deliverability=False).normalized

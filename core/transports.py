@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
-
 from core.errors import InvalidInput
 from core.mail import Email
 
@@ -103,6 +101,9 @@ class SmtpTransport:
         return options
 
     async def send(self, email: Email) -> None:
+        # Imported on first use: it is not needed for the first screen (docs/PERFORMANCE.md).
+        import aiosmtplib
+
         try:
             await aiosmtplib.send(to_mime(email), **self._options())  # type: ignore[arg-type]
         except (aiosmtplib.SMTPException, OSError) as exc:

@@ -156,6 +156,20 @@ class SqlTransaction:
         ).all()
         return [self._message(r) for r in rows]
 
+    def messages_of(self, conversation_ids: list[str]) -> dict[str, list[Message]]:
+        rows = self.session.exec(
+            select(MessageRow)
+            .where(col(MessageRow.conversation_id).in_(conversation_ids))
+            .order_by(col(MessageRow.created_at))
+        ).all()
+        items = self._items_of([r.id for r in rows])
+        found: dict[str, list[Message]] = {}
+        for row in rows:
+            found.setdefault(row.conversation_id, []).append(
+                self._message(row, items.get(row.id, []))
+            )
+        return found
+
     def participant(self, participant_id: str) -> Participant | None:
         row = self.session.get(ParticipantRow, participant_id)
         return _participant(row) if row else None
@@ -167,6 +181,17 @@ class SqlTransaction:
             .order_by(col(ParticipantRow.created_at))
         ).all()
         return [_participant(r) for r in rows]
+
+    def participants_of(self, conversation_ids: list[str]) -> dict[str, list[Participant]]:
+        rows = self.session.exec(
+            select(ParticipantRow)
+            .where(col(ParticipantRow.conversation_id).in_(conversation_ids))
+            .order_by(col(ParticipantRow.created_at))
+        ).all()
+        found: dict[str, list[Participant]] = {}
+        for row in rows:
+            found.setdefault(row.conversation_id, []).append(_participant(row))
+        return found
 
     def participants(self, limit: int = 50, offset: int = 0) -> list[Participant]:
         rows = self.session.exec(
@@ -201,7 +226,11 @@ class SqlTransaction:
         return {r.message_id: r.wrapped for r in rows}
 
     def audit_tail(self) -> AuditEntry | None:
-        row = self.session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
+        # LIMIT 1: without it the ORM loads the whole log to return its first row, and
+        # every append grew slower with the log (docs/PERFORMANCE.md, fan-out).
+        row = self.session.exec(
+            select(AuditRow).order_by(col(AuditRow.seq).desc()).limit(1)
+        ).first()
         return AuditEntry(**row.model_dump()) if row else None
 
     def audit_entries(self) -> Iterator[AuditEntry]:
@@ -270,10 +299,21 @@ class SqlTransaction:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
-    def _message(self, row: MessageRow) -> Message:
-        items = self.session.exec(
-            select(MessageItemRow).where(MessageItemRow.message_id == row.id)
-        ).all()
+    def _items_of(self, message_ids: list[str]) -> dict[str, list[MessageItemRow]]:
+        found: dict[str, list[MessageItemRow]] = {}
+        for item in self.session.exec(
+            select(MessageItemRow).where(col(MessageItemRow.message_id).in_(message_ids))
+        ):
+            found.setdefault(item.message_id, []).append(item)
+        return found
+
+    def _message(self, row: MessageRow, items: list[MessageItemRow] | None = None) -> Message:
+        if items is None:
+            items = list(
+                self.session.exec(
+                    select(MessageItemRow).where(MessageItemRow.message_id == row.id)
+                ).all()
+            )
         return Message(
             id=row.id,
             conversation_id=row.conversation_id,

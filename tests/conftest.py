@@ -48,10 +48,21 @@ class Mailbag:
         return self.received.get(timeout=timeout)
 
     def next_to(self, address: str, subject_contains: str = "", timeout: float = 15.0) -> Message:
-        while True:
-            message = self.next(timeout)
-            if message["To"] == address and subject_contains in (message["Subject"] or ""):
-                return message
+        """The next mail to ``address``. Mails to others stay unread, in the queue: the
+        outbox sends several at once, so mails to different people arrive in any order."""
+        import time
+
+        passed: list[Message] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                message = self.next(max(deadline - time.monotonic(), 0.0))
+                if message["To"] == address and subject_contains in (message["Subject"] or ""):
+                    return message
+                passed.append(message)
+        finally:
+            for message in passed:
+                self.received.put(message)
 
 
 def body_of(message: Message) -> str:

@@ -151,3 +151,22 @@ def test_deliveries_are_in_the_audit_log(home: Path, policy: Policy, smtp_down: 
         actions = [e.action for e in tx.audit_entries()]
         assert ctx.audit.verify(tx) == []
     assert actions == ["notification.failed", "notification.delivered"]
+
+
+def test_a_fan_out_is_delivered_in_waves_in_one_call(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    ctx = make_context(make_settings(home, smtp_server.url), policy=policy)
+    with ctx.repo.transaction() as tx:
+        for n in range(25):
+            ctx.outbox.enqueue_email(tx, an_email(f"guest{n}@praktijk.nl"))
+    # Pages of 10 looked up at a time, waves of policy.delivery_concurrency: all 25 go.
+    report = asyncio.run(ctx.outbox.deliver_due(limit=10))
+    assert (report.sent, report.failed, report.pending) == (25, 0, 0)
+    assert sorted(m["To"] for m in smtp_server.bag.all) == sorted(
+        f"guest{n}@praktijk.nl" for n in range(25)
+    )
+    with ctx.repo.transaction() as tx:
+        assert ctx.audit.verify(tx) == []
+        delivered = [e for e in tx.audit_entries() if e.action == "notification.delivered"]
+    assert len(delivered) == 25

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events, work
@@ -26,10 +27,16 @@ class VeiligApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", _("Quit"), id="quit", priority=True)]
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, ctx: Context, first_screen: Screen[None]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        first_screen: Screen[None],
+        warm_up: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__()
         self.ctx = ctx
         self.first_screen = first_screen
+        self.warm_up = warm_up  # opens the database once the first screen is drawn
         self._delivering = False
         self._deliver_again = False
         self.last_input_at = time.monotonic()
@@ -37,9 +44,22 @@ class VeiligApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
+        if self.warm_up is not None:
+            self.call_after_refresh(self._warm_up)
         # Mails queued while the SMTP server was down go out once it is back.
         self.set_interval(OUTBOX_POLL_SECONDS, self.deliver_outbox)
         self.set_interval(IDLE_CHECK_SECONDS, self.lock_if_idle)
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Open the database while the person reads the first question. Should it fail,
+        the app ends with the reason, as it did when the database opened first."""
+        assert self.warm_up is not None
+        try:
+            self.warm_up()
+        except Exception as exc:
+            log.exception("the database could not be opened")
+            self.call_from_thread(self.exit, return_code=2, message=f"veilig: {exc}")
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):

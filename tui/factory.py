@@ -5,7 +5,9 @@ Used by the CLI, the TUI and the tests alike. Nothing here runs at import time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from core.clock import Clock, utc_now
@@ -19,17 +21,48 @@ from core.setup import InitResult, initialise
 from core.sms import sms_transport
 from core.transports import EmailTransport, email_transport
 from storage.blobs import FileBlobStore
-from storage.db import make_engine, upgrade
-from storage.repository import SqlRepository
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from core.ports import Transaction
+    from storage.repository import SqlRepository
     from tui.app import VeiligApp
 
 
 def _repository(settings: Settings) -> SqlRepository:
+    # Imported here: SQLAlchemy, SQLModel and Alembic take longer to import than Textual,
+    # and the screens can show their first question without them (see OpenLater).
+    from storage.db import make_engine, upgrade
+    from storage.repository import SqlRepository
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     return SqlRepository(engine)
+
+
+class OpenLater:
+    """The SQL repository, opened (imported, connected, migrated) on first use or by
+    ``open()`` in a worker once the first screen is up, whichever comes first.
+
+    A transaction asked for before then waits for the opening; it is never skipped.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._repo: SqlRepository | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> SqlRepository:
+        with self._lock:
+            if self._repo is None:
+                self._repo = _repository(self.settings)
+            return self._repo
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.open().transaction() as tx:
+            yield tx
 
 
 def make_context(
@@ -38,13 +71,16 @@ def make_context(
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
     email: EmailTransport | None = None,
+    open_later: bool = False,
 ) -> Context:
+    """The wired core. ``open_later``: the database opens on first use (or when the
+    app's warm-up opens it) instead of now."""
     if not (settings.home / FILE_NAME).exists():
         raise NotInitialised(
             _("{home} is not set up yet: run `veilig init` first.").format(home=settings.home)
         )
     return Context(
-        repo=_repository(settings),
+        repo=OpenLater(settings) if open_later else _repository(settings),
         blobs=FileBlobStore(settings.blob_dir),
         secret=ServerSecret.load(settings.home),
         email=email or email_transport(settings.smtp_url, settings.maildir),
@@ -139,44 +175,73 @@ def log_to_file(settings: Settings) -> None:
     root.setLevel(logging.INFO)
 
 
+def _quick_context(settings: Settings, ctx: Context | None) -> tuple[Context, str, bool]:
+    """The context and the organisation's name for a TUI, as fast as possible.
+
+    The first question needs only the name. On SQLite it is read with the standard
+    library, and the database proper opens in the app's warm-up, after the first
+    screen is drawn. Anywhere else (PostgreSQL, a home that is not set up, a given
+    context) the database opens first, as it always did.
+    """
+    from core.starter import Starter
+
+    if ctx is None:
+        from storage.peek import organisation_name
+
+        name = organisation_name(settings.database_url)
+        if name is not None:
+            return make_context(settings, open_later=True), name, True
+        ctx = make_context(settings)
+    return ctx, Starter(ctx).organisation_name(), False
+
+
+def _app(ctx: Context, screen: Screen[None], warm_up: bool) -> VeiligApp:
+    from tui.app import VeiligApp
+
+    repo = ctx.repo
+    if not (warm_up and isinstance(repo, OpenLater)):
+        return VeiligApp(ctx, screen)
+
+    def warm() -> None:
+        repo.open()
+        # What the first answers need, imported now rather than when they are typed.
+        import urllib.request  # noqa: F401
+
+        import aiosmtplib  # noqa: F401
+        import email_validator  # noqa: F401
+        import phonenumbers  # noqa: F401
+
+    return VeiligApp(ctx, screen, warm_up=warm)
+
+
 def make_starter_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
     from core.starter import Starter
-    from tui.app import VeiligApp
     from tui.starter import StarterScreen
 
-    ctx = ctx or make_context(settings)
-    starter = Starter(ctx)
-    screen = StarterScreen(starter, starter.organisation_name())
-    return VeiligApp(ctx, screen)
+    ctx, org_name, later = _quick_context(settings, ctx)
+    return _app(ctx, StarterScreen(Starter(ctx), org_name), later)
 
 
 def make_recipient_app(
     settings: Settings, *, ctx: Context | None = None, reference: str | None = None
 ) -> VeiligApp:
     from core.recipient import Recipient
-    from core.starter import Starter
-    from tui.app import VeiligApp
     from tui.recipient import RecipientScreen
 
-    ctx = ctx or make_context(settings)
-    org_name = Starter(ctx).organisation_name()
-    return VeiligApp(ctx, RecipientScreen(Recipient(ctx), org_name, reference))
+    ctx, org_name, later = _quick_context(settings, ctx)
+    return _app(ctx, RecipientScreen(Recipient(ctx), org_name, reference), later)
 
 
 def make_desk_app(settings: Settings, *, ctx: Context | None = None, email: str = "") -> VeiligApp:
-    from core.starter import Starter
-    from tui.app import VeiligApp
     from tui.desk import LoginScreen
 
-    ctx = ctx or make_context(settings)
-    return VeiligApp(ctx, LoginScreen(ctx, Starter(ctx).organisation_name(), email))
+    ctx, org_name, later = _quick_context(settings, ctx)
+    return _app(ctx, LoginScreen(ctx, org_name, email), later)
 
 
 def make_guest_app(settings: Settings, *, ctx: Context | None = None) -> VeiligApp:
     """Over SSH as ``guest``: first a choice between writing to us and opening a message."""
-    from core.starter import Starter
-    from tui.app import VeiligApp
     from tui.guest import GuestChoiceScreen
 
-    ctx = ctx or make_context(settings)
-    return VeiligApp(ctx, GuestChoiceScreen(ctx, Starter(ctx).organisation_name()))
+    ctx, org_name, later = _quick_context(settings, ctx)
+    return _app(ctx, GuestChoiceScreen(ctx, org_name), later)

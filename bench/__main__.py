@@ -1,0 +1,65 @@
+"""``python -m bench [--quick] [NAME …] [--json FILE]``: veilig's benchmarks.
+
+Each benchmark measures veilig and its baselines in the same run and prints ratios;
+none asserts a time. ``--quick`` uses tiny sizes (a smoke test, seconds); the default
+uses the sizes of docs/PERFORMANCE.md (1 GiB and 4 GiB files, 100,000 conversations,
+1,000 notifications) and takes about 15 minutes.
+
+Needs the test extras (``pip install -e '.[test]'``: aiosmtpd) and, for the age
+baseline, ``apt-get install -y age`` (skipped with a note when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, Report, machine, save_json, table
+
+BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"run only these ({', '.join(BENCHMARKS)})"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--work", type=Path, help="folder for the files (default: a temporary folder)"
+    )
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    if not shutil.which("age"):
+        print("note: age is not installed; its baseline is skipped (apt-get install -y age)")
+    info = machine()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    report = Report()
+    for name in names:
+        print(f"\n== {name}{' (quick)' if args.quick else ''}", flush=True)
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"veilig-bench-{name}-", dir=args.work) as work:
+            importlib.import_module(f"bench.{name}").run(report, args.quick, Path(work))
+        print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+    print("\n" + table(report.figures))
+    for note in report.notes:
+        print(f"- {note}")
+    print(f"\nload after the run: {machine()['load']}")
+    if args.json:
+        save_json(args.json, report, info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
