@@ -311,7 +311,7 @@ async def test_the_desk_says_a_damaged_message_cannot_be_opened(
     stored, home: Path, policy: Policy, totp: pyotp.TOTP
 ) -> None:
     ctx, _desk, (first, _second) = stored
-    path = message_items(home, first)[1]["body"]
+    path = message_items(home, first)[1]["meta"]  # the sender's name is in it, too
     path.write_bytes(flipped(path.read_bytes(), HEADER_SIZE + 3))
     ctx.clock.advance(seconds=30)  # a new TOTP step: the fixture's log-in used this one
     app = make_desk_app(make_settings(home), ctx=ctx)
@@ -323,4 +323,4 @@ async def test_the_desk_says_a_damaged_message_cannot_be_opened(
         await wait_for_workers(pilot)
         shown = screen_text(app).replace("\n", " ")
     assert explain(CannotOpen("x"))[:40] in shown
-    assert "Body 2" not in shown and "Traceback" not in shown
+    assert "Body 2" not in shown and "Subject 2" not in shown and "Traceback" not in shown

@@ -168,9 +168,12 @@ def test_kill_9_in_the_middle_of_delivery_resumes_without_a_second_identity(
         bag.release.set()
         controller.stop()
 
+    # Every mail arrived; what was in flight when the process died came again, under
+    # the same Message-ID (at most one wave of them), so receivers drop the copies.
     ids = [m["Message-ID"] for m in bag.received]
-    assert len(ids) == 4 and len(set(ids)) == 3  # one copy, under the same Message-ID
-    assert sorted(m["To"] for m in bag.received).count("guest0@example.nl") == 2
+    assert len(set(ids)) == 3 and 4 <= len(ids) <= 3 + policy.delivery_concurrency
+    for message_id in set(ids):
+        assert len({m["To"] for m in bag.received if m["Message-ID"] == message_id}) == 1
     # Delivering again sends nothing.
     assert asyncio.run(ctx.outbox.deliver_due()).sent == 0
 
