@@ -1,0 +1,33 @@
+"""docs/SECURITY.md names the test for each case: each named test must exist, so the
+table cannot quietly point at a test that was renamed or removed."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_test_named_in_the_security_model_exists() -> None:
+    text = (ROOT / "docs" / "SECURITY.md").read_text("utf-8")
+    named: list[tuple[str, str]] = []
+    for row in text.splitlines():
+        current = None  # "::name" alone continues the file named before it in the row
+        for match in re.finditer(r"`((?:A|tests)/[\w/]+\.py)?(?:::(\w+))?`", row):
+            path, name = match.groups()
+            if path:
+                current = path.replace("A/", "tests/abuse/", 1)
+            if name and current:
+                named.append((current, name))
+    assert len(named) > 60, named
+    for path, name in named:
+        file = ROOT / path
+        assert file.exists(), f"{path} is named in SECURITY.md but does not exist"
+        functions = {
+            node.name
+            for node in ast.walk(ast.parse(file.read_text("utf-8")))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        assert name in functions, f"{path}::{name} is named in SECURITY.md but does not exist"
