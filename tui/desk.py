@@ -310,7 +310,7 @@ class ConversationScreen(ChatScreen):
             self.ask_line(_("Path of a file to attach (Enter on an empty line: done)"))
             self.say_upload_hint()
         elif step == "confirm":
-            self.query_one("#send", Button).focus()
+            self.send_button.focus()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
