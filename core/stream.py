@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -75,7 +75,8 @@ def _item_key(content_key: ContentKey, salt: bytes, context: bytes) -> AESGCM:
 def _nonce(counter: int, last: bool) -> bytes:
     if counter > _COUNTER_LIMIT:  # 2^88 chunks: unreachable, but never wrap a nonce
         raise OverflowError("stream too long")
-    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+    # counter as 11 bytes big-endian || last flag, in one conversion
+    return ((counter << 8) | last).to_bytes(12, "big")
 
 
 def _read_full(source: BinaryIO, view: memoryview) -> int:
@@ -87,6 +88,43 @@ def _read_full(source: BinaryIO, view: memoryview) -> int:
             break
         filled += n
     return filled
+
+
+def _in_memory(source: BinaryIO) -> memoryview | None:
+    """The unread bytes of an in-memory ``source`` (a ``BytesIO``), without copying
+    them, and ``source`` left at its end as if read; ``None`` for any other source.
+    Subjects, bodies and metas are sealed and opened from memory: their chunks are then
+    encrypted where they lie instead of being copied into a buffer first."""
+    if type(source) is not io.BytesIO:
+        return None
+    position = source.tell()
+    data = source.getvalue()  # the BytesIO's own bytes object: shared, not copied
+    source.seek(0, io.SEEK_END)
+    return memoryview(data)[position:]
+
+
+def _chunks(source: BinaryIO, size: int) -> Iterator[tuple[memoryview, bool]]:
+    """``source`` in chunks of ``size`` bytes (the last one shorter, or empty when the
+    source is), each with whether it is the last. A chunk from a stream is valid until
+    the next one is taken: two buffers are reused, one read ahead to know the last."""
+    data = _in_memory(source)
+    if data is not None:
+        end = len(data)
+        if end == 0:
+            yield data, True
+        for start in range(0, end, size):
+            yield data[start : start + size], start + size >= end
+        return
+    current, upcoming = memoryview(bytearray(size)), memoryview(bytearray(size))
+    current_len = _read_full(source, current)
+    while True:
+        upcoming_len = _read_full(source, upcoming) if current_len == size else 0
+        last = upcoming_len == 0
+        yield (current if current_len == size else current[:current_len]), last
+        if last:
+            return
+        current, upcoming = upcoming, current
+        current_len = upcoming_len
 
 
 def sealed_size(plaintext_size: int) -> int:
@@ -114,27 +152,20 @@ def seal_stream(
     aead = _item_key(content_key, salt, context)
     sink.write(header)
 
-    # Two plaintext buffers: we must read one chunk ahead to know which chunk is last.
-    # Reusing them (readinto/encrypt_into) avoids fresh allocations per chunk.
-    current, upcoming = bytearray(CHUNK_SIZE), bytearray(CHUNK_SIZE)
-    out = bytearray(SEALED_CHUNK_SIZE)
-    current_len = _read_full(source, memoryview(current))
+    # One output buffer, reused (encrypt_into); the view of its full size made once.
+    out = memoryview(bytearray(SEALED_CHUNK_SIZE))
+    encrypt_into, write = aead.encrypt_into, sink.write
     counter = total = 0
-    while True:
-        upcoming_len = _read_full(source, memoryview(upcoming)) if current_len == CHUNK_SIZE else 0
-        last = upcoming_len == 0
-        plain = memoryview(current)[:current_len]
-        sealed = memoryview(out)[: current_len + TAG_SIZE]  # encrypt_into wants the exact size
-        aead.encrypt_into(_nonce(counter, last), plain, header, sealed)
-        sink.write(sealed)
-        total += current_len
+    for plain, last in _chunks(source, CHUNK_SIZE):
+        n = len(plain)
+        sealed = out if n == CHUNK_SIZE else out[: n + TAG_SIZE]  # the exact size
+        encrypt_into(_nonce(counter, last), plain, header, sealed)
+        write(sealed)
+        total += n
         if progress:
             progress(total)
-        if last:
-            return total
         counter += 1
-        current, upcoming = upcoming, current
-        current_len = upcoming_len
+    return total
 
 
 def open_stream(
@@ -156,39 +187,28 @@ def open_stream(
         raise CannotOpen("unsupported stream version")
     aead = _item_key(content_key, header[len(MAGIC) + 1 :], context)
 
-    current, upcoming = bytearray(SEALED_CHUNK_SIZE), bytearray(SEALED_CHUNK_SIZE)
-    out = bytearray(CHUNK_SIZE)
-    current_len = _read_full(source, memoryview(current))
+    out = memoryview(bytearray(CHUNK_SIZE))
+    decrypt_into, write = aead.decrypt_into, sink.write
     counter = total = 0
-    while True:
-        if current_len < TAG_SIZE:
+    for sealed, last in _chunks(source, SEALED_CHUNK_SIZE):
+        if len(sealed) < TAG_SIZE:
             raise CannotOpen("stream truncated")
-        if current_len == SEALED_CHUNK_SIZE:
-            upcoming_len = _read_full(source, memoryview(upcoming))
-        else:
-            upcoming_len = 0
-        last = upcoming_len == 0
-        if last and current_len == TAG_SIZE and counter > 0:
+        if last and len(sealed) == TAG_SIZE and counter > 0:
             # Only an entirely empty stream may end in an empty chunk (as in age):
             # otherwise there would be two encodings of the same plaintext.
             raise CannotOpen("empty last chunk")
-        n = current_len - TAG_SIZE
-        plain = memoryview(out)[:n]  # decrypt_into wants the exact size
+        n = len(sealed) - TAG_SIZE
+        plain = out if n == CHUNK_SIZE else out[:n]  # decrypt_into wants the exact size
         try:
-            aead.decrypt_into(
-                _nonce(counter, last), memoryview(current)[:current_len], header, plain
-            )
+            decrypt_into(_nonce(counter, last), sealed, header, plain)
         except InvalidTag:
             raise CannotOpen("stream altered, truncated or not for this item") from None
-        sink.write(plain)
+        write(plain)
         total += n
         if progress:
             progress(total)
-        if last:
-            return total
         counter += 1
-        current, upcoming = upcoming, current
-        current_len = upcoming_len
+    return total
 
 
 def seal_bytes(content_key: ContentKey, context: bytes, data: bytes) -> bytes:

@@ -6,14 +6,15 @@ import hashlib
 import ipaddress
 import os
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.errors import InvalidInput
 from core.mail import Email
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 class DeliveryFailed(Exception):
@@ -25,6 +26,10 @@ class EmailTransport(Protocol):
 
 
 def to_mime(email: Email) -> EmailMessage:
+    # Imported here: the e-mail package is not needed before a first mail goes out.
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
     msg = EmailMessage()
     msg["From"] = email.sender
     msg["To"] = email.to

@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -51,12 +52,9 @@ class ChatScreen(Screen[None]):
         yield Static(self.title_text, id="title", markup=False)
         yield ChatLog(id="chat")
         with Vertical(id="answer"):
+            # The other answer widgets are made when a step first needs them (part()):
+            # mounting them all, hidden, delayed the first question.
             yield LiteralInput(id="line")
-            yield LiteralTextArea(id="body", soft_wrap=True, tab_behavior="focus")
-            yield AttachmentList(id="files")
-            yield ProgressBar(id="progress", show_eta=False)
-            with Vertical(id="buttons"):
-                yield Button(_("Send securely"), id="send", variant="success")
         yield Footer()
 
     # --- parts ----------------------------------------------------------------------
@@ -71,15 +69,53 @@ class ChatScreen(Screen[None]):
 
     @property
     def body(self) -> TextArea:
-        return self.query_one("#body", TextArea)
+        return self.part("body")  # type: ignore[return-value]
 
     @property
     def files(self) -> AttachmentList:
-        return self.query_one("#files", AttachmentList)
+        return self.part("files")  # type: ignore[return-value]
+
+    @property
+    def send_button(self) -> Button:
+        self.part("buttons")
+        return self.query_one("#send", Button)
+
+    def part(self, widget_id: str) -> Widget:
+        """The answer widget ``widget_id`` (one of ANSWER_WIDGETS), made and mounted,
+        hidden, in its place below the others the first time it is asked for."""
+        answer = self.query_one("#answer", Vertical)
+        later = ANSWER_WIDGETS[ANSWER_WIDGETS.index(widget_id) + 1 :]
+        before = None
+        for child in answer.children:
+            if child.id == widget_id:
+                return child
+            if before is None and child.id in later:
+                before = child
+        widget: Widget
+        if widget_id == "body":
+            widget = LiteralTextArea(id="body", soft_wrap=True, tab_behavior="focus")
+        elif widget_id == "files":
+            widget = AttachmentList(id="files")
+        elif widget_id == "progress":
+            widget = ProgressBar(id="progress", show_eta=False)
+        elif widget_id == "buttons":
+            widget = Vertical(id="buttons")
+        else:
+            raise ValueError(widget_id)
+        widget.display = False
+        answer.mount(widget, before=before)
+        if widget_id == "buttons":
+            widget.mount(Button(_("Send securely"), id="send", variant="success"))
+        return widget
 
     def show_only(self, *widget_ids: str) -> None:
         for widget_id in ANSWER_WIDGETS:
-            self.query_one(f"#{widget_id}").display = widget_id in widget_ids
+            if widget_id in widget_ids:
+                self.part(widget_id).display = True
+            else:
+                for widget in self.query_one("#answer", Vertical).children:
+                    if widget.id == widget_id:
+                        widget.display = False
 
     def ask_line(self, placeholder: str, value: str = "", *, password: bool = False) -> None:
         self.line.placeholder = placeholder
@@ -191,7 +227,8 @@ class ChatScreen(Screen[None]):
 
     def progress_callback(self):  # noqa: ANN201 - a closure for a thread worker
         """A progress function for sealing in a thread: at most 100 screen updates."""
-        bar = self.query_one("#progress", ProgressBar)
+        bar = self.part("progress")
+        assert isinstance(bar, ProgressBar)
         last = [-1]
 
         def progress(done: int, total: int) -> None:

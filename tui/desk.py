@@ -144,6 +144,7 @@ class InboxScreen(Screen[None]):
         super().__init__()
         self.desk = desk
         self.rows: list[InboxRow] = []
+        self.away = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -155,8 +156,14 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
+    def on_screen_suspend(self) -> None:
+        self.away = True
+
     def on_screen_resume(self) -> None:
-        self.load()
+        # Reload when the screen comes back, not when it is first shown: that resume
+        # comes with the mount, and loading on both built and painted the table twice.
+        if self.away:
+            self.load()
 
     def action_refresh(self) -> None:
         self.load()
@@ -303,7 +310,7 @@ class ConversationScreen(ChatScreen):
             self.ask_line(_("Path of a file to attach (Enter on an empty line: done)"))
             self.say_upload_hint()
         elif step == "confirm":
-            self.query_one("#send", Button).focus()
+            self.send_button.focus()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

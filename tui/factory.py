@@ -17,7 +17,6 @@ from core.errors import AlreadyInitialised, NotInitialised
 from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
 from core.server_secret import FILE_NAME, ServerSecret
-from core.setup import InitResult, initialise
 from core.sms import sms_transport
 from core.transports import EmailTransport, email_transport
 from storage.blobs import FileBlobStore
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from core.ports import Transaction
+    from core.setup import InitResult
     from storage.repository import SqlRepository
     from tui.app import VeiligApp
 
@@ -115,6 +115,8 @@ def init_home(
         raise AlreadyInitialised(
             _("{home} already has an organisation.").format(home=settings.home)
         )
+    from core.setup import initialise
+
     repo = _repository(settings)
     path = settings.home / FILE_NAME
     secret = (

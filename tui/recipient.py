@@ -78,14 +78,13 @@ class RecipientScreen(ChatScreen):
     def show_step(self, step: Step, *, ask: bool = True) -> None:
         self.step = step
         self.show_only(*WIDGETS[step])
-        send = self.query_one("#send", Button)
         if step is Step.REFERENCE:
             self.ask_line(_("Reference from the e-mail (8 groups of 4)"))
             if ask:
                 self.chat.say(_("Please paste the reference from the e-mail you received."))
         elif step is Step.DESTINATION:
-            send.label = _("Get the code")
-            send.focus()
+            self.send_button.label = _("Get the code")
+            self.send_button.focus()
         elif step is Step.CODE:
             self.ask_line(_("Verification code"), self.typed_code)
         elif step is Step.SAVE:
@@ -109,8 +108,8 @@ class RecipientScreen(ChatScreen):
                 )
                 self.say_upload_hint()
         elif step is Step.CONFIRM:
-            send.label = _("Send securely")
-            send.focus()
+            self.send_button.label = _("Send securely")
+            self.send_button.focus()
             if ask:
                 self.chat.say(self.summary(self.org_name, self._reply_subject()))
         elif step is Step.READ:

@@ -85,7 +85,7 @@ class StarterScreen(ChatScreen):
         if step is Step.BODY:
             self.body.focus()
         elif step is Step.CONFIRM:
-            self.query_one("#send", Button).focus()
+            self.send_button.focus()
         self.refresh_bindings()
 
     def ask(self, step: Step) -> None:
