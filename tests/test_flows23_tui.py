@@ -222,3 +222,37 @@ async def test_escape_on_a_half_written_message_asks_first(
         assert app.screen.query_one("#subject", Input).value == "Uitslag"
         await pilot.press("escape", "j")  # ja: discard
         assert isinstance(app.screen, InboxScreen)
+
+
+async def test_the_inbox_pages_through_older_conversations(
+    home: Path, policy: Policy, totp: pyotp.TOTP
+) -> None:
+    from core.sealing import Draft
+    from core.starter import Starter, VerifiedGuest
+    from tui.desk import INBOX_PAGE
+
+    clock = FrozenClock()
+    settings = make_settings(home)
+    ctx = make_context(settings, policy=policy, clock=clock)
+    for n in range(INBOX_PAGE + 5):
+        Starter(ctx).send(VerifiedGuest(f"Guest {n}", f"guest{n}@example.nl"), Draft("s", "b"))
+        clock.advance(minutes=1)
+    desk = make_desk_app(settings, ctx=ctx)
+    async with desk.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, totp, clock)
+        table = desk.screen.query_one("#inbox", DataTable)
+        assert table.row_count == INBOX_PAGE and "Guest 54" in screen_text(desk)
+        await pilot.press("left")  # there is nothing newer: nothing happens
+        await wait_for_workers(pilot)
+        assert table.row_count == INBOX_PAGE
+        await pilot.press("right")
+        await wait_for_workers(pilot)
+        shown = screen_text(desk)
+        assert table.row_count == 5 and "Guest 4 " in shown and "Guest 54" not in shown
+        assert "51–55" in shown
+        await pilot.press("right")  # the last page: stays
+        await wait_for_workers(pilot)
+        assert table.row_count == 5
+        await pilot.press("left")
+        await wait_for_workers(pilot)
+        assert table.row_count == INBOX_PAGE and "1–50" in screen_text(desk)

@@ -103,7 +103,14 @@ class VeiligApp(App[None]):
 
     def get_key_display(self, binding: Binding) -> str:
         """Keys as the instructions on screen name them: Ctrl+S, Esc, Enter."""
-        names = {"escape": "Esc", "delete": "Delete", "backspace": "Backspace", "enter": "Enter"}
+        names = {
+            "escape": "Esc",
+            "delete": "Delete",
+            "backspace": "Backspace",
+            "enter": "Enter",
+            "left": "←",
+            "right": "→",
+        }
         parts = binding.key.split("+")
         key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])
         return "+".join([p.capitalize() for p in parts[:-1]] + [key])

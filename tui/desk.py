@@ -131,12 +131,18 @@ class LoginScreen(Screen[None]):
 # --- inbox ------------------------------------------------------------------------------
 
 
+INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
+
+
 class InboxScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open", _("Open"), id="open", show=True),
         Binding("ctrl+n", "compose", _("New message"), id="new"),
         Binding("ctrl+t", "sent", _("Sent"), id="sent"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
+        # priority: the table would take ← and → for its (row) cursor otherwise.
+        Binding("left", "newer", _("Newer"), id="newer", priority=True),
+        Binding("right", "older", _("Older"), id="older", priority=True),
         Binding("ctrl+q", "app.quit", _("Lock and quit"), id="quit"),
     ]
 
@@ -145,6 +151,8 @@ class InboxScreen(Screen[None]):
         self.desk = desk
         self.rows: list[InboxRow] = []
         self.away = False
+        self.page_start = 0  # of the page shown, newest first
+        self.has_older = False  # older conversations than this page exist
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -168,13 +176,38 @@ class InboxScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.load()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "newer":
+            return self.page_start > 0
+        if action == "older":
+            return self.has_older
+        return True
+
+    def action_older(self) -> None:
+        if self.has_older:
+            self.page_start += INBOX_PAGE
+            self.load()
+
+    def action_newer(self) -> None:
+        if self.page_start:
+            self.page_start = max(0, self.page_start - INBOX_PAGE)
+            self.load()
+
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def load(self) -> None:
-        rows = self.desk.inbox()
-        self.app.call_from_thread(self._show, rows)
+        # One row more than a page tells whether there are older conversations.
+        rows = self.desk.inbox(limit=INBOX_PAGE + 1, offset=self.page_start)
+        self.app.call_from_thread(self._show, rows[:INBOX_PAGE], len(rows) > INBOX_PAGE)
 
-    def _show(self, rows: list[InboxRow]) -> None:
-        self.rows = rows
+    def _show(self, rows: list[InboxRow], more: bool = False) -> None:
+        self.rows, self.has_older = rows, more
+        title = _("Inbox · {staff}").format(staff=self.desk.staff.email)
+        if self.page_start or more:
+            title += " · " + _("{first}–{last}").format(
+                first=self.page_start + 1, last=self.page_start + len(rows)
+            )
+        self.query_one("#title", Static).update(title)
+        self.refresh_bindings()
         labels = ("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
         lines: list[tuple[str | None, tuple[str | Text, ...]]] = [
             (
