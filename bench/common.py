@@ -24,6 +24,27 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "correct horse battery staple"  # noqa: S105
 
 
+def bench_home(home: Path, policy, smtp_url: str | None = None):  # noqa: ANN001, ANN201
+    """A throwaway initialised home: (settings, the TOTP of its one staff member)."""
+    import pyotp
+
+    from core.config import Settings
+    from tui.factory import init_home
+
+    settings = Settings(
+        home=home, database_url=f"sqlite:///{home / 'veilig.db'}", smtp_url=smtp_url
+    )
+    result = init_home(
+        settings,
+        org_name="DeclaCare",
+        mailbox="info@declacare.nl",
+        staff_email="desk@declacare.nl",
+        password=BENCH_PASSWORD,
+        policy=policy,
+    )
+    return settings, pyotp.TOTP(result.totp_secret)
+
+
 @dataclass
 class Figure:
     """One measured figure: veilig against a baseline from the same run."""

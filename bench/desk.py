@@ -26,28 +26,18 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import BENCH_PASSWORD, Figure, Report, interleaved, median
+from bench.common import BENCH_PASSWORD, Figure, Report, bench_home, interleaved, median
 
 
 def _home(path: Path, policy):  # noqa: ANN001, ANN202
-    import pyotp
 
     from core.clock import FrozenClock
-    from core.config import Settings
-    from tui.factory import init_home, make_context
+    from tui.factory import make_context
 
-    settings = Settings(home=path, database_url=f"sqlite:///{path / 'veilig.db'}")
-    result = init_home(
-        settings,
-        org_name="DeclaCare",
-        mailbox="info@declacare.nl",
-        staff_email="desk@declacare.nl",
-        password=BENCH_PASSWORD,
-        policy=policy,
-    )
+    settings, totp = bench_home(path, policy)
     clock = FrozenClock()
     ctx = make_context(settings, policy=policy, clock=clock)
-    return ctx, clock, pyotp.TOTP(result.totp_secret)
+    return ctx, clock, totp
 
 
 def _login(ctx, clock, totp):  # noqa: ANN001, ANN202

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import BENCH_PASSWORD, Figure, Report, interleaved, median
+from bench.common import Figure, Report, bench_home, interleaved, median
 
 
 class _Counter:
@@ -55,9 +55,8 @@ def _email(n: int):  # noqa: ANN202
 def run(report: Report, quick: bool, work: Path) -> None:
     from aiosmtpd.controller import Controller
 
-    from core.config import Settings
     from core.policy import DEFAULT_POLICY
-    from tui.factory import init_home, make_context
+    from tui.factory import make_context
 
     n = 20 if quick else 1_000
     policy = DEFAULT_POLICY.with_cheap_kdf()
@@ -72,19 +71,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
 
         def outbox() -> float:
             home = work / f"home{next(homes)}"
-            settings = Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}")
-            init_home(
-                settings,
-                org_name="DeclaCare",
-                mailbox="info@declacare.nl",
-                staff_email="desk@declacare.nl",
-                password=BENCH_PASSWORD,
-                policy=policy,
-            )
-            ctx = make_context(
-                Settings(home=home, database_url=settings.database_url, smtp_url=url),
-                policy=policy,
-            )
+            settings, _totp = bench_home(home, policy, smtp_url=url)
+            ctx = make_context(settings, policy=policy)
             with ctx.repo.transaction() as tx:
                 for i in range(n):
                     ctx.outbox.enqueue_email(tx, _email(i))

@@ -16,35 +16,24 @@ import hmac
 import sys
 from pathlib import Path
 
-from bench.common import BENCH_PASSWORD, Figure, Report, interleaved, median
+from bench.common import BENCH_PASSWORD, Figure, Report, bench_home, interleaved, median
 
 
 def run(report: Report, quick: bool, work: Path) -> None:
-    import pyotp
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
     from core.clock import FrozenClock
-    from core.config import Settings
     from core.desk import Desk
     from core.models import Purpose
     from core.policy import DEFAULT_POLICY
-    from tui.factory import init_home, make_context
+    from tui.factory import make_context
 
     policy = DEFAULT_POLICY  # the real Argon2id cost
     home = work / "verify"
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}")
     password = BENCH_PASSWORD
-    result = init_home(
-        settings,
-        org_name="DeclaCare",
-        mailbox="info@declacare.nl",
-        staff_email="desk@declacare.nl",
-        password=password,
-        policy=policy,
-    )
+    settings, totp = bench_home(home, policy)
     clock = FrozenClock()
     ctx = make_context(settings, policy=policy, clock=clock)
-    totp = pyotp.TOTP(result.totp_secret)
 
     # --- codes ---------------------------------------------------------------------------
     n = 20 if quick else 1_000

@@ -10,11 +10,16 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import VeiligError
 from core.i18n import _, format_datetime, ngettext, use_language
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due mail
 
@@ -156,44 +161,33 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+def _run_dialog(settings: Settings, make: Callable[[ModuleType], App[None]]) -> int:
+    """Run one of the TUIs, made by ``make`` from ``tui.factory``, in this terminal.
+    The terminal is checked before anything heavy is imported: without one, a clear
+    line and exit 2 instead of a hang."""
     _require_terminal()
-    from tui.factory import log_to_file, make_starter_app
+    from tui import factory
 
-    app = make_starter_app(settings)
-    log_to_file(settings)
+    app = make(factory)
+    factory.log_to_file(settings)
     app.run()
     return 0
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_dialog(settings, lambda f: f.make_starter_app(settings))
 
 
 def cmd_open(args: argparse.Namespace, settings: Settings) -> int:
-    _require_terminal()
-    from tui.factory import log_to_file, make_recipient_app
-
-    app = make_recipient_app(settings, reference=args.reference)
-    log_to_file(settings)
-    app.run()
-    return 0
+    return _run_dialog(settings, lambda f: f.make_recipient_app(settings, reference=args.reference))
 
 
 def cmd_desk(args: argparse.Namespace, settings: Settings) -> int:
-    _require_terminal()
-    from tui.factory import log_to_file, make_desk_app
-
-    app = make_desk_app(settings, email=args.email)
-    log_to_file(settings)
-    app.run()
-    return 0
+    return _run_dialog(settings, lambda f: f.make_desk_app(settings, email=args.email))
 
 
 def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
-    _require_terminal()
-    from tui.factory import log_to_file, make_guest_app
-
-    app = make_guest_app(settings)
-    log_to_file(settings)
-    app.run()
-    return 0
+    return _run_dialog(settings, lambda f: f.make_guest_app(settings))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
