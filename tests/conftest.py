@@ -26,6 +26,14 @@ MAILBOX = "info@declacare.nl"
 
 
 @pytest.fixture
+def clock():  # noqa: ANN201
+    """Time that moves only when a test says so (lifetimes, windows, TOTP steps)."""
+    from core.clock import FrozenClock
+
+    return FrozenClock()
+
+
+@pytest.fixture
 def policy() -> Policy:
     # The real Argon2id costs 64 MiB and ~0.3 s per derivation; tests only need it to work.
     return DEFAULT_POLICY.with_cheap_kdf()

@@ -20,11 +20,6 @@ GUEST = "karin@huidtherapiex.nl"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def ctx(home: Path, policy: Policy, clock: FrozenClock) -> Context:
     return make_context(make_settings(home), policy=policy, clock=clock)
 

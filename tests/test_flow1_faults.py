@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.policy import Policy
 from tests.conftest import SmtpServer, body_of, code_in, make_settings
-from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import ask_for_code, paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
 
 GUEST = "karin@huidtherapiex.nl"
@@ -15,11 +15,7 @@ HOSTILE = "[bold]x[/bold] [link=http://x]y[/link] \x1b[31mred\x1b]52;c;aGk=\x07"
 
 
 async def unlock(pilot, smtp: SmtpServer, name: str = "Karin Janssen") -> None:
-    await paste(pilot, name)
-    await pilot.press("enter")
-    await type_text(pilot, GUEST)
-    await pilot.press("enter")
-    await wait_for_workers(pilot)
+    await ask_for_code(pilot, GUEST, name)
     code = code_in(await asyncio.to_thread(smtp.bag.next_to, GUEST))
     await type_text(pilot, code)
     await pilot.press("enter")

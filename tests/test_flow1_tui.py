@@ -21,7 +21,7 @@ from tests.conftest import (
     said,
     staff_desk,
 )
-from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import ask_for_code, paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
 from tui.starter import StarterScreen
 
@@ -42,11 +42,7 @@ def files(tmp_path: Path) -> list[Path]:
 async def walk_flow_one(pilot, smtp: SmtpServer, files: list[Path]) -> str:
     """Drive the starter like a guest; returns the code that was used."""
     app = pilot.app
-    await type_text(pilot, "Karin Janssen")
-    await pilot.press("enter")
-    await type_text(pilot, GUEST)
-    await pilot.press("enter")
-    await wait_for_workers(pilot)
+    await ask_for_code(pilot, GUEST)
     subject = _("Your verification code for {org}").format(org="DeclaCare")
     code = code_in(await asyncio.to_thread(smtp.bag.next_to, GUEST, subject))
     await type_text(pilot, code)
@@ -151,11 +147,7 @@ async def test_wrong_code_says_so_and_keeps_everything_typed(
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await type_text(pilot, "Karin Janssen")
-        await pilot.press("enter")
-        await type_text(pilot, GUEST)
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await ask_for_code(pilot, GUEST)
         code = code_in(await asyncio.to_thread(smtp_server.bag.next_to, GUEST))
         wrong = "000000" if code != "000000" else "111111"
         await type_text(pilot, wrong)

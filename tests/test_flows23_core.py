@@ -34,11 +34,6 @@ MOBILE = "06 12345127"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def ctx(
     home: Path, policy: Policy, clock: FrozenClock, smtp_server: SmtpServer, sms_gateway: SmsGateway
 ):

@@ -24,7 +24,7 @@ from tests.conftest import (
     sms_code,
 )
 from tests.test_flow1_tui import assert_nothing_in_the_clear
-from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import paste, save_attachments_to, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_recipient_app
 
 PRACTITIONER = "praktijk@fysio-jansen.nl"
@@ -112,11 +112,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await wait_for_workers(pilot)
         shown = screen_text(recipient)
         assert "Verwijzing cliënt 4471" in shown and "rontgen.tiff" in shown
-        await pilot.press("ctrl+d")
-        recipient.screen.query_one("#line", Input).value = ""
-        await paste(pilot, str(saved))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await save_attachments_to(pilot, saved)
         assert (saved / letter.name).read_bytes() == letter.read_bytes()
         assert (saved / scan.name).read_bytes() == scan.read_bytes()
 
@@ -147,11 +143,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         assert "Dank, akkoord getekend retour." in shown and "akkoord.pdf" in shown
         out = tmp_path / "desk"
         out.mkdir()
-        await pilot.press("ctrl+d")
-        desk.screen.query_one("#line", Input).value = ""
-        await paste(pilot, str(out))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await save_attachments_to(pilot, out)
         assert (out / answer.name).read_bytes() == answer.read_bytes()
         await pilot.press("escape", "escape", "ctrl+t")
         await wait_for_workers(pilot)

@@ -14,7 +14,7 @@ from core.policy import Policy
 from storage.blobs import FileBlobStore
 from tests.conftest import SmtpServer, code_in, make_settings
 from tests.test_flow1_faults import unlock
-from tests.tui_helpers import paste, screen_text, wait_for_workers, wait_until
+from tests.tui_helpers import ask_for_code, paste, screen_text, wait_for_workers, wait_until
 from tui.factory import make_context, make_starter_app
 from tui.starter import StarterScreen
 from tui.widgets import AttachmentList
@@ -62,11 +62,7 @@ async def test_resend_asks_for_a_new_code_and_is_limited(
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await paste(pilot, "Karin")
-        await pilot.press("enter")
-        await paste(pilot, GUEST)
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await ask_for_code(pilot, GUEST, "Karin")
         await asyncio.to_thread(smtp_server.bag.next_to, GUEST)
         assert "Ctrl+R New code" in screen_text(app)  # the footer names the key as the text does
         await pilot.press("ctrl+r")  # at once: inside the cool-down
@@ -80,11 +76,7 @@ async def test_back_and_forward_with_the_same_address_keeps_the_code(
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await paste(pilot, "Karin")
-        await pilot.press("enter")
-        await paste(pilot, GUEST)
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await ask_for_code(pilot, GUEST, "Karin")
         code = code_in(await asyncio.to_thread(smtp_server.bag.next_to, GUEST))
         await pilot.press("escape", "enter")  # back to the address, and on again
         await wait_for_workers(pilot)

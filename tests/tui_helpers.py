@@ -9,6 +9,7 @@ from collections import defaultdict
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 _TEXT = re.compile(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', re.DOTALL)
 
@@ -49,3 +50,22 @@ async def wait_until(pilot: Pilot, condition, what: str, rounds: int = 500) -> N
             return
         await pilot.pause(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def ask_for_code(pilot: Pilot, email: str, name: str = "Karin Janssen") -> None:
+    """The starter's first two questions answered, and the code asked for: the name
+    pasted (it may hold anything), the address typed."""
+    await paste(pilot, name)
+    await pilot.press("enter")
+    await type_text(pilot, email)
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+
+
+async def save_attachments_to(pilot: Pilot, folder: object) -> None:
+    """Ctrl+D in a conversation, the suggested folder replaced by ``folder``, Enter."""
+    await pilot.press("ctrl+d")
+    pilot.app.screen.query_one("#line", Input).value = ""
+    await paste(pilot, str(folder))
+    await pilot.press("enter")
+    await wait_for_workers(pilot)

@@ -45,11 +45,6 @@ MOBILE = "06 12345127"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def mail_ctx(home: Path, policy: Policy, clock: FrozenClock) -> Context:
     """Mail into the home's Maildir: the guest's mail program."""
     return make_context(make_settings(home), policy=policy, clock=clock)

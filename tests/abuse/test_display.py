@@ -12,7 +12,6 @@ import asyncio
 from pathlib import Path
 
 import pyotp
-from textual.widgets import Input
 
 from core.clock import FrozenClock
 from core.desk import Contact
@@ -31,7 +30,14 @@ from tests.conftest import (
     staff_desk,
 )
 from tests.test_flows23_tui import fill, log_in
-from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers, wait_until
+from tests.tui_helpers import (
+    paste,
+    save_attachments_to,
+    screen_text,
+    type_text,
+    wait_for_workers,
+    wait_until,
+)
 from tui.factory import make_context, make_desk_app, make_recipient_app
 
 # Everything a hostile sender would try at once.
@@ -111,11 +117,7 @@ async def test_desk_views_show_a_guests_hostile_name_subject_body_and_file_name_
         # Saving: the name on disk loses every control and bidi character.
         out = tmp_path / "out"
         out.mkdir()
-        await pilot.press("ctrl+d")
-        desk.screen.query_one("#line", Input).value = ""
-        await paste(pilot, str(out))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await save_attachments_to(pilot, out)
         [saved] = out.iterdir()
         assert not any(raw in saved.name for raw in DANGEROUS)
         assert saved.name.endswith(".pdf") and saved.read_bytes() == b"%PDF-1.7 scan"

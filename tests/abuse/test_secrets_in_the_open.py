@@ -49,7 +49,7 @@ from tests.conftest import (
     reference_in,
     sms_code,
 )
-from tests.tui_helpers import screen_text, type_text, wait_for_workers
+from tests.tui_helpers import ask_for_code, screen_text, type_text, wait_for_workers
 from tui.factory import log_to_file, make_context, make_starter_app
 
 GUEST = "karin@huidtherapiex.nl"
@@ -364,11 +364,7 @@ async def test_an_unforeseen_error_in_the_tui_shows_and_logs_no_secret(
     monkeypatch.setattr(Starter, "verify", checking_fails)
     with pytest.raises(ZeroDivisionError):
         async with app.run_test(size=(110, 40)) as pilot:
-            await type_text(pilot, "Karin Janssen")
-            await pilot.press("enter")
-            await type_text(pilot, GUEST)
-            await pilot.press("enter")
-            await wait_for_workers(pilot)
+            await ask_for_code(pilot, GUEST)
             mail = await asyncio.to_thread(smtp_server.bag.next_to, GUEST)
             code = code_in(mail)
             secrets.text("code", code)
