@@ -5,21 +5,21 @@ none asserts a time. ``--quick`` uses tiny sizes (a smoke test, seconds); the de
 uses the sizes of docs/PERFORMANCE.md (1 GiB and 4 GiB files, 100,000 conversations,
 1,000 notifications) and takes about 15 minutes.
 
-Needs the test extras (``pip install -e '.[test]'``: aiosmtpd) and, for the age
-baseline, ``apt-get install -y age`` (skipped with a note when absent).
+Needs the test extras (``pip install -e '.[test]'``: aiosmtpd). Optional: ``age`` for
+the age baseline and GNU ``time`` for the peak memory of age and cp (``apt-get install
+age time``); where one is missing, the run says so once and leaves that baseline out.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, Report, machine, save_json, table
+from bench.common import ROOT, Report, machine, missing_tools, save_json, table
 
 BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification")
 
@@ -41,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    if not shutil.which("age"):
-        print("note: age is not installed; its baseline is skipped (apt-get install -y age)")
     info = machine()
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     report = Report()
+    if "attachments" in names:  # the only benchmark with baselines outside Python
+        for tool in missing_tools():
+            report.skip(tool)
     for name in names:
         print(f"\n== {name}{' (quick)' if args.quick else ''}", flush=True)
         started = time.perf_counter()

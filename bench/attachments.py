@@ -9,8 +9,10 @@ Baselines in the same run, over the same bytes:
 - ``cp`` of the same file (the floor for reading and writing that many bytes).
 
 veilig's seal and open run in a child process each (``python -m bench.attachments
-seal|open …``) so that peak memory (``ru_maxrss`` of that child, from ``wait4``) counts
-only the seal or open, not the parent's buffers. The seal is the real one:
+seal|open …``) so that peak memory (that child's VmHWM) counts only the seal or open,
+not the parent's buffers. Its baseline is the same interpreter with the same modules
+loaded and nothing sealed (``idle``): the ratio is what a seal or open adds. age's own
+peak is a row apart, where age and GNU time are installed. The seal is the real one:
 ``seal_message`` into the ``FileBlobStore`` (which fsyncs each blob, as in use); the
 open is ``save_attachment`` (temporary file, renamed once verified).
 """
@@ -30,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from bench.common import ROOT, Figure, Report, interleaved, median
+from bench.common import ROOT, Figure, Report, find_age, find_gnu_time, interleaved, median
 
 MiB = 1024**2
 GiB = 1024**3
@@ -50,6 +52,9 @@ def _child(argv: list[str]) -> int:
     from core.stream import ContentKey
     from storage.blobs import FileBlobStore
 
+    if argv[0] == "idle":  # the baseline of peak memory: loaded, nothing sealed
+        print(json.dumps({"peak_mib": _peak_mib()}))
+        return 0
     verb, state_path, blob_dir, path = argv
     state = Path(state_path)
     blobs = _NoSyncBlobs(Path(blob_dir)) if verb == "seal-nosync" else FileBlobStore(Path(blob_dir))
@@ -138,9 +143,6 @@ def _peak_mib() -> float:
     return float("nan")
 
 
-GNU_TIME = "/usr/bin/time"
-
-
 class _NoSyncBlobs:
     """The blob store without its fsync: only to show what durability costs."""
 
@@ -166,14 +168,15 @@ class _NoSyncBlobs:
         self.store.delete(blob_id)
 
 
-def _spawn(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; wall seconds, its peak RSS in MiB, its stdout.
+def _spawn(cmd: list[str], gnu_time: str | None) -> tuple[float, float, str]:
+    """Run ``cmd``; wall seconds, its peak RSS in MiB (NaN if unknown), its stdout.
 
-    veilig's child reports its own VmHWM. Other tools run under GNU time (``%M``),
-    which forks them from its own small process, so the figure is theirs alone.
+    veilig's child reports its own VmHWM. Other tools run under GNU time (``%M``), when
+    it is installed, which forks them from its own small process, so the figure is
+    theirs alone.
     """
-    wrapped = not cmd[0].endswith("python") and os.path.exists(GNU_TIME)
-    full = [GNU_TIME, "-f", "%M", *cmd] if wrapped else cmd
+    wrapped = cmd[0] != sys.executable and gnu_time is not None
+    full = [gnu_time, "-f", "%M", *cmd] if wrapped else cmd
     start = time.perf_counter()
     proc = subprocess.run(full, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -270,21 +273,19 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     blob_dir = work / "blobs"
     state = work / "state.json"
     python = sys.executable
-    age = shutil.which("age")
-    age_keygen = shutil.which("age-keygen")
-    have_age = bool(age and age_keygen)
+    # age and GNU time are optional; ``python -m bench`` has said once if one is missing.
+    found_age = find_age()
+    gnu_time = find_gnu_time()
+    have_age = found_age is not None
+    age, age_keygen = found_age or ("", "")
     identity = work / "age.key"
     recipient = ""
     if have_age:
         identity.unlink(missing_ok=True)  # age-keygen never overwrites a key
-        subprocess.run([str(age_keygen), "-o", str(identity)], check=True, capture_output=True)
+        subprocess.run([age_keygen, "-o", str(identity)], check=True, capture_output=True)
         recipient = subprocess.run(
-            [str(age_keygen), "-y", str(identity)], check=True, capture_output=True, text=True
+            [age_keygen, "-y", str(identity)], check=True, capture_output=True, text=True
         ).stdout.strip()
-    else:
-        report.note(
-            "age is not installed: its baseline is skipped (apt-get install -y age to include it)"
-        )
 
     peak: dict[str, list[float]] = {}
 
@@ -300,10 +301,10 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     def timed(name: str, cmd: list[str], before: tuple[Path, ...] = ()) -> float:
         clean(*before)
         os.sync()  # not timed: start from a clean page cache
-        wall, rss, out = _spawn(cmd)
+        wall, rss, out = _spawn(cmd, gnu_time)
         clean(*(p for p in before if p not in keep))  # outputs go at once: disk space
         peak.setdefault(name, []).append(rss)
-        if cmd[0] == python and out.startswith("{"):
+        if cmd[0] == python and out.startswith("{") and "seconds" in out:
             # veilig seals and opens inside a running app: its time is the seal or open
             # itself, timed in the child, without the interpreter's start (noted apart).
             return float(json.loads(out)["seconds"])
@@ -355,7 +356,8 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
                 "age_dec_null",
                 [str(age), "-d", "-i", str(identity), "-o", os.devnull, str(age_file)],
             )
-    runs["start"] = lambda: timed("start", [python, "-c", "import core.sealing, storage.blobs"])
+    # Starting Python and loading the modules; its peak is the baseline of peak memory.
+    runs["start"] = lambda: timed("start", [*child, "idle"])
     t = {k: median(v) for k, v in interleaved(runs, repeat, self_timed=True).items()}
     clean(blob_dir, work / "blobs-nosync", age_file, age_opened, opened, copied, state, src)
     clean(work / "nosync.json", identity)
@@ -386,6 +388,7 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     add(f"seal {label}, without the blob store's fsync", "seal_nosync", "age_enc", "age -e")
     add(f"seal {label}, stream to /dev/null", "seal_null", "age_enc_null", "age -e -o /dev/null")
     add(f"open {label}, stream to /dev/null", "open_null", "age_dec_null", "age -d -o /dev/null")
+    idle_peak = max(peak["start"])
     for verb, theirs in (("seal", "age_enc"), ("open", "age_dec")):
         ours_peak = max(peak[verb])
         report.add(
@@ -394,13 +397,26 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
                 f"{verb} {label}: peak memory of the process",
                 ours_peak,
                 "MiB",
-                "age" if theirs in peak else "",
-                max(peak[theirs]) if theirs in peak else None,
+                "same process, nothing sealed",
+                idle_peak,
                 better="lower",
                 target="≤ 100 MiB",
                 met=ours_peak <= 100,
             )
         )
+        their_peak = max(peak.get(theirs, [float("nan")]))
+        if their_peak == their_peak:  # not NaN: age ran, under GNU time
+            report.add(
+                Figure(
+                    "attachments",
+                    f"{verb} {label}: peak memory against age",
+                    ours_peak,
+                    "MiB",
+                    "age",
+                    their_peak,
+                    better="lower",
+                )
+            )
     report.note(
         f"{label}: veilig's times are the seal/open inside its process; starting Python "
         f"and importing veilig's modules took {t['start'] * 1000:.0f} ms more (not counted), "
@@ -426,6 +442,7 @@ def run(report: Report, quick: bool, work: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in (
+        "idle",
         "seal",
         "seal-nosync",
         "seal-null",

@@ -78,10 +78,52 @@ class Figure:
         return [self.what, f"{fmt(self.value)} {self.unit}", base, ratio, self.target or "—", met]
 
 
+# Tools outside Python that some baselines use. Each is optional: where one is missing,
+# its baseline is skipped and the run says so once, with how to install it.
+OPTIONAL_TOOLS = {
+    "age": "the age baseline (seal/open against `age -e`/`age -d`)",
+    "GNU time": "the peak memory of age and cp (`/usr/bin/time -f %M`)",
+}
+INSTALL_HINT = {
+    "age": "apt-get install age (Debian/Ubuntu), brew install age (macOS); "
+    "see https://age-encryption.org",
+    "GNU time": "apt-get install time (Debian/Ubuntu)",
+}
+
+
+def find_age() -> tuple[str, str] | None:
+    """``age`` and ``age-keygen`` on PATH, or None."""
+    age, keygen = shutil.which("age"), shutil.which("age-keygen")
+    return (age, keygen) if age and keygen else None
+
+
+def find_gnu_time() -> str | None:
+    """GNU time on PATH (not the shell's keyword, which has no ``-f``), or None."""
+    path = shutil.which("time")
+    if path and "GNU" in _run([path, "--version"], both=True):
+        return path
+    return None
+
+
+def missing_tools() -> list[str]:
+    found = {"age": find_age() is not None, "GNU time": find_gnu_time() is not None}
+    return [tool for tool, present in found.items() if not present]
+
+
 @dataclass
 class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, tool: str) -> None:
+        """Say once that the baselines needing ``tool`` are left out, and how to get it."""
+        text = (
+            f"{tool} is not installed, so {OPTIONAL_TOOLS[tool]} is skipped. "
+            f"To include it: {INSTALL_HINT[tool]}"
+        )
+        self.skipped.append(text)
+        print(f"skipped: {text}", flush=True)
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
@@ -132,11 +174,19 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def _run(cmd: list[str]) -> str:
+def _run(cmd: list[str], *, both: bool = False) -> str:
+    """What ``cmd`` printed (with ``both``, stdout and stderr together); "" if it failed."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if both else subprocess.DEVNULL,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
+    return done.stdout.strip()
 
 
 def machine() -> dict[str, str]:
@@ -175,5 +225,6 @@ def save_json(path: Path, report: Report, info: dict[str, str]) -> None:
         "machine": info,
         "figures": [asdict(f) | {"ratio": f.ratio} for f in report.figures],
         "notes": report.notes,
+        "skipped": report.skipped,
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))

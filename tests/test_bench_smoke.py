@@ -1,23 +1,59 @@
 """The benchmark command runs end to end on tiny sizes and prints a ratio per benchmark.
 
 Timings are never asserted here (the machine is shared); only that every benchmark
-measured itself against its baseline in the same run.
+measured itself against its baseline in the same run — with the optional tools (``age``,
+GNU ``time``) present, and with them hidden, as on a fresh machine.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+OPTIONAL_TOOLS = ("age", "age-keygen", "time")
+
+BENCH_ROWS = (
+    "framing in memory, seal",
+    "seal 4 MiB",
+    "open 4 MiB",
+    "peak memory",
+    "veilig start: first question",
+    "veilig open: first question",
+    "veilig desk: first question",
+    "inbox screen, first rows",
+    "inbox screen, one page down",
+    "notifications by the outbox",
+    "one-time codes checked",
+    "staff log-ins",
+)
 
 
-def test_quick_bench_prints_a_ratio_for_each_benchmark(tmp_path: Path) -> None:
+def path_without(tools: tuple[str, ...], folder: Path) -> str:
+    """A PATH with every command of today's PATH but ``tools``: links in one folder."""
+    folder.mkdir()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            target = Path(directory, name)
+            link = folder / name
+            if name in tools or link.exists() or not os.access(target, os.X_OK):
+                continue
+            link.symlink_to(target)
+    return str(folder)
+
+
+def quick_bench(work: Path, path: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+    env["PATH"] = path
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--work", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick", "--work", str(work)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -25,22 +61,51 @@ def test_quick_bench_prints_a_ratio_for_each_benchmark(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    for bench_row in (
-        "framing in memory, seal",
-        "seal 4 MiB",
-        "open 4 MiB",
-        "peak memory",
-        "veilig start: first question",
-        "veilig open: first question",
-        "veilig desk: first question",
-        "inbox screen, first rows",
-        "inbox screen, one page down",
-        "notifications by the outbox",
-        "one-time codes checked",
-        "staff log-ins",
-    ):
+    return result
+
+
+def table_rows(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("| ")]
+
+
+def assert_a_ratio_for_each_benchmark(output: str) -> None:
+    rows = table_rows(output)
+    for bench_row in BENCH_ROWS:
         matching = [r for r in rows if bench_row in r]
-        assert matching, f"no row for {bench_row!r} in:\n{result.stdout}"
-        assert any("×" in r for r in matching), matching  # a ratio against a baseline
-    assert not list(tmp_path.iterdir())  # every temporary home and file was removed
+        assert matching, f"no row for {bench_row!r} in:\n{output}"
+        assert all("×" in r for r in matching), matching  # a ratio against a baseline
+
+
+def test_without_age_and_gnu_time_every_row_has_a_ratio_and_the_skip_is_said_once(
+    tmp_path: Path,
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    path = path_without(OPTIONAL_TOOLS, tmp_path / "bin")
+    assert not any(shutil.which(tool, path=path) for tool in OPTIONAL_TOOLS)
+
+    result = quick_bench(work, path)
+
+    assert_a_ratio_for_each_benchmark(result.stdout)
+    assert not any("age" in row.split("|")[3] for row in table_rows(result.stdout))
+    said = [line for line in result.stdout.splitlines() if "age is not installed" in line]
+    assert len(said) == 1, said
+    assert "baseline" in said[0] and "apt-get install age" in said[0]
+    assert sum("GNU time is not installed" in line for line in result.stdout.splitlines()) == 1
+    assert not list(work.iterdir())  # every temporary home and file was removed
+
+
+@pytest.mark.skipif(
+    shutil.which("age") is None or shutil.which("time") is None,
+    reason="age or GNU time is not installed (apt-get install age time; .ci/run installs both)",
+)
+def test_with_age_every_row_has_a_ratio_and_age_is_a_baseline(tmp_path: Path) -> None:
+    result = quick_bench(tmp_path, os.environ["PATH"])
+
+    assert_a_ratio_for_each_benchmark(result.stdout)
+    rows = table_rows(result.stdout)
+    assert any("age -e" in r and "×" in r for r in rows if r.startswith("| seal 4 MiB"))
+    assert any("age -d" in r and "×" in r for r in rows if r.startswith("| open 4 MiB"))
+    assert any("peak memory against age" in r and "×" in r for r in rows)
+    assert "not installed" not in result.stdout
+    assert not list(tmp_path.iterdir())
