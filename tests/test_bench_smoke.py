@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the benchmarks twice
+
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONAL_TOOLS = ("age", "age-keygen", "time")
 

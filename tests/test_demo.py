@@ -18,6 +18,8 @@ import pytest
 
 from tui.walkthrough import SEED_SCRIPTS, parse
 
+pytestmark = pytest.mark.slow  # the walkthrough demo plays in full (about 80 s)
+
 
 def demo_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}

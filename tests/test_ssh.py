@@ -27,6 +27,8 @@ from tui.ssh_files import FileAreas
 from tui.ssh_keys import add_staff_key
 from tui.ssh_server import Hub, start_server, stop_server
 
+pytestmark = pytest.mark.slow  # a real SSH server and clients
+
 WIDTH, HEIGHT = 100, 32
 TIMEOUT = 30.0  # the whole Python/Textual start-up of a process on a busy machine
 

@@ -208,6 +208,7 @@ async def test_the_starter_answers_known_and_unknown_addresses_alike(
     assert mails[KNOWN_GUEST] == mails[UNKNOWN_GUEST]
 
 
+@pytest.mark.slow  # timing: interleaved samples
 def test_the_starter_takes_as_long_for_known_and_unknown_addresses(
     ctx: Context, clock: FrozenClock, known_guest: None
 ) -> None:
@@ -282,6 +283,7 @@ def test_known_and_unknown_references_answer_alike_to_every_step(
     assert known[-1].startswith("CodeRejected: used_up")
 
 
+@pytest.mark.slow  # timing: interleaved samples
 def test_known_and_unknown_references_take_as_long_to_look_up(
     ctx: Context, known_reference: str
 ) -> None:
@@ -383,6 +385,7 @@ def login_timing(ctx: Context, clock: FrozenClock) -> Timing:
     )
 
 
+@pytest.mark.slow  # timing: interleaved samples
 def test_known_and_unknown_staff_accounts_take_as_long_to_fail(
     slow_ctx: Context, clock: FrozenClock
 ) -> None:
@@ -391,6 +394,7 @@ def test_known_and_unknown_staff_accounts_take_as_long_to_fail(
     assert timing.indistinguishable, timing
 
 
+@pytest.mark.slow  # timing: interleaved samples
 def test_the_timing_check_notices_a_skipped_kdf(
     slow_ctx: Context, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,6 +436,7 @@ print(took[1], took[2])
 """
 
 
+@pytest.mark.slow  # timing: interleaved samples
 def test_the_first_log_in_of_a_process_takes_as_long_for_an_unknown_account(
     slow_ctx: Context,
 ) -> None:

@@ -226,6 +226,9 @@ from core.sealing import Draft
 from core.starter import Starter, VerifiedGuest
 from tests.conftest import make_settings
 from tui.factory import make_context
+import pytest
+
+pytestmark = pytest.mark.slow  # kill -9 of real processes and long outages
 
 ctx = make_context(make_settings(Path(sys.argv[1])), policy=DEFAULT_POLICY.with_cheap_kdf())
 starter = Starter(ctx)

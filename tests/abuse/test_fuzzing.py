@@ -33,6 +33,8 @@ from core.references import new_reference, parse_reference, reference_bytes
 from core.starter import check_email, check_name
 from core.stream import ContentKey, open_stream, seal_bytes
 
+pytestmark = pytest.mark.slow  # hypothesis fuzzing
+
 # Text as it arrives from a keyboard, a paste or a hostile script: any code point,
 # with the characters that matter here made likely.
 TYPED = st.text(
