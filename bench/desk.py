@@ -167,7 +167,7 @@ async def _screen(desk) -> tuple[float, float, int]:  # noqa: ANN001
     from textual.widgets import DataTable
 
     from tui.app import VeiligApp
-    from tui.desk import InboxScreen
+    from tui.desk.inbox import InboxScreen
 
     app = VeiligApp(desk.ctx, InboxScreen(desk))
     start = time.perf_counter()

@@ -124,6 +124,7 @@ class SentRow:
     replied_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime
+    damaged: bool = False  # the first message to this person does not open: no subject
 
 
 def _dummy_wrap(cost: Argon2Cost) -> bytes:
@@ -533,12 +534,16 @@ class Desk:
                 details[p.id] = (max(sent_times) if sent_times else None, first_out)
         for p in participants:
             notified_at, first_out = details[p.id]
-            subject = ""
+            subject, damaged = "", False
             if first_out is not None:
-                opened, _key = open_message(
-                    blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
-                )
-                subject = opened.subject
+                try:
+                    opened, _key = open_message(
+                        blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
+                    )
+                    subject = opened.subject
+                except CannotOpen:
+                    # One damaged message must not take the whole overview down with it.
+                    damaged = True
             rows.append(
                 SentRow(
                     participant=p,
@@ -550,6 +555,7 @@ class Desk:
                     replied_at=p.replied_at,
                     revoked_at=p.revoked_at,
                     expires_at=p.expires_at,
+                    damaged=damaged,
                 )
             )
         return rows

@@ -95,6 +95,15 @@ class OpenThread:
     _thread_key: ThreadKey = field(repr=False)
 
 
+@dataclass
+class ThreadMessages:
+    """What an unlocked recipient can read: the messages that open, oldest first, and
+    those that do not (changed or damaged on disk), set apart."""
+
+    opened: list[tuple[OpenedMessage, ContentKey]] = field(default_factory=list)
+    damaged: list[Message] = field(default_factory=list)
+
+
 def _decoy_contact(ctx: Context, reference: Reference) -> Contact:
     """A made-up Dutch mobile number, the same for the same reference each time."""
     digits = ctx.secret.tag("decoy", reference)
@@ -234,18 +243,31 @@ class Recipient:
         return OpenThread(invited, fresh, thread_key)
 
     def messages(self, thread: OpenThread) -> list[tuple[OpenedMessage, ContentKey]]:
-        """Seed 2D: every message of the conversation this person may read, oldest first."""
+        """Seed 2D: every message of the conversation this person may read, oldest first.
+        Raises CannotOpen when one of them does not open (``read`` sets it apart)."""
+        read = self.read(thread)
+        if read.damaged:
+            raise CannotOpen("damaged")
+        return read.opened
+
+    def read(self, thread: OpenThread) -> ThreadMessages:
+        """Seed 2D as the screen shows it: one damaged message hides none of the others."""
         self._recheck(thread)
         with self.ctx.repo.transaction() as tx:
             keys = tx.participant_keys(thread.participant.id)
             messages = [
                 m for m in tx.messages_in(thread.participant.conversation_id) if m.id in keys
             ]
-        opened = []
+        read = ThreadMessages()
         for message in messages:
-            key = unwrap_for_thread(thread._thread_key, keys[message.id], message.id)
-            opened.append((read_message(blobs=self.ctx.blobs, key=key, message=message), key))
-        return opened
+            try:
+                key = unwrap_for_thread(thread._thread_key, keys[message.id], message.id)
+                read.opened.append(
+                    (read_message(blobs=self.ctx.blobs, key=key, message=message), key)
+                )
+            except CannotOpen:
+                read.damaged.append(message)
+        return read
 
     def _recheck(self, thread: OpenThread) -> None:
         with self.ctx.repo.transaction() as tx:

@@ -23,9 +23,9 @@ from core.sealing import Attachment, Draft
 from core.setup import InitResult
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, only_message, staff_desk
 from tui.factory import make_context
-from tui.ssh_files import FileAreas
-from tui.ssh_keys import add_staff_key
-from tui.ssh_server import Hub, start_server, stop_server
+from tui.ssh.files import FileAreas
+from tui.ssh.keys import add_staff_key
+from tui.ssh.server import Hub, start_server, stop_server
 
 pytestmark = pytest.mark.slow  # a real SSH server and clients
 

@@ -196,8 +196,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_files import FileAreas
-    from tui.ssh_server import Hub, host_fingerprint, start_server, stop_server
+    from tui.ssh.files import FileAreas
+    from tui.ssh.server import Hub, host_fingerprint, start_server, stop_server
 
     make_context(settings)  # refuses a home that is not set up, before listening
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
@@ -238,7 +238,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_keys import add_staff_key
+    from tui.ssh.keys import add_staff_key
 
     ctx = make_context(settings)
     email = args.email.strip().casefold()
@@ -317,9 +317,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from core.i18n import current_language
-    from tui.demo import play
     from tui.factory import DEMO_PASSWORD, log_to_file, make_context, make_demo_home
-    from tui.walkthrough import seed_scripts
+    from tui.walkthrough.demo import play
+    from tui.walkthrough.script import seed_scripts
 
     if not args.headless:
         _require_terminal()

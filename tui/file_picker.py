@@ -3,6 +3,7 @@ Escape cancels. Names are shown literally (a file name can hold terminal escapes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,6 +60,21 @@ class FilePicker(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.query_one("#tree", DirectoryTree).focus()
+        self.check_readable(self.root)
+
+    def check_readable(self, folder: Path) -> None:
+        """The tree's loader shows a folder it cannot read as empty, without a word:
+        say so instead."""
+        try:
+            with os.scandir(folder):
+                pass
+        except OSError:
+            text = _("{path} cannot be read.").format(path=literal(str(folder)))
+            self.notify(text, severity="error", markup=False)
+
+    @on(DirectoryTree.DirectorySelected)
+    def _opened(self, event: DirectoryTree.DirectorySelected) -> None:
+        self.check_readable(event.path)
 
     def action_up(self) -> None:
         tree = self.query_one("#tree", DirectoryTree)
@@ -67,6 +83,7 @@ class FilePicker(ModalScreen[Path | None]):
             return
         tree.path = parent
         self.query_one("#where", Static).update(literal(str(parent)))
+        self.check_readable(parent)
 
     @on(DirectoryTree.FileSelected)
     def chosen(self, event: DirectoryTree.FileSelected) -> None:

@@ -43,7 +43,7 @@ from core.stream import CHUNK_SIZE, HEADER_SIZE, SEALED_CHUNK_SIZE, new_content_
 from tests.conftest import make_settings, staff_desk
 from tests.test_flows23_tui import log_in
 from tests.tui_helpers import screen_text, wait_for_workers
-from tui.chat import explain
+from tui.base import explain
 from tui.factory import make_context, make_desk_app
 
 PRIVATE = MailboxPrivateKey.generate()
