@@ -17,6 +17,7 @@ from textual.widgets import DirectoryTree, Footer, Static
 
 from core.display import literal
 from core.i18n import _
+from tui.widgets import Notice
 
 
 class SafeDirectoryTree(DirectoryTree):
@@ -55,6 +56,7 @@ class FilePicker(ModalScreen[Path | None]):
                 markup=False,
             )
             yield Static(literal(str(self.root)), id="where", markup=False)
+            yield Notice(id="error")
             yield SafeDirectoryTree(self.root, id="tree")
         yield Footer()
 
@@ -67,10 +69,10 @@ class FilePicker(ModalScreen[Path | None]):
         say so instead."""
         try:
             with os.scandir(folder):
-                pass
+                text = ""
         except OSError:
-            text = _("{path} cannot be read.").format(path=literal(str(folder)))
-            self.notify(text, severity="error", markup=False)
+            text = _("{path} cannot be read.").format(path=str(folder))
+        self.query_one("#error", Notice).say(text)
 
     @on(DirectoryTree.DirectorySelected)
     def _opened(self, event: DirectoryTree.DirectorySelected) -> None:
@@ -87,6 +89,8 @@ class FilePicker(ModalScreen[Path | None]):
 
     @on(DirectoryTree.FileSelected)
     def chosen(self, event: DirectoryTree.FileSelected) -> None:
+        if event.path == Path(self.query_one("#tree", DirectoryTree).path):
+            return  # the folder itself, gone (the tree takes it for a file): said above
         self.dismiss(event.path)
 
     def action_cancel(self) -> None:

@@ -50,6 +50,19 @@ class Bubble(Static):
         super().__init__(plain(text, multiline=multiline), classes=f"bubble {kind}")
 
 
+class Notice(Static):
+    """One line that says what went wrong (``#error``); not there while all is well."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.display = False
+
+    def say(self, text: str) -> None:
+        """Say ``text`` (other people's words may be in it: shown literally); "" hides."""
+        self.update(plain(text))
+        self.display = bool(text)
+
+
 class ChatLog(VerticalScroll):
     """The scrolling conversation; it sticks to the newest bubble."""
 

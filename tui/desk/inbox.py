@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.cells import cell_len
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,10 +14,11 @@ from core.desk import Desk, InboxRow
 from core.i18n import _
 from core.models import Direction
 from tui.base import BaseScreen
-from tui.desk.cells import cell, when
+from tui.desk.cells import Row, cell, fill, when
 from tui.desk.compose import ComposeScreen
 from tui.desk.conversation import ConversationScreen
 from tui.desk.sent import SentScreen
+from tui.widgets import Notice
 
 INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
 
@@ -53,6 +52,7 @@ class InboxScreen(BaseScreen):
         yield Static(
             _("Inbox · {staff}").format(staff=self.desk.staff.email), id="title", markup=False
         )
+        yield Notice(id="error")
         yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -67,6 +67,9 @@ class InboxScreen(BaseScreen):
         # comes with the mount, and loading on both built and painted the table twice.
         if self.away:
             self.load()
+
+    def show_failure(self, text: str) -> None:
+        self.query_one("#error", Notice).say(text)  # above the rows, which stay
 
     def action_refresh(self) -> None:
         self.load()
@@ -106,7 +109,7 @@ class InboxScreen(BaseScreen):
         self.query_one("#title", Static).update(title)
         self.refresh_bindings()
         labels = ("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
-        lines: list[tuple[str | None, tuple[str | Text, ...]]] = [
+        lines: list[Row] = [
             (
                 row.conversation.id,
                 (
@@ -121,15 +124,8 @@ class InboxScreen(BaseScreen):
             for row in rows
         ] or [(None, ("", _("No conversations yet."), "", "", "", ""))]
         table = self.query_one("#inbox", DataTable)
-        table.clear(columns=True)
-        # Each column as wide as its widest cell, measured here. DataTable's own
-        # auto width is measured later, when idle, and a redraw in between could
-        # leave the table drawn at the width of its labels ("Kar", "karin@").
-        for n, label in enumerate(labels):
-            width = max(cell_len(str(cells[n])) for _key, cells in lines)
-            table.add_column(label, width=max(width, cell_len(label)))
-        for key, cells in lines:
-            table.add_row(*cells, key=key)
+        fill(table, labels, lines)
+        self.query_one("#error", Notice).say("")
         table.focus()
 
     def action_open(self) -> None:

@@ -14,8 +14,9 @@ from core.desk import Desk, SentRow
 from core.i18n import _
 from core.models import Method
 from tui.base import BaseScreen
-from tui.desk.cells import cell, short
+from tui.desk.cells import Row, cell, fill, short
 from tui.desk.confirm import ConfirmScreen
+from tui.widgets import Notice
 
 
 class SentScreen(BaseScreen):
@@ -36,16 +37,16 @@ class SentScreen(BaseScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(_("Sent · per recipient"), id="title", markup=False)
+        yield Notice(id="error")
         yield DataTable(id="sent", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#sent", DataTable)
-        # What staff look for first comes first: it must fit 80 columns.
-        table.add_columns(
-            _("To"), _("Opened"), _("Replied"), _("Notified"), _("Status"), _("Subject")
-        )
+        self.show_rows([])  # the column labels while the rows load
         self.load()
+
+    def show_failure(self, text: str) -> None:
+        self.query_one("#error", Notice).say(text)  # above the rows, which stay
 
     def action_refresh(self) -> None:
         self.load()
@@ -55,11 +56,13 @@ class SentScreen(BaseScreen):
         self.post_message(self.Loaded(self.desk.sent()))
 
     @on(Loaded)
-    def _show(self, loaded: Loaded) -> None:
-        self.rows = rows = loaded.rows
-        table = self.query_one("#sent", DataTable)
-        table.clear()
+    def _loaded(self, loaded: Loaded) -> None:
+        self.show_rows(loaded.rows)
+
+    def show_rows(self, rows: list[SentRow]) -> None:
+        self.rows = rows
         now = self.desk.ctx.clock()
+        lines: list[Row] = []
         for row in rows:
             opened = short(row.opened_at)
             if row.opened_at and row.verified_via:
@@ -70,7 +73,7 @@ class SentScreen(BaseScreen):
                 status = _("expired")
             else:
                 status = _("until {when}").format(when=short(row.expires_at)[:5])
-            table.add_row(
+            cells = (
                 cell(row.contact.email),
                 opened,
                 short(row.replied_at),
@@ -78,8 +81,13 @@ class SentScreen(BaseScreen):
                 status,
                 # A message that does not open is set apart, as in the inbox.
                 cell(_("(cannot be opened)") if row.damaged else row.subject),
-                key=row.participant.id,
             )
+            lines.append((row.participant.id, cells))
+        # What staff look for first comes first: it must fit 80 columns.
+        labels = (_("To"), _("Opened"), _("Replied"), _("Notified"), _("Status"), _("Subject"))
+        table = self.query_one("#sent", DataTable)
+        fill(table, labels, lines)
+        self.query_one("#error", Notice).say("")
         table.focus()
 
     def action_revoke(self) -> None:
