@@ -125,13 +125,21 @@ def test_sent_sets_a_damaged_message_apart(
     assert not rows[PRACTITIONERS[1]].damaged and rows[PRACTITIONERS[1]].subject == "Uitslag 2"
 
 
-async def test_a_recipient_reads_the_other_messages_when_one_is_damaged(
+@pytest.fixture
+async def first_of_two_damaged(
     ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock
-) -> None:
+) -> Message:
+    """A practitioner's conversation of two messages, the first damaged; it is returned."""
     desk, sent = send_three(ctx, totp, clock)
     desk.reply(sent[0].conversation_id, Draft("Aanvulling", "Nog een tweede brief."))
     delete_meta(home, sent[0].id)
-    await ctx.outbox.deliver_due()
+    await ctx.outbox.deliver_due()  # the notification, with its reference
+    return sent[0]
+
+
+async def test_a_recipient_reads_the_other_messages_when_one_is_damaged(
+    ctx: Context, home: Path, first_of_two_damaged: Message
+) -> None:
     app = make_recipient_app(make_settings(home), ctx=ctx, reference=reference_for(home))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_workers(pilot)
@@ -147,19 +155,15 @@ async def test_a_recipient_reads_the_other_messages_when_one_is_damaged(
 
 
 async def test_the_recipient_core_sets_a_damaged_message_apart(
-    ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock
+    ctx: Context, home: Path, first_of_two_damaged: Message
 ) -> None:
-    desk, sent = send_three(ctx, totp, clock)
-    desk.reply(sent[0].conversation_id, Draft("Aanvulling", "Tweede."))
-    delete_meta(home, sent[0].id)
-    await ctx.outbox.deliver_due()
     recipient = Recipient(ctx)
     code = recipient.request_code(recipient.lookup(reference_for(home)))
     await ctx.outbox.deliver_due()
     thread = recipient.verify(code, newest_sms_code(home))
     read = recipient.read(thread)
-    assert [opened.body for opened, _key in read.opened] == ["Tweede."]
-    assert [m.id for m in read.damaged] == [sent[0].id]
+    assert [opened.body for opened, _key in read.opened] == ["Nog een tweede brief."]
+    assert [m.id for m in read.damaged] == [first_of_two_damaged.id]
     with pytest.raises(CannotOpen):  # all or nothing, as before
         recipient.messages(thread)
 

@@ -18,6 +18,7 @@ from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
@@ -35,6 +36,8 @@ from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
 ANSWER_WIDGETS = ("line", "body", "files", "progress", "buttons")
 
 W = TypeVar("W", bound=Widget)
+
+BACK_KEY = Binding("escape", "back", _("Back"), id="back")
 
 
 class ChatScreen(BaseScreen):

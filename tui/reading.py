@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual.binding import Binding
 from textual.message import Message
 
 from core.context import Context
@@ -30,6 +31,11 @@ READ_WIDGETS: dict[Step, tuple[str, ...]] = {
     ReadStep.SAVE: ("line",),
     **WRITE_WIDGETS,
 }
+
+
+# The keys of reading; each dialog lists them in its BINDINGS, in its own order.
+REPLY_KEY = Binding("ctrl+e", "reply", _("Reply"), id="reply")
+SAVE_KEY = Binding("ctrl+d", "save", _("Save attachments"), id="save")
 
 
 class ReadingScreen(WritingScreen):

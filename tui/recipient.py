@@ -28,17 +28,19 @@ from core.recipient import (
 )
 from core.sealing import Draft, OpenedMessage, Progress
 from core.stream import ContentKey
-from tui.reading import READ_WIDGETS, ReadingScreen
+from tui.chat import BACK_KEY
+from tui.reading import READ_WIDGETS, REPLY_KEY, SAVE_KEY, ReadingScreen
+from tui.writing import DONE_KEY, PICK_KEY
 
 
 class RecipientScreen(ReadingScreen):
     BINDINGS = [
-        Binding("escape", "back", _("Back"), id="back"),
+        BACK_KEY,
         Binding("ctrl+r", "resend", _("New code"), id="resend"),
-        Binding("ctrl+d", "save", _("Save attachments"), id="save"),
-        Binding("ctrl+e", "reply", _("Reply"), id="reply"),
-        Binding("ctrl+s", "done_writing", _("Done"), id="done"),
-        Binding("ctrl+o", "pick_file", _("Pick file"), id="pick"),
+        SAVE_KEY,
+        REPLY_KEY,
+        DONE_KEY,
+        PICK_KEY,
     ]
     WIDGETS = {
         RecipientStep.REFERENCE: ("line",),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import ProgressBar
 
@@ -33,6 +34,11 @@ WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
     WriteStep.CONFIRM: ("files", "buttons"),
     WriteStep.SENDING: ("progress",),
 }
+
+
+# The keys of writing; each dialog lists them in its BINDINGS, in its own order.
+DONE_KEY = Binding("ctrl+s", "done_writing", _("Done"), id="done")
+PICK_KEY = Binding("ctrl+o", "pick_file", _("Pick file"), id="pick")
 
 
 class WritingScreen(ChatScreen):

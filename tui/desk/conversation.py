@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
-from textual.binding import Binding
 from textual.message import Message
 
 from core.desk import Desk, ThreadView
@@ -19,17 +18,13 @@ from core.i18n import N_, _
 from core.models import Direction
 from core.sealing import Draft, OpenedMessage, Progress
 from core.stream import ContentKey
-from tui.reading import ReadingScreen
+from tui.chat import BACK_KEY
+from tui.reading import REPLY_KEY, SAVE_KEY, ReadingScreen
+from tui.writing import DONE_KEY, PICK_KEY
 
 
 class ConversationScreen(ReadingScreen):
-    BINDINGS = [
-        Binding("escape", "back", _("Back"), id="back"),
-        Binding("ctrl+e", "reply", _("Reply"), id="reply"),
-        Binding("ctrl+d", "save", _("Save attachments"), id="save"),
-        Binding("ctrl+s", "done_writing", _("Done"), id="done"),
-        Binding("ctrl+o", "pick_file", _("Pick file"), id="pick"),
-    ]
+    BINDINGS = [BACK_KEY, REPLY_KEY, SAVE_KEY, DONE_KEY, PICK_KEY]
     BACK = READ_BACK
     ASK_BODY = N_("Write your reply. Ctrl+S when you are done.")
     ASK_ATTACHMENTS = N_(

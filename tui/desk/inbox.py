@@ -5,25 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.desk import Desk, InboxRow
 from core.i18n import _
 from core.models import Direction
-from tui.base import BaseScreen
-from tui.desk.cells import Row, cell, fill, when
 from tui.desk.compose import ComposeScreen
 from tui.desk.conversation import ConversationScreen
 from tui.desk.sent import SentScreen
-from tui.widgets import Notice
+from tui.desk.table import Row, TableScreen, cell, when
 
 INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
 
 
-class InboxScreen(BaseScreen):
+class InboxScreen(TableScreen):
     BINDINGS = [
         Binding("enter", "open", _("Open"), id="open", show=True),
         Binding("ctrl+n", "compose", _("New message"), id="new"),
@@ -35,26 +32,20 @@ class InboxScreen(BaseScreen):
         Binding("ctrl+q", "app.quit", _("Lock and quit"), id="quit"),
     ]
 
+    TABLE_ID = "inbox"
+
     @dataclass
     class Loaded(Message):
         rows: list[InboxRow]
         more: bool  # older conversations than this page exist
 
     def __init__(self, desk: Desk) -> None:
-        super().__init__()
+        super().__init__(_("Inbox · {staff}").format(staff=desk.staff.email))
         self.desk = desk
         self.rows: list[InboxRow] = []
         self.away = False
         self.page_start = 0  # of the page shown, newest first
         self.has_older = False  # older conversations than this page exist
-
-    def compose(self) -> ComposeResult:
-        yield Static(
-            _("Inbox · {staff}").format(staff=self.desk.staff.email), id="title", markup=False
-        )
-        yield Notice(id="error")
-        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.load()
@@ -67,12 +58,6 @@ class InboxScreen(BaseScreen):
         # comes with the mount, and loading on both built and painted the table twice.
         if self.away:
             self.load()
-
-    def show_failure(self, text: str) -> None:
-        self.query_one("#error", Notice).say(text)  # above the rows, which stay
-
-    def action_refresh(self) -> None:
-        self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "newer":
@@ -101,7 +86,7 @@ class InboxScreen(BaseScreen):
     def _show(self, loaded: Loaded) -> None:
         rows, more = loaded.rows, loaded.more
         self.rows, self.has_older = rows, more
-        title = _("Inbox · {staff}").format(staff=self.desk.staff.email)
+        title = self.title_text
         if self.page_start or more:
             title += " · " + _("{first}–{last}").format(
                 first=self.page_start + 1, last=self.page_start + len(rows)
@@ -123,18 +108,13 @@ class InboxScreen(BaseScreen):
             )
             for row in rows
         ] or [(None, ("", _("No conversations yet."), "", "", "", ""))]
-        table = self.query_one("#inbox", DataTable)
-        fill(table, labels, lines)
-        self.query_one("#error", Notice).say("")
-        table.focus()
+        self.show_table(labels, lines)
 
     def action_open(self) -> None:
-        table = self.query_one("#inbox", DataTable)
-        if not self.rows or table.cursor_row >= len(self.rows):
+        row = self.table.cursor_row
+        if not self.rows or row >= len(self.rows):
             return
-        self.app.push_screen(
-            ConversationScreen(self.desk, self.rows[table.cursor_row].conversation.id)
-        )
+        self.app.push_screen(ConversationScreen(self.desk, self.rows[row].conversation.id))
 
     @on(DataTable.RowSelected, "#inbox")
     def _selected(self) -> None:

@@ -5,50 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
 
 from core.desk import Desk, SentRow
 from core.i18n import _
 from core.models import Method
-from tui.base import BaseScreen
-from tui.desk.cells import Row, cell, fill, short
 from tui.desk.confirm import ConfirmScreen
-from tui.widgets import Notice
+from tui.desk.table import Row, TableScreen, cell, short
 
 
-class SentScreen(BaseScreen):
+class SentScreen(TableScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="back"),
         Binding("ctrl+x", "revoke", _("Revoke"), id="revoke"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
     ]
 
+    TABLE_ID = "sent"
+
     @dataclass
     class Loaded(Message):
         rows: list[SentRow]
 
     def __init__(self, desk: Desk) -> None:
-        super().__init__()
+        super().__init__(_("Sent · per recipient"))
         self.desk = desk
         self.rows: list[SentRow] = []
 
-    def compose(self) -> ComposeResult:
-        yield Static(_("Sent · per recipient"), id="title", markup=False)
-        yield Notice(id="error")
-        yield DataTable(id="sent", cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
     def on_mount(self) -> None:
         self.show_rows([])  # the column labels while the rows load
-        self.load()
-
-    def show_failure(self, text: str) -> None:
-        self.query_one("#error", Notice).say(text)  # above the rows, which stay
-
-    def action_refresh(self) -> None:
         self.load()
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
@@ -85,16 +71,12 @@ class SentScreen(BaseScreen):
             lines.append((row.participant.id, cells))
         # What staff look for first comes first: it must fit 80 columns.
         labels = (_("To"), _("Opened"), _("Replied"), _("Notified"), _("Status"), _("Subject"))
-        table = self.query_one("#sent", DataTable)
-        fill(table, labels, lines)
-        self.query_one("#error", Notice).say("")
-        table.focus()
+        self.show_table(labels, lines)
 
     def action_revoke(self) -> None:
-        table = self.query_one("#sent", DataTable)
-        if not self.rows or table.cursor_row >= len(self.rows):
+        if not self.rows or self.table.cursor_row >= len(self.rows):
             return
-        row = self.rows[table.cursor_row]
+        row = self.rows[self.table.cursor_row]
         if row.revoked_at:
             return
         question = _("Revoke access for {email}? The message can then no longer be opened.").format(

@@ -1,4 +1,8 @@
-"""Table cells of the inbox and *Sent*: other people's text made literal and short."""
+"""The desk's two tables, the inbox and *Sent*: their screen base and their cells.
+
+A table screen loads its rows in a worker and shows them with ``show_table``; when
+the worker fails, the rows shown stay and a line above them says why.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ from datetime import datetime
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Static
 
 from core.display import literal
 from core.i18n import format_datetime
+from tui.base import BaseScreen
+from tui.widgets import Notice
 
 CELL_WIDTH = 40  # a stranger's 500-character name must not push the other columns away
 
@@ -48,3 +55,38 @@ def fill(table: DataTable[str | Text], labels: Sequence[str], rows: Sequence[Row
         table.add_column(label, width=max(width, cell_len(label)))
     for key, cells in rows:
         table.add_row(*cells, key=key)
+
+
+class TableScreen(BaseScreen):
+    """A title, a notice line (hidden while all is well), a table of rows, the keys."""
+
+    TABLE_ID = "table"
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="title", markup=False)
+        yield Notice(id="error")
+        yield DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+
+    def load(self) -> None:
+        """Start the worker that loads the rows."""
+        raise NotImplementedError
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def show_table(self, labels: Sequence[str], rows: Sequence[Row]) -> None:
+        fill(self.table, labels, rows)
+        self.query_one("#error", Notice).say("")
+        self.table.focus()
+
+    def show_failure(self, text: str) -> None:
+        self.query_one("#error", Notice).say(text)  # above the rows, which stay
