@@ -134,7 +134,7 @@ class ComposeScreen(BaseScreen):
         except ValueError:
             self.say(_("Days available must be a number."))
             return
-        method = self.query_one("#method", Select).value
+        method = Method(str(self.query_one("#method", Select).value))  # never blank
         contact = Contact(email=value("to"), phone=value("phone"), name=value("name"))
         draft = Draft(
             subject=value("subject"),
@@ -144,7 +144,7 @@ class ComposeScreen(BaseScreen):
         self.say(_("Sending…"))
         language = str(self.query_one("#language", Select).value) or None
         expires_in = None if days is None else timedelta(days=days)
-        self.send(contact, Method(method), draft, expires_in, language)
+        self.send(contact, method, draft, expires_in, language)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def send(

@@ -1,8 +1,13 @@
-"""The desk's log-in: e-mail, password and the authenticator's code, checked in a worker."""
+"""The desk's log-in: e-mail, password and the authenticator's code, checked in a worker.
+
+The first screen of ``veilig desk``: it imports the desk service and the other screens
+only when they are needed (log-in, inbox), so that it is drawn sooner.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,12 +17,13 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from core.context import Context
-from core.desk import Desk
 from core.errors import LoginFailed, RateLimited, VeiligError
 from core.i18n import _
 from tui.base import BaseScreen
-from tui.desk.inbox import InboxScreen
 from tui.widgets import LiteralInput
+
+if TYPE_CHECKING:
+    from core.desk import Desk
 
 
 class LoginScreen(BaseScreen):
@@ -73,6 +79,8 @@ class LoginScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def log_in(self, email: str, password: str, code: str) -> None:
+        from core.desk import Desk
+
         self.post_message(self.LoggedIn(Desk.login(self.ctx, email, password, code)))
 
     def explain(self, error: VeiligError) -> str:
@@ -92,6 +100,8 @@ class LoginScreen(BaseScreen):
 
     @on(LoggedIn)
     def _logged_in(self, logged_in: LoggedIn) -> None:
+        from tui.desk.inbox import InboxScreen
+
         self.app.switch_screen(InboxScreen(logged_in.desk))
 
     def lock_screen(self) -> LoginScreen:

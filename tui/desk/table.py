@@ -76,7 +76,7 @@ class TableScreen(BaseScreen):
     def table(self) -> DataTable[str | Text]:
         return self.query_one(f"#{self.TABLE_ID}", DataTable)
 
-    def load(self) -> None:
+    def load(self) -> object:
         """Start the worker that loads the rows."""
         raise NotImplementedError
 
