@@ -52,8 +52,8 @@ def generate(ctx, n: int, real: int) -> None:  # noqa: ANN001
     flow-2 conversations inserted in bulk."""
     from sqlalchemy import insert
 
+    from core.contact import Contact
     from core.context import require_organisation
-    from core.desk import Contact
     from core.keys import MailboxPublicKey
     from core.models import Conversation, Direction, Message, Method
     from core.sealing import Draft, Sender, seal_message
@@ -78,7 +78,7 @@ def generate(ctx, n: int, real: int) -> None:  # noqa: ANN001
             dict(
                 id=pid,
                 conversation_id=cid,
-                contact_sealed=contact.seal(ctx, pid),
+                contact_sealed=contact.seal(ctx.secret, pid),
                 thread_key_wrapped=os.urandom(wrapped_len),
                 method=Method.SMS.value,
                 language="nl",

@@ -7,91 +7,35 @@ new secure messages to outside people, the *Sent* overview, and revoking.
 
 from __future__ import annotations
 
-import hmac
-import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyotp
-
+from core import labels
 from core.audit import Action
-from core.contact import mask_phone, parse_mobile
+from core.contact import Contact, check_contact
 from core.context import Context, require_organisation
-from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited
+from core.errors import CannotOpen, InvalidInput
 from core.i18n import _, language_for, speaking
-from core.keys import (
-    PRIVATE_KEY_SIZE,
-    MailboxPrivateKey,
-    MailboxPublicKey,
-    Password,
-    ThreadKey,
-    new_thread_key,
-    seal_thread_key,
-    unopenable_password_wrap,
-    unwrap_thread_key,
-    unwrap_with_password,
-    wrap_for_thread,
-    wrap_thread_key_to_mailbox,
-)
+from core.keys import MailboxPrivateKey, MailboxPublicKey, ThreadKey, invitation_key, new_thread_key
+from core.login import log_in
 from core.mail import notification_email
 from core.models import (
     Conversation,
     Direction,
     Invitation,
-    LoginFailure,
     Message,
     Method,
     Participant,
     ParticipantKey,
     StaffMember,
 )
-from core.policy import Argon2Cost
+from core.ports import Transaction
 from core.references import new_reference, reference_bytes
-from core.sealing import (
-    Draft,
-    OpenedMessage,
-    Progress,
-    Sender,
-    discard_blobs,
-    open_message,
-    open_sender,
-    seal_message,
-)
-from core.setup import staff_key_binding, totp_binding
-from core.starter import check_email
+from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
+from core.store import store_message
 from core.stream import ContentKey
-
-
-@dataclass(frozen=True)
-class Contact:
-    """An outside person as the server knows them (sealed at rest)."""
-
-    email: str
-    phone: str = ""  # E.164, or "" when they verify by e-mail
-    name: str = ""
-
-    def seal(self, ctx: Context, participant_id: str) -> bytes:
-        raw = json.dumps({"email": self.email, "phone": self.phone, "name": self.name}).encode()
-        return ctx.secret.seal(raw, contact_binding(participant_id))
-
-    @classmethod
-    def unseal(cls, ctx: Context, participant: Participant) -> Contact:
-        raw = ctx.secret.open(participant.contact_sealed, contact_binding(participant.id))
-        return cls(**json.loads(raw))
-
-    def masked_destination(self, method: Method) -> str:
-        from core.display import mask_email
-
-        return mask_phone(self.phone) if method is Method.SMS else mask_email(self.email)
-
-
-def contact_binding(participant_id: str) -> bytes:
-    return f"veilig/v1/contact|{participant_id}".encode()
-
-
-def share_binding(invitation_id: str) -> bytes:
-    return f"veilig/v1/share|{invitation_id}".encode()
 
 
 @dataclass(frozen=True)
@@ -126,27 +70,6 @@ class SentRow:
     expires_at: datetime
 
 
-def _dummy_wrap(cost: Argon2Cost) -> bytes:
-    """A key wrap nobody can open, so an unknown account costs the same Argon2id time.
-
-    Made fresh each time and without running the KDF: one made with the KDF (and kept)
-    made the first unknown log-in of every process cost two derivations, and each
-    ``veilig desk`` is a new process, so that first try told a typed address apart."""
-    return unopenable_password_wrap(cost, PRIVATE_KEY_SIZE)
-
-
-def _totp_step(secret: str, code: str, now: datetime, interval: int, window: int) -> int | None:
-    """The time step ``code`` belongs to (within +-window steps), compared in constant time."""
-    totp = pyotp.TOTP(secret, interval=interval)
-    current = int(now.timestamp()) // interval
-    typed = "".join(ch for ch in code if ch.isdigit())
-    match = None
-    for step in range(current - window, current + window + 1):
-        if hmac.compare_digest(totp.generate_otp(step), typed):
-            match = step
-    return match
-
-
 class Desk:
     """One logged-in staff member with the unlocked mailbox key."""
 
@@ -163,63 +86,10 @@ class Desk:
 
     @classmethod
     def login(cls, ctx: Context, email: str, password: str, totp_code: str) -> Desk:
-        """Password and TOTP, or :class:`LoginFailed` — the same for every kind of wrong.
-
-        Throttled per typed address; an unknown address takes the same path and time.
-        """
-        typed = email.strip().casefold()
-        tag = ctx.secret.tag("login", typed).hex()
-        now = ctx.clock()
-        with ctx.repo.transaction() as tx:
-            require_organisation(tx)
-            since = now - ctx.policy.login_failure_window
-            if tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed:
-                raise RateLimited("too many failed log-ins")
-            staff = tx.staff_by_email(typed)
-        binding = staff_key_binding(staff.id, staff.mailbox_id) if staff else b"dummy"
-        wrap = staff.key_wrap if staff else _dummy_wrap(ctx.policy.argon2)
-        key: MailboxPrivateKey | None = None
-        step: int | None = None
-        try:
-            key = MailboxPrivateKey(unwrap_with_password(wrap, Password(password), binding))
-        except CannotOpen:
-            key = None
-        if staff is not None and key is not None:
-            secret = ctx.secret.open(staff.totp_sealed, totp_binding(staff.id)).decode()
-            step = _totp_step(
-                secret,
-                totp_code,
-                now,
-                ctx.policy.totp_interval_seconds,
-                ctx.policy.totp_valid_window,
-            )
-        with ctx.repo.transaction() as tx:
-            # Count again, inside the transaction that records the outcome: attempts that
-            # raced past the first check all ran the KDF, but beyond the limit their
-            # outcome is thrown away unseen, so parallel tries gain nothing.
-            allowed = ctx.policy.login_failures_allowed
-            throttled = tx.count_login_failures(tag, since) >= allowed
-            fresh = tx.staff_by_email(typed) if staff and not throttled else None
-            replay = (
-                fresh is not None
-                and step is not None
-                and (fresh.last_totp_step is not None and step <= fresh.last_totp_step)
-            )
-            if fresh is None or key is None or step is None or replay:
-                tx.add(LoginFailure(email_tag=tag, at=now))
-                ctx.audit.append(tx, f"staff:{typed}" if staff else "unknown", Action.LOGIN_FAILED)
-                failed = True
-            else:
-                fresh.last_totp_step = step  # this code, and any older, never again
-                tx.save_staff(fresh)
-                tx.clear_login_failures(tag)
-                ctx.audit.append(tx, f"staff:{typed}", Action.LOGIN_OK)
-                failed = False
-        if throttled:
-            raise RateLimited("too many failed log-ins")
-        if failed or fresh is None or key is None:
-            raise LoginFailed("login failed")
-        return cls(ctx, fresh, key)
+        """Password and TOTP, or :class:`LoginFailed` — the same for every kind of wrong
+        (core.login)."""
+        staff, key = log_in(ctx, email, password, totp_code)
+        return cls(ctx, staff, key)
 
     # --- reading -------------------------------------------------------------------
 
@@ -261,7 +131,7 @@ class Desk:
             with self.ctx.repo.transaction() as tx:
                 participants = tx.participants_in(conversation.id)
         if participants:
-            contact = Contact.unseal(self.ctx, participants[0])
+            contact = Contact.unseal(self.ctx.secret, participants[0])
             return contact.name or contact.email, contact.email
         inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
         try:
@@ -293,7 +163,7 @@ class Desk:
                 )
             except CannotOpen:
                 view.damaged.append(message)
-        view.participants = [(p, Contact.unseal(self.ctx, p)) for p in participants]
+        view.participants = [(p, Contact.unseal(self.ctx.secret, p)) for p in participants]
         return view
 
     def save_attachment(
@@ -357,9 +227,7 @@ class Desk:
             raise InvalidInput(
                 _("Access to this conversation was revoked. Send a new secure message instead.")
             )
-        readers = [
-            (p, unwrap_thread_key(self._key, p.thread_key_wrapped, p.id)) for p in participants
-        ]
+        readers = [(p, self._thread_key(p)) for p in participants]
         new: set[str] = set()
         if not readers:
             guest = self._who(conversation, messages)
@@ -413,11 +281,15 @@ class Desk:
             expires_at=expires_at,
             language=language,
         )
-        participant.contact_sealed = contact.seal(self.ctx, participant.id)
-        participant.thread_key_wrapped = wrap_thread_key_to_mailbox(
-            mailbox_key, thread_key, participant.id
+        participant.contact_sealed = contact.seal(self.ctx.secret, participant.id)
+        participant.thread_key_wrapped = mailbox_key.wrap(
+            thread_key, labels.thread_key(participant.id)
         )
         return participant, thread_key
+
+    def _thread_key(self, participant: Participant) -> ThreadKey:
+        binding = labels.thread_key(participant.id)
+        return ThreadKey(self._key.unwrap(participant.thread_key_wrapped, binding))
 
     def _send(
         self,
@@ -441,52 +313,55 @@ class Desk:
             created_at=now,
             author_id=self.staff.id,
         )
-        content_key = seal_message(
-            blobs=self.ctx.blobs,
-            mailbox_key=MailboxPublicKey(mailbox.public_key),
-            message=message,
+
+        def record(tx: Transaction, content_key: ContentKey) -> None:
+            if conversation.id in new:
+                tx.add(conversation)
+            else:
+                tx.save_conversation(conversation)
+            tx.add(message)
+            binding = labels.thread_content(message.id)
+            for participant, thread_key in readers:
+                if participant.id in new:
+                    tx.add(participant)
+                else:
+                    tx.save_participant(participant)
+                tx.add(
+                    ParticipantKey(
+                        message_id=message.id,
+                        participant_id=participant.id,
+                        wrapped=thread_key.wrap(content_key, binding),
+                    )
+                )
+                self._invite(tx, org.name, mailbox.address, participant, thread_key)
+            self.ctx.audit.append(
+                tx,
+                self.actor,
+                Action.MESSAGE_SENT,
+                conversation.id,
+                f"{message.attachment_count} attachments",
+            )
+
+        store_message(
+            self.ctx,
+            message,
+            draft,
+            mailbox=mailbox,
             sender=Sender(org.name, mailbox.address),
-            draft=draft,
+            record=record,
             progress=progress,
         )
-        try:
-            with self.ctx.repo.transaction() as tx:
-                if conversation.id in new:
-                    tx.add(conversation)
-                else:
-                    tx.save_conversation(conversation)
-                tx.add(message)
-                for participant, thread_key in readers:
-                    if participant.id in new:
-                        tx.add(participant)
-                    else:
-                        tx.save_participant(participant)
-                    tx.add(
-                        ParticipantKey(
-                            message_id=message.id,
-                            participant_id=participant.id,
-                            wrapped=wrap_for_thread(thread_key, content_key, message.id),
-                        )
-                    )
-                    self._invite(tx, org.name, mailbox.address, participant, thread_key)
-                self.ctx.audit.append(
-                    tx,
-                    self.actor,
-                    Action.MESSAGE_SENT,
-                    conversation.id,
-                    f"{message.attachment_count} attachments",
-                )
-        except BaseException:
-            discard_blobs(self.ctx.blobs, message.items)
-            raise
         return message
 
     def _invite(
-        self, tx, org: str, sender: str, participant: Participant, thread_key: ThreadKey
-    ) -> None:  # noqa: ANN001
+        self,
+        tx: Transaction,
+        org: str,
+        sender: str,
+        participant: Participant,
+        thread_key: ThreadKey,
+    ) -> None:
         """A fresh reference per notification: it is never stored, so it cannot be resent."""
-        import secrets
-
         reference = new_reference()
         share = secrets.token_bytes(32)
         invitation = Invitation(
@@ -496,11 +371,12 @@ class Desk:
             thread_key_wrap=b"",
             created_at=self.ctx.clock(),
         )
-        invitation.share_sealed = self.ctx.secret.seal(share, share_binding(invitation.id))
-        invitation.thread_key_wrap = seal_thread_key(
-            thread_key, reference_bytes(reference), share, invitation.id
+        invitation.share_sealed = self.ctx.secret.seal(share, labels.share(invitation.id))
+        lock = invitation_key(reference_bytes(reference), share, invitation.id)
+        invitation.thread_key_wrap = lock.wrap(
+            thread_key, labels.invitation_thread_key(invitation.id)
         )
-        contact = Contact.unseal(self.ctx, participant)
+        contact = Contact.unseal(self.ctx.secret, participant)
         with speaking(participant.language):
             notice = notification_email(
                 org=org, sender=sender, to=contact.email, name=contact.name, reference=reference
@@ -542,7 +418,7 @@ class Desk:
             rows.append(
                 SentRow(
                     participant=p,
-                    contact=Contact.unseal(self.ctx, p),
+                    contact=Contact.unseal(self.ctx.secret, p),
                     subject=subject,
                     notified_at=notified_at,
                     opened_at=p.opened_at,
@@ -565,10 +441,3 @@ class Desk:
                 tx.save_participant(participant)
                 self.ctx.audit.append(tx, self.actor, Action.REVOKE, participant.conversation_id)
 
-
-def check_contact(contact: Contact, method: Method) -> Contact:
-    email = check_email(contact.email)
-    phone = parse_mobile(contact.phone) if contact.phone.strip() else ""
-    if method is Method.SMS and not phone:
-        raise InvalidInput(_("A mobile number is needed to verify by text message."))
-    return Contact(email=email, phone=phone, name=contact.name.strip())

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import labels
 from core.audit import Action, AuditLog
 from core.clock import Clock
 from core.errors import CannotOpen
@@ -36,10 +37,6 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0  # this round; they stay pending until the policy gives up
     pending: int = 0
-
-
-def _binding(item_id: str) -> bytes:
-    return b"veilig/v1/outbox|" + item_id.encode()
 
 
 class Outbox:
@@ -70,12 +67,12 @@ class Outbox:
     def _enqueue(self, tx: Transaction, channel: Channel, payload: bytes) -> OutboxItem:
         now = self.clock()
         item = OutboxItem(channel=channel, sealed_payload=b"", created_at=now, next_attempt_at=now)
-        item.sealed_payload = self.secret.seal(payload, _binding(item.id))
+        item.sealed_payload = self.secret.seal(payload, labels.outbox(item.id))
         tx.add(item)
         return item
 
     async def _send(self, item: OutboxItem) -> None:
-        payload = self.secret.open(item.sealed_payload, _binding(item.id))
+        payload = self.secret.open(item.sealed_payload, labels.outbox(item.id))
         if item.channel is Channel.SMS:
             await self.sms.send(Sms.from_json(payload))
         else:

@@ -10,14 +10,16 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from core.attachments import Attachment
 from core.clock import FrozenClock
-from core.desk import Contact, Desk
+from core.contact import Contact
+from core.desk import Desk
 from core.errors import InvalidInput
 from core.i18n import _, speaking
 from core.models import Method
 from core.policy import Policy
 from core.recipient import Recipient
-from core.sealing import Attachment, Draft
+from core.sealing import Draft
 from tests.conftest import (
     STAFF_EMAIL,
     STAFF_PASSWORD,

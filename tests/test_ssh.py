@@ -16,10 +16,11 @@ import pyotp
 import pyte
 import pytest
 
-from core.desk import Contact
+from core.attachments import Attachment
+from core.contact import Contact
 from core.models import Method
 from core.policy import Policy
-from core.sealing import Attachment, Draft
+from core.sealing import Draft
 from core.setup import InitResult
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, only_message, staff_desk
 from tui.factory import make_context

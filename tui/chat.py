@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from core.attachments import check_attachments
 from core.context import Context
 from core.display import human_size, literal
 from core.errors import (
@@ -31,7 +32,7 @@ from core.errors import (
 )
 from core.i18n import _, format_datetime, ngettext
 from core.models import Direction
-from core.sealing import Draft, OpenedMessage, check_attachments
+from core.sealing import Draft, OpenedMessage
 from tui.file_picker import FilePicker
 from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
 

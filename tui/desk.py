@@ -15,13 +15,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static, TextArea
 
+from core.attachments import check_attachments
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk, InboxRow, SentRow, ThreadView
+from core.desk import Desk, InboxRow, SentRow, ThreadView
 from core.display import literal
 from core.errors import CannotOpen, InvalidInput, LoginFailed, RateLimited, VeiligError
 from core.i18n import _, format_datetime
 from core.models import Direction, Method
-from core.sealing import Draft, OpenedMessage, check_attachments
+from core.sealing import Draft, OpenedMessage
 from core.stream import ContentKey
 from tui.chat import ChatScreen, explain
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain

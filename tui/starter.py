@@ -11,11 +11,11 @@ from textual import on, work
 from textual.binding import Binding
 from textual.widgets import Button, Input
 
+from core.contact import check_email, mask_email
 from core.dialog import BACK, StarterStep
-from core.display import mask_email
 from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
 from core.i18n import N_, _
-from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
+from core.starter import PendingGuest, Starter, VerifiedGuest, check_name
 from tui.chat import ChatScreen, code_message, explain, rate_message
 
 Step = StarterStep

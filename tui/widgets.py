@@ -10,9 +10,9 @@ from textual.message import Message
 from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
 from textual.widgets.text_area import Edit, EditResult
 
+from core.attachments import Attachment
 from core.display import human_size, literal
 from core.i18n import _
-from core.sealing import Attachment
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:

@@ -18,8 +18,9 @@ import pyotp
 import pytest
 
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.errors import CodeRejected, InvalidInput, LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Policy

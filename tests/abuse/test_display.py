@@ -14,7 +14,7 @@ from pathlib import Path
 import pyotp
 
 from core.clock import FrozenClock
-from core.desk import Contact
+from core.contact import Contact
 from core.display import literal
 from core.models import Method
 from core.policy import Policy

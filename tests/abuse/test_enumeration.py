@@ -26,8 +26,9 @@ import pyotp
 import pytest
 
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.errors import LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Argon2Cost, Policy
@@ -400,9 +401,9 @@ def test_the_timing_check_notices_a_skipped_kdf(
 ) -> None:
     """The check above can fail: with the dummy key wrap of unknown accounts broken
     (so their Argon2id is skipped), the gap is far outside the noise."""
-    import core.desk
+    import core.login
 
-    monkeypatch.setattr(core.desk, "_dummy_wrap", lambda cost: b"")  # fails before the KDF
+    monkeypatch.setattr(core.login, "_dummy_wrap", lambda cost: b"")  # fails before the KDF
     timing = login_timing(slow_ctx, clock)
     assert not timing.indistinguishable, timing
 

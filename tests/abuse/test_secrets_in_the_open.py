@@ -28,13 +28,15 @@ import pyotp
 import pytest
 from rich.pretty import pretty_repr
 
+from core.attachments import Attachment
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.mail import notification_email, open_code_email, open_code_sms, verification_email
 from core.models import Method, Purpose
 from core.recipient import Recipient
-from core.sealing import Attachment, Draft, open_message
+from core.sealing import Draft, open_message
 from core.setup import InitResult
 from core.sms import Sms
 from core.starter import Starter
