@@ -14,7 +14,7 @@ from core.i18n import _
 from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
-from core.ports import BlobStore, Repository, Transaction
+from core.ports import BlobStore, Repository, StaffRecords
 from core.saving import save_attachment_in
 from core.sealing import OpenedMessage
 from core.server_secret import ServerSecret
@@ -89,7 +89,7 @@ class Context:
         )
 
 
-def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:
+def require_organisation(tx: StaffRecords) -> tuple[Organisation, Mailbox]:
     org, mailbox = tx.organisation(), tx.mailbox()
     if org is None or mailbox is None:
         raise NotInitialised(_("There is no organisation here yet: run `veilig init` first."))

@@ -68,6 +68,7 @@ class SentRow:
     replied_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime
+    damaged: bool = False  # its first message cannot be opened (altered or missing on disk)
 
 
 class Desk:
@@ -389,43 +390,44 @@ class Desk:
 
     def sent(self, limit: int = 50, offset: int = 0) -> list[SentRow]:
         rows = []
+        # One transaction and a few queries for the page, whatever its length, as the
+        # inbox: participants, when each was last notified, their conversations' messages.
         with self.ctx.repo.transaction() as tx:
             participants = tx.participants(limit=limit, offset=offset)
-            details = {}
-            for p in participants:
-                invitations = tx.invitations_of(p.id)
-                notices = [
-                    tx.outbox_item(i.notice_outbox_id) for i in invitations if i.notice_outbox_id
-                ]
-                sent_times = [n.sent_at for n in notices if n and n.sent_at]
-                first_out = next(
-                    (
-                        m
-                        for m in tx.messages_in(p.conversation_id)
-                        if m.direction is Direction.OUTBOUND
-                    ),
-                    None,
-                )
-                details[p.id] = (max(sent_times) if sent_times else None, first_out)
+            notified = tx.last_notified([p.id for p in participants])
+            messages = tx.messages_of(list({p.conversation_id: None for p in participants}))
         for p in participants:
-            notified_at, first_out = details[p.id]
-            subject = ""
+            first_out = next(
+                (
+                    m
+                    for m in messages.get(p.conversation_id, [])
+                    if m.direction is Direction.OUTBOUND
+                ),
+                None,
+            )
+            subject, damaged = "", False
             if first_out is not None:
-                opened, _key = open_message(
-                    blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
-                )
-                subject = opened.subject
+                try:
+                    opened, _key = open_message(
+                        blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
+                    )
+                    subject = opened.subject
+                except CannotOpen:
+                    # One damaged message must not empty the whole view (as in the inbox):
+                    # the row stays, marked, and the others show as ever.
+                    damaged = True
             rows.append(
                 SentRow(
                     participant=p,
                     contact=Contact.unseal(self.ctx.secret, p),
                     subject=subject,
-                    notified_at=notified_at,
+                    notified_at=notified.get(p.id),
                     opened_at=p.opened_at,
                     verified_via=p.verified_via,
                     replied_at=p.replied_at,
                     revoked_at=p.revoked_at,
                     expires_at=p.expires_at,
+                    damaged=damaged,
                 )
             )
         return rows

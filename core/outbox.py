@@ -21,7 +21,7 @@ from core.errors import CannotOpen
 from core.mail import Email
 from core.models import Channel, DeliveryStatus, OutboxItem
 from core.policy import Policy
-from core.ports import Repository, Transaction
+from core.ports import OutboxRecords, Repository
 from core.server_secret import ServerSecret
 from core.sms import Sms, SmsTransport
 from core.transports import DeliveryFailed, EmailTransport
@@ -58,13 +58,13 @@ class Outbox:
         self.policy = policy
         self.clock = clock
 
-    def enqueue_email(self, tx: Transaction, email: Email) -> OutboxItem:
+    def enqueue_email(self, tx: OutboxRecords, email: Email) -> OutboxItem:
         return self._enqueue(tx, Channel.EMAIL, email.to_json())
 
-    def enqueue_sms(self, tx: Transaction, sms: Sms) -> OutboxItem:
+    def enqueue_sms(self, tx: OutboxRecords, sms: Sms) -> OutboxItem:
         return self._enqueue(tx, Channel.SMS, sms.to_json())
 
-    def _enqueue(self, tx: Transaction, channel: Channel, payload: bytes) -> OutboxItem:
+    def _enqueue(self, tx: OutboxRecords, channel: Channel, payload: bytes) -> OutboxItem:
         now = self.clock()
         item = OutboxItem(channel=channel, sealed_payload=b"", created_at=now, next_attempt_at=now)
         item.sealed_payload = self.secret.seal(payload, labels.outbox(item.id))
@@ -152,7 +152,7 @@ class Outbox:
                 sent += 1
         return sent, failed
 
-    def _record_failure(self, tx: Transaction, item: OutboxItem, reason: str) -> None:
+    def _record_failure(self, tx: OutboxRecords, item: OutboxItem, reason: str) -> None:
         attempts = item.attempts + 1
         give_up = attempts >= self.policy.delivery_give_up_after_attempts
         log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
@@ -172,7 +172,7 @@ class Outbox:
 
     def _record(
         self,
-        tx: Transaction,
+        tx: OutboxRecords,
         item: OutboxItem,
         audit: tuple[Action, str] | None = None,
         **changes: object,
