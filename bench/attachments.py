@@ -163,7 +163,7 @@ class _NoSyncBlobs:
         with path.open("wb") as sink:
             yield blob_id, sink
 
-    def open(self, blob_id: str):  # noqa: ANN201
+    def open(self, blob_id: str):
         return self.store.open(blob_id)
 
     def delete(self, blob_id: str) -> None:

@@ -14,12 +14,15 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from core.display import human_size
 from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import Policy
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +71,7 @@ class Attachment:
             raise
         return cls(path=path, name=path.name, size=st.st_size, fd=fd)
 
-    def open(self) -> BinaryIO:
+    def open(self) -> io.BufferedReader:
         """A reader on the checked file, from its start."""
         duplicate = os.dup(self.fd)
         os.lseek(duplicate, 0, os.SEEK_SET)
@@ -108,7 +111,7 @@ class ExactReader(io.RawIOBase):
     sent: grow past the limits, or be a /proc file that says 0 bytes and yields more.
     """
 
-    def __init__(self, raw: BinaryIO, attachment: Attachment) -> None:
+    def __init__(self, raw: io.BufferedReader, attachment: Attachment) -> None:
         self.raw = raw
         self.attachment = attachment
         self.seen = 0
@@ -116,8 +119,8 @@ class ExactReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        n = self.raw.readinto(buffer)
         self.seen += n or 0
         if self.seen > self.attachment.size:
             raise self._changed()

@@ -21,7 +21,7 @@ from core.errors import CannotOpen
 from core.mail import Email
 from core.models import Channel, DeliveryStatus, OutboxItem
 from core.policy import Policy
-from core.ports import OutboxRecords, Repository
+from core.ports import OutboxRecords, Repository, Transaction
 from core.server_secret import ServerSecret
 from core.sms import Sms, SmsTransport
 from core.transports import DeliveryFailed, EmailTransport
@@ -86,7 +86,8 @@ class Outbox:
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with +-20 % jitter, so many queued mails do not retry in step."""
-        base = self.policy.delivery_first_retry * (2 ** min(attempts - 1, 20))
+        factor: float = 2 ** min(attempts - 1, 20)
+        base = self.policy.delivery_first_retry * factor
         capped = min(base, self.policy.delivery_max_backoff)
         jitter = 0.8 + secrets.randbelow(401) / 1000
         return capped * jitter
@@ -152,7 +153,7 @@ class Outbox:
                 sent += 1
         return sent, failed
 
-    def _record_failure(self, tx: OutboxRecords, item: OutboxItem, reason: str) -> None:
+    def _record_failure(self, tx: Transaction, item: OutboxItem, reason: str) -> None:
         attempts = item.attempts + 1
         give_up = attempts >= self.policy.delivery_give_up_after_attempts
         log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
@@ -172,7 +173,7 @@ class Outbox:
 
     def _record(
         self,
-        tx: OutboxRecords,
+        tx: Transaction,
         item: OutboxItem,
         audit: tuple[Action, str] | None = None,
         **changes: object,

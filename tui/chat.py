@@ -226,7 +226,7 @@ class ChatScreen(Screen[None]):
             "Press Enter to send securely, or Escape to change something."
         ).format(org=org, subject=subject, count=count, total=total)
 
-    def progress_callback(self):  # noqa: ANN201 - a closure for a thread worker
+    def progress_callback(self):  # a closure for a thread worker
         """A progress function for sealing in a thread: at most 100 screen updates."""
         bar = self.part("progress")
         assert isinstance(bar, ProgressBar)

@@ -207,14 +207,14 @@ def message_items(home: Path, conversation_id: str) -> tuple[str, dict[str, Path
     return message_id, {role: blob_path(home, blob_id) for role, blob_id in items}
 
 
-def assert_damaged(desk, conversation_id: str) -> None:  # noqa: ANN001
+def assert_damaged(desk, conversation_id: str) -> None:
     """The desk opens what it can; the message that does not open is set apart,
     its content nowhere (CannotOpen inside, caught per message)."""
     view = desk.thread(conversation_id)
     assert view.messages == [] and len(view.damaged) == 1
 
 
-def opened_in(desk, conversation_id: str):  # noqa: ANN001, ANN201
+def opened_in(desk, conversation_id: str):
     [(opened, key)] = desk.thread(conversation_id).messages
     return opened, key
 

@@ -63,7 +63,7 @@ def net(home: Path, policy: Policy, clock: FrozenClock, smtp_server: SmtpServer,
 
 
 @pytest.fixture
-def ctx(net) -> Context:  # noqa: ANN001
+def ctx(net) -> Context:
     return net()
 
 

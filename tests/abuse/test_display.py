@@ -67,7 +67,7 @@ def assert_shown_literally(shown: str, text: str, *, what: str) -> None:
         assert raw not in shown, f"{what}: raw {raw!r} reached the screen"
 
 
-def mail_text(message) -> str:  # noqa: ANN001
+def mail_text(message) -> str:
     return body_of(message).replace("\r\n", "\n")  # SMTP's own line ends are not an attack
 
 

@@ -162,7 +162,7 @@ def failing(call: Callable[..., object], *args: object) -> Callable[[], str]:
     def run() -> str:
         try:
             call(*args)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we compare
+        except Exception as exc:  # the outcome is what we compare
             return f"{type(exc).__name__}: {exc} {sorted(vars(exc).items())}"
         return "succeeded"
 
@@ -360,7 +360,7 @@ def slow_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
     Its database lives in memory (/dev/shm) where there is one: both paths write a failed
     log-in with fsync, and a shared disk's flush times would drown what is measured here,
     the work that differs."""
-    shm = Path("/dev/shm")  # noqa: S108 - a private temporary directory in it, removed after
+    shm = Path("/dev/shm")  # a private temporary directory in it, removed after
     base = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
     settings = make_settings(base / "slow")
     init_home(

@@ -143,7 +143,7 @@ def test_key_unwrappers(data: bytes) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(typed=TYPED)
-def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:  # noqa: ANN001
+def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:
     """The whole path a stranger's input takes: parse, tag, look up, decoy."""
     try:
         invited = Recipient(ctx).lookup(typed)
@@ -153,14 +153,14 @@ def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:  # n
 
 
 @pytest.fixture
-def ctx(home, policy):  # noqa: ANN001, ANN201
+def ctx(home, policy):
     from tests.conftest import make_settings
     from tui.factory import make_context
 
     return make_context(make_settings(home), policy=policy)
 
 
-def test_codes_are_refused_with_their_reason_for_any_typed_text(ctx) -> None:  # noqa: ANN001
+def test_codes_are_refused_with_their_reason_for_any_typed_text(ctx) -> None:
     """A wrong code of any shape costs an attempt only if it looks like a code."""
     from core.starter import Starter
 

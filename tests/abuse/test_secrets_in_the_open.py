@@ -121,14 +121,14 @@ def exception_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-def open_damaged(ctx, desk: Desk, message) -> None:  # noqa: ANN001
+def open_damaged(ctx, desk: Desk, message) -> None:
     open_message(blobs=ctx.blobs, mailbox_key=desk._key, message=message)
 
 
 def raised(call: Callable[..., object], *args: object) -> str:
     try:
         call(*args)
-    except Exception as exc:  # noqa: BLE001 - we want to look at any of them
+    except Exception as exc:  # we want to look at any of them
         return exception_text(exc)
     raise AssertionError(f"{call} did not fail")
 
@@ -186,7 +186,7 @@ def deliver(ctx: Context) -> None:
 def test_flows_and_failures_leave_no_secret_in_logs_or_exceptions(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_down: SmtpServer,
     sms_gateway: SmsGateway,
     debug_log: Path,
@@ -271,7 +271,7 @@ def test_flows_and_failures_leave_no_secret_in_logs_or_exceptions(
 def test_objects_that_hold_secrets_do_not_print_them(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     sms_gateway: SmsGateway,
 ) -> None:
@@ -342,7 +342,7 @@ def test_objects_that_hold_secrets_do_not_print_them(
 
 async def test_an_unforeseen_error_in_the_tui_shows_and_logs_no_secret(
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     debug_log: Path,
     caplog: pytest.LogCaptureFixture,
@@ -422,7 +422,7 @@ def veilig(home: Path, *args: str, stdin: str = "", **env: str) -> str:
 def test_the_command_line_prints_no_secret_on_failure(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     sms_gateway: SmsGateway,
 ) -> None:
