@@ -7,24 +7,22 @@ new secure messages to outside people, the *Sent* overview, and revoking.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from core import labels
+from core.access import invite, new_participant, thread_key_of
 from core.audit import Action
 from core.contact import Contact, check_contact
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput
-from core.i18n import _, language_for, speaking
-from core.keys import MailboxPrivateKey, MailboxPublicKey, ThreadKey, invitation_key, new_thread_key
+from core.i18n import _, language_for
+from core.keys import MailboxPrivateKey, MailboxPublicKey, ThreadKey
 from core.login import log_in
-from core.mail import notification_email
 from core.models import (
     Conversation,
     Direction,
-    Invitation,
     Message,
     Method,
     Participant,
@@ -32,7 +30,6 @@ from core.models import (
     StaffMember,
 )
 from core.ports import Transaction
-from core.references import new_reference, reference_bytes
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.store import store_message
 from core.stream import ContentKey
@@ -192,7 +189,8 @@ class Desk:
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
         conversation = Conversation(mailbox_id=mailbox.id, created_at=now, last_message_at=now)
-        participant, thread_key = self._new_participant(
+        participant, thread_key = new_participant(
+            self.ctx,
             conversation.id,
             contact,
             method,
@@ -228,13 +226,14 @@ class Desk:
             raise InvalidInput(
                 _("Access to this conversation was revoked. Send a new secure message instead.")
             )
-        readers = [(p, self._thread_key(p)) for p in participants]
+        readers = [(p, thread_key_of(self._key, p)) for p in participants]
         new: set[str] = set()
         if not readers:
             guest = self._who(conversation, messages)
             contact = Contact(email=guest[1], name=guest[0])
             readers.append(
-                self._new_participant(
+                new_participant(
+                    self.ctx,
                     conversation_id,
                     contact,
                     Method.EMAIL,
@@ -262,35 +261,6 @@ class Desk:
                 )
             )
         return expires_in
-
-    def _new_participant(
-        self,
-        conversation_id: str,
-        contact: Contact,
-        method: Method,
-        expires_at: datetime,
-        mailbox_key: MailboxPublicKey,
-        language: str,
-    ) -> tuple[Participant, ThreadKey]:
-        thread_key = new_thread_key()
-        participant = Participant(
-            conversation_id=conversation_id,
-            contact_sealed=b"",
-            thread_key_wrapped=b"",
-            method=method,
-            created_at=self.ctx.clock(),
-            expires_at=expires_at,
-            language=language,
-        )
-        participant.contact_sealed = contact.seal(self.ctx.secret, participant.id)
-        participant.thread_key_wrapped = mailbox_key.wrap(
-            thread_key, labels.thread_key(participant.id)
-        )
-        return participant, thread_key
-
-    def _thread_key(self, participant: Participant) -> ThreadKey:
-        binding = labels.thread_key(participant.id)
-        return ThreadKey(self._key.unwrap(participant.thread_key_wrapped, binding))
 
     def _send(
         self,
@@ -334,7 +304,14 @@ class Desk:
                         wrapped=thread_key.wrap(content_key, binding),
                     )
                 )
-                self._invite(tx, org.name, mailbox.address, participant, thread_key)
+                invite(
+                    self.ctx,
+                    tx,
+                    org=org.name,
+                    sender=mailbox.address,
+                    participant=participant,
+                    thread_key=thread_key,
+                )
             self.ctx.audit.append(
                 tx,
                 self.actor,
@@ -353,38 +330,6 @@ class Desk:
             progress=progress,
         )
         return message
-
-    def _invite(
-        self,
-        tx: Transaction,
-        org: str,
-        sender: str,
-        participant: Participant,
-        thread_key: ThreadKey,
-    ) -> None:
-        """A fresh reference per notification: it is never stored, so it cannot be resent."""
-        reference = new_reference()
-        share = secrets.token_bytes(32)
-        invitation = Invitation(
-            participant_id=participant.id,
-            reference_tag=self.ctx.secret.tag("reference", reference).hex(),
-            share_sealed=b"",
-            thread_key_wrap=b"",
-            created_at=self.ctx.clock(),
-        )
-        invitation.share_sealed = self.ctx.secret.seal(share, labels.share(invitation.id))
-        lock = invitation_key(reference_bytes(reference), share, invitation.id)
-        invitation.thread_key_wrap = lock.wrap(
-            thread_key, labels.invitation_thread_key(invitation.id)
-        )
-        contact = Contact.unseal(self.ctx.secret, participant)
-        with speaking(participant.language):
-            notice = notification_email(
-                org=org, sender=sender, to=contact.email, name=contact.name, reference=reference
-            )
-        item = self.ctx.outbox.enqueue_email(tx, notice)
-        invitation.notice_outbox_id = item.id
-        tx.add(invitation)
 
     # --- the Sent overview and revoking ---------------------------------------------
 

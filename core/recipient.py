@@ -17,13 +17,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from core import labels
+from core.access import unlock
 from core.audit import Action
 from core.codes import IssuedCode
 from core.contact import Contact
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
-from core.keys import ThreadKey, invitation_key
+from core.keys import ThreadKey
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import (
     Channel,
@@ -36,7 +37,7 @@ from core.models import (
     Purpose,
 )
 from core.ports import Transaction
-from core.references import Reference, parse_reference, reference_bytes
+from core.references import Reference, parse_reference
 from core.sealing import Draft, OpenedMessage, Progress, Sender, read_message
 from core.sms import Sms
 from core.store import Receipt, store_message
@@ -203,12 +204,7 @@ class Recipient:
             raise rejected
         assert participant is not None and invited._invitation is not None
         self._check_available(participant)  # revoked while the code was on its way
-        invitation = invited._invitation
-        share = self.ctx.secret.open(invitation.share_sealed, labels.share(invitation.id))
-        unlock = invitation_key(reference_bytes(invited.reference), share, invitation.id)
-        thread_key = ThreadKey(
-            unlock.unwrap(invitation.thread_key_wrap, labels.invitation_thread_key(invitation.id))
-        )
+        thread_key = unlock(self.ctx, invited._invitation, invited.reference)
         with self.ctx.repo.transaction() as tx:
             fresh = tx.participant(participant.id)
             assert fresh is not None
