@@ -1,8 +1,9 @@
 """The support desk (seed flows 2 and 3, the organisation's side).
 
-Staff log in with e-mail, password and TOTP; the password unwraps the mailbox key for
-this session only. Then: an inbox of conversations, reading them, replying, sending
-new secure messages to outside people, the *Sent* overview, and revoking.
+Staff log in with e-mail, password and TOTP (core.login); the password unwraps the
+mailbox key for this session only. Then: an inbox of conversations, reading them,
+replying, sending new secure messages to outside people, the *Sent* overview, and
+revoking.
 """
 
 from __future__ import annotations
@@ -312,21 +313,17 @@ class Desk:
                     participant=participant,
                     thread_key=thread_key,
                 )
-            self.ctx.audit.append(
-                tx,
-                self.actor,
-                Action.MESSAGE_SENT,
-                conversation.id,
-                f"{message.attachment_count} attachments",
-            )
 
+        sender = Sender(org.name, mailbox.address)
+        audit = (self.actor, Action.MESSAGE_SENT)
         store_message(
             self.ctx,
             message,
             draft,
             mailbox=mailbox,
-            sender=Sender(org.name, mailbox.address),
+            sender=sender,
             record=record,
+            audit=audit,
             progress=progress,
         )
         return message
@@ -387,4 +384,3 @@ class Desk:
                 participant.revoked_at = self.ctx.clock()
                 tx.save_participant(participant)
                 self.ctx.audit.append(tx, self.actor, Action.REVOKE, participant.conversation_id)
-

@@ -85,4 +85,3 @@ def human_size(size: int) -> str:
             return f"{number}\u00a0{unit}"
         value /= 1024
     raise AssertionError("unreachable")
-

@@ -286,21 +286,17 @@ class Recipient:
             fresh.replied_at = now
             tx.save_participant(fresh)
             self.ctx.outbox.enqueue_email(tx, reply_notice(org=org.name, mailbox=mailbox.address))
-            self.ctx.audit.append(
-                tx,
-                f"recipient:{participant.id}",
-                Action.REPLY,
-                participant.conversation_id,
-                f"{message.attachment_count} attachments",
-            )
 
+        sender = Sender(contact.name or contact.email, contact.email)
+        audit = (f"recipient:{participant.id}", Action.REPLY)
         store_message(
             self.ctx,
             message,
             draft,
             mailbox=mailbox,
-            sender=Sender(contact.name or contact.email, contact.email),
+            sender=sender,
             record=record,
+            audit=audit,
             progress=progress,
         )
         return Receipt(message_id=message.id, received_at=now, attachments=message.attachment_count)

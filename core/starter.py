@@ -128,9 +128,6 @@ class Starter:
                 ),
             )
             outbox.enqueue_email(tx, new_message_notice(org=org.name, mailbox=mailbox.address))
-            self.ctx.audit.append(
-                tx, "guest", Action.MESSAGE_RECEIVED, conversation.id, f"{attachments} attachments"
-            )
 
         store_message(
             self.ctx,
@@ -139,6 +136,7 @@ class Starter:
             mailbox=mailbox,
             sender=Sender(guest.name, guest.email),
             record=record,
+            audit=("guest", Action.MESSAGE_RECEIVED),
             progress=progress,
             disk_error=lambda exc: StorageFailed(_storage_message(exc)),
         )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.audit import Action
 from core.context import Context
 from core.errors import VeiligError
 from core.keys import MailboxPublicKey
@@ -38,11 +39,13 @@ def store_message(
     mailbox: Mailbox,
     sender: Sender,
     record: Record,
+    audit: tuple[str, Action],
     progress: Progress | None = None,
     disk_error: Callable[[OSError], VeiligError] | None = None,
 ) -> ContentKey:
     """Seal ``draft`` into ``message`` for ``mailbox``, then run ``record(tx, content_key)``
-    in one transaction that adds the message's rows and the mails that go with it.
+    in one transaction that adds the message's rows and the mails that go with it, and
+    note the message in the audit log as ``audit`` (actor, action).
 
     Blobs first: sealing is slow and needs no transaction; the rows and mails then
     commit together, or not at all. ``disk_error`` turns an OSError while sealing (a
@@ -65,6 +68,9 @@ def store_message(
     try:
         with ctx.repo.transaction() as tx:
             record(tx, content_key)
+            actor, action = audit
+            detail = f"{message.attachment_count} attachments"
+            ctx.audit.append(tx, actor, action, message.conversation_id, detail)
     except BaseException:
         # The one place that decides when sealed blobs are given up: whenever the
         # transaction raised. That includes a failure in what runs after its commit

@@ -222,9 +222,7 @@ def test_sent_takes_as_many_queries_for_four_recipients_as_for_two(ctx, totp, cl
 
     desk = login(ctx, totp, clock)
     statements: list[str] = []
-    event.listen(
-        ctx.repo.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
-    )
+    event.listen(ctx.repo.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     counts = []
     for n in range(4):
         desk.send_new(Contact(f"p{n}@example.nl", MOBILE), Method.SMS, Draft("x", "y"))

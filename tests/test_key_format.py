@@ -71,9 +71,7 @@ def test_a_thread_key_and_an_invitation_wrap_made_by_hand_open() -> None:
     thread_key, content_key = secrets.token_bytes(32), secrets.token_bytes(32)
     reference, share = secrets.token_bytes(20), secrets.token_bytes(32)
     for_thread = nonce_and_gcm(thread_key, content_key, b"veilig/v1/thread-content|m")
-    locked = nonce_and_gcm(
-        hkdf(reference, b"veilig/v1/invitation|i", salt=share), thread_key, b"i"
-    )
+    locked = nonce_and_gcm(hkdf(reference, b"veilig/v1/invitation|i", salt=share), thread_key, b"i")
 
     assert ThreadKey(thread_key).unwrap(for_thread, labels.thread_content("m")) == content_key
     unlock = invitation_key(reference, share, "i")
