@@ -72,7 +72,7 @@ def _child(argv: list[str]) -> int:
             else:
                 saved = json.loads(state.read_text())
                 key = ContentKey(bytes.fromhex(saved["key"]))
-                context = f"{saved['id']}|attachment|0".encode()  # as core.sealing names it
+                context = f"{saved['id']}|attachment|0".encode()  # core.labels.stream_item
                 with blobs.open(saved["items"][-1][2]) as blob:
                     open_stream(key, context, blob, sink)
         seconds = time.perf_counter() - start

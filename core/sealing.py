@@ -28,7 +28,7 @@ Progress = Callable[[int, int], None]  # bytes done, bytes in all
 
 @dataclass(frozen=True)
 class Draft:
-    subject: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
+    subject: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
     body: str = field(repr=False)
     attachments: tuple[Attachment, ...] = ()
 
@@ -46,7 +46,7 @@ class Sender:
 
 @dataclass(frozen=True)
 class AttachmentInfo:
-    name: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
+    name: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
     size: int
 
 
@@ -54,7 +54,7 @@ class AttachmentInfo:
 class OpenedMessage:
     message: Message
     sender: Sender
-    subject: str = field(repr=False)  # plaintext: never in a repr (see Attachment)
+    subject: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
     body: str = field(repr=False)
     attachments: list[AttachmentInfo] = field(default_factory=list)
     sent_at: str = ""
