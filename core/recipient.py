@@ -16,19 +16,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from core import labels
+from core.access import unlock
 from core.audit import Action
 from core.codes import IssuedCode
+from core.contact import Contact
 from core.context import Context, require_organisation
-from core.desk import Contact, share_binding
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
-from core.keys import (
-    MailboxPublicKey,
-    ThreadKey,
-    open_thread_key,
-    unwrap_for_thread,
-    wrap_for_thread,
-)
+from core.keys import ThreadKey
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import (
     Channel,
@@ -41,18 +37,10 @@ from core.models import (
     Purpose,
 )
 from core.ports import Transaction
-from core.references import Reference, parse_reference, reference_bytes
-from core.sealing import (
-    Draft,
-    OpenedMessage,
-    Progress,
-    Sender,
-    discard_blobs,
-    read_message,
-    seal_message,
-)
+from core.references import Reference, parse_reference
+from core.sealing import Draft, OpenedMessage, Progress, Sender, read_message
 from core.sms import Sms
-from core.starter import Receipt
+from core.store import Receipt, store_message
 from core.stream import ContentKey
 
 
@@ -128,7 +116,7 @@ class Recipient:
             decoy = _decoy_contact(self.ctx, reference)
             return Invited(reference, org.name, Method.SMS, decoy.masked_destination(Method.SMS))
         self._check_available(participant)
-        contact = Contact.unseal(self.ctx, participant)
+        contact = Contact.unseal(self.ctx.secret, participant)
         return Invited(
             reference,
             org.name,
@@ -158,7 +146,7 @@ class Recipient:
                 return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
             participant = tx.participant(participant.id) or participant
             self._check_available(participant)
-            contact = Contact.unseal(self.ctx, participant)
+            contact = Contact.unseal(self.ctx.secret, participant)
             with speaking(participant.language):
                 issued = self._send_code(tx, invited, participant, contact, minutes)
             actor = f"recipient:{participant.id}"
@@ -225,11 +213,7 @@ class Recipient:
             raise rejected
         assert participant is not None and invited._invitation is not None
         self._check_available(participant)  # revoked while the code was on its way
-        invitation = invited._invitation
-        share = self.ctx.secret.open(invitation.share_sealed, share_binding(invitation.id))
-        thread_key = open_thread_key(
-            invitation.thread_key_wrap, reference_bytes(invited.reference), share, invitation.id
-        )
+        thread_key = unlock(self.ctx, invited._invitation, invited.reference)
         with self.ctx.repo.transaction() as tx:
             fresh = tx.participant(participant.id)
             assert fresh is not None
@@ -261,7 +245,8 @@ class Recipient:
         read = ThreadMessages()
         for message in messages:
             try:
-                key = unwrap_for_thread(thread._thread_key, keys[message.id], message.id)
+                binding = labels.thread_content(message.id)
+                key = ContentKey(thread._thread_key.unwrap(keys[message.id], binding))
                 read.opened.append(
                     (read_message(blobs=self.ctx.blobs, key=key, message=message), key)
                 )
@@ -294,7 +279,7 @@ class Recipient:
         draft.check(self.ctx.policy)
         now = self.ctx.clock()
         participant = thread.participant
-        contact = Contact.unseal(self.ctx, participant)
+        contact = Contact.unseal(self.ctx.secret, participant)
         with self.ctx.repo.transaction() as tx:
             org, mailbox = require_organisation(tx)
         message = Message(
@@ -303,45 +288,39 @@ class Recipient:
             wrapped_key=b"",
             created_at=now,
         )
-        content_key = seal_message(
-            blobs=self.ctx.blobs,
-            mailbox_key=MailboxPublicKey(mailbox.public_key),
-            message=message,
-            sender=Sender(contact.name or contact.email, contact.email),
-            draft=draft,
+
+        def record(tx: Transaction, content_key: ContentKey) -> None:
+            tx.add(message)
+            binding = labels.thread_content(message.id)
+            tx.add(
+                ParticipantKey(
+                    message_id=message.id,
+                    participant_id=participant.id,
+                    wrapped=thread._thread_key.wrap(content_key, binding),
+                )
+            )
+            conversation = tx.conversation(participant.conversation_id)
+            assert conversation is not None
+            conversation.unread, conversation.last_message_at = True, now
+            tx.save_conversation(conversation)
+            fresh = tx.participant(participant.id)
+            assert fresh is not None
+            fresh.replied_at = now
+            tx.save_participant(fresh)
+            self.ctx.outbox.enqueue_email(tx, reply_notice(org=org.name, mailbox=mailbox.address))
+
+        sender = Sender(contact.name or contact.email, contact.email)
+        audit = (f"recipient:{participant.id}", Action.REPLY)
+        store_message(
+            self.ctx,
+            message,
+            draft,
+            mailbox=mailbox,
+            sender=sender,
+            record=record,
+            audit=audit,
             progress=progress,
         )
-        try:
-            with self.ctx.repo.transaction() as tx:
-                tx.add(message)
-                tx.add(
-                    ParticipantKey(
-                        message_id=message.id,
-                        participant_id=participant.id,
-                        wrapped=wrap_for_thread(thread._thread_key, content_key, message.id),
-                    )
-                )
-                conversation = tx.conversation(participant.conversation_id)
-                assert conversation is not None
-                conversation.unread, conversation.last_message_at = True, now
-                tx.save_conversation(conversation)
-                fresh = tx.participant(participant.id)
-                assert fresh is not None
-                fresh.replied_at = now
-                tx.save_participant(fresh)
-                self.ctx.outbox.enqueue_email(
-                    tx, reply_notice(org=org.name, mailbox=mailbox.address)
-                )
-                self.ctx.audit.append(
-                    tx,
-                    f"recipient:{participant.id}",
-                    Action.REPLY,
-                    participant.conversation_id,
-                    f"{message.attachment_count} attachments",
-                )
-        except BaseException:
-            discard_blobs(self.ctx.blobs, message.items)
-            raise
         return Receipt(message_id=message.id, received_at=now, attachments=message.attachment_count)
 
 

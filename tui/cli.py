@@ -25,14 +25,14 @@ OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due m
 
 
 class _Formatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # noqa: ANN001
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with its own words in the chosen language too."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("add_help", False)
         super().__init__(*args, **kwargs)

@@ -14,11 +14,11 @@ from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
 
+from core.contact import check_email, mask_email
 from core.dialog import STARTER_BACK, StarterStep, Step, WriteStep
-from core.display import mask_email
 from core.i18n import N_, _
 from core.sealing import Draft, Progress
-from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
+from core.starter import PendingGuest, Starter, VerifiedGuest, check_name
 from tui.writing import WRITE_WIDGETS, WritingScreen
 
 # What the single-line input asks for, per step.

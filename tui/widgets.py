@@ -10,11 +10,11 @@ from textual.message import Message
 from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
 from textual.widgets.text_area import Edit, EditResult
 
+from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import Policy
-from core.sealing import Attachment, check_attachments
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:

@@ -12,7 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
-from core.desk import Contact, Desk
+from core.contact import Contact
+from core.desk import Desk
 from core.errors import InvalidInput
 from core.i18n import _
 from core.models import Method

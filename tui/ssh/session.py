@@ -99,7 +99,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         env |= transfer.env() | {"TERM": self.term_type}
         env["VEILIG_HOME"] = str(self.hub.home)
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.process = subprocess.Popen(  # our own interpreter and module
                 [*self.hub.veilig, *self.args],
                 stdin=slave,
                 stdout=slave,
@@ -109,7 +109,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
                 start_new_session=True,
                 # Make the PTY the controlling terminal: only then does a window change
                 # reach the app as SIGWINCH, and a hang-up as SIGHUP.
-                preexec_fn=_controlling_terminal,  # noqa: PLW1509
+                preexec_fn=_controlling_terminal,
             )
         finally:
             os.close(slave)

@@ -114,14 +114,14 @@ def _play(
             failure = str(exc)
             break
 
-        async def autopilot(pilot, steps=steps, app=app) -> None:  # noqa: ANN001
+        async def autopilot(pilot, steps=steps, app=app) -> None:
             nonlocal failure
             try:
                 await pilot.pause()
                 await player.play(pilot, steps)
             except ScriptError as exc:
                 failure = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any crash of a step names the step
+            except Exception as exc:  # any crash of a step names the step
                 log.exception("walkthrough step failed")
                 failure = f"{player.current}: {type(exc).__name__}"
             finally:

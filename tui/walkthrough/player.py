@@ -78,7 +78,7 @@ class Player:
             self.tally.steps += 1
             await self.run(pilot, step)
 
-    async def run(self, pilot: Pilot, step: Step) -> None:  # noqa: C901 - one branch per verb
+    async def run(self, pilot: Pilot, step: Step) -> None:  # one branch per verb
         app = pilot.app
         argument = self.expand(step.argument)
         if step.verb == "say":
