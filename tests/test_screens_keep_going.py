@@ -21,8 +21,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.dialog import WriteStep
 from core.errors import CannotOpen, StorageFailed
 from core.i18n import _
