@@ -39,6 +39,11 @@ class Action(StrEnum):
     REVOKE = "revoke"
     NOTIFICATION_DELIVERED = "notification.delivered"
     NOTIFICATION_FAILED = "notification.failed"
+    RECIPIENT_LOCKED = "recipient.locked"
+    RECIPIENT_UNLOCKED = "recipient.unlocked"
+    STAFF_LOCKED = "staff.locked"
+    STAFF_UNLOCKED = "staff.unlocked"
+    MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
 
 
 GENESIS = bytes(32)
