@@ -26,6 +26,7 @@ class Settings:
     sms_url: str | None = field(default=None, repr=False)
     language: str | None = None
     transfer: TransferArea | None = None  # set by `veilig serve ssh` for its sessions
+    maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,11 +39,17 @@ class Settings:
             sms_url=env.get("VEILIG_SMS_URL") or None,
             language=env.get("VEILIG_LANG") or None,
             transfer=TransferArea.from_env(env),
+            maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
         )
 
     @property
     def maildir(self) -> Path:
-        return self.home / "mail"
+        """Where mail goes when no SMTP server is set: for trying veilig out. Not inside
+        the home: notification mails hold references in the clear, and with the database
+        and server.key beside them a backup of the home would open every conversation."""
+        if self.maildir_path is not None:
+            return self.maildir_path
+        return self.home.with_name(self.home.name + "-mail")
 
     @property
     def blob_dir(self) -> Path:

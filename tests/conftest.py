@@ -92,13 +92,19 @@ def delivered_code(ctx, home: Path, to: str) -> str:
     import mailbox
 
     asyncio.run(ctx.outbox.deliver_due())
-    box = mailbox.Maildir(home / "mail", create=False)
-    new = home / "mail" / "new"
+    folder = maildir_of(home)
+    box = mailbox.Maildir(folder, create=False)
+    new = folder / "new"
     unread = [k for k in box.keys() if (new / k).exists() and box[k]["To"] == to]
     assert len(unread) == 1, f"expected one new mail to {to}, found {len(unread)}"
     message = box[unread[0]]
-    (new / unread[0]).rename(home / "mail" / "cur" / f"{unread[0]}:2,S")
+    (new / unread[0]).rename(folder / "cur" / f"{unread[0]}:2,S")
     return code_in(message)
+
+
+def maildir_of(home: Path) -> Path:
+    """Where the embedded default delivers mail for ``home`` (outside it: core.config)."""
+    return make_settings(home).maildir
 
 
 def free_port() -> int:
