@@ -54,8 +54,8 @@ def generate(ctx, n: int, real: int) -> None:
 
     from core.contact import Contact
     from core.context import require_organisation
-    from core.pins import sealing_key, sign_origin
     from core.models import Conversation, Direction, Message, Method
+    from core.pins import sealing_key, sign_origin
     from core.sealing import Draft, Sender, seal_message
     from storage.tables import ConversationRow, MessageItemRow, MessageRow, ParticipantRow
 

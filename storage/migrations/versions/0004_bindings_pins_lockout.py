@@ -43,37 +43,43 @@ _TIME = storage.tables.UtcDateTime()
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("mailbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("public_key_mac", sa.LargeBinary(), nullable=True))
-    with op.batch_alter_table("staff", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(sa.Column("locked_at", _TIME, nullable=True))
-    with op.batch_alter_table("participant", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("code_failures", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(sa.Column("locked_at", _TIME, nullable=True))
-    with op.batch_alter_table("invitation", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("expires_at", _TIME, nullable=True))
-        batch_op.create_index(
-            batch_op.f("ix_invitation_notice_outbox_id"), ["notice_outbox_id"], unique=False
-        )
-    with op.batch_alter_table("message", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("binding_format", sa.Integer(), nullable=False, server_default="1")
-        )
-        batch_op.add_column(sa.Column("origin_mac", sa.LargeBinary(), nullable=True))
+    # Columns are added NOT NULL with a default that the data step below overwrites:
+    # making them NOT NULL afterwards would copy the tables on SQLite, which foreign
+    # keys refuse inside the migration's transaction. The defaults fail safe: an empty
+    # pin or origin tag does not match, an expiry of 1970 has passed.
+    empty = sa.text("X''" if op.get_bind().dialect.name == "sqlite" else "''::bytea")
+    long_ago = sa.text("'1970-01-01 00:00:00'")
+    # op.add_column, not batch: ALTER TABLE ADD COLUMN, never a copy of the table.
+    op.add_column(
+        "mailbox",
+        sa.Column("public_key_mac", sa.LargeBinary(), nullable=False, server_default=empty),
+    )
+    zero = sa.text("0")
+    op.add_column(
+        "staff", sa.Column("failed_logins", sa.Integer(), nullable=False, server_default=zero)
+    )
+    op.add_column("staff", sa.Column("locked_at", _TIME, nullable=True))
+    op.add_column(
+        "participant",
+        sa.Column("code_failures", sa.Integer(), nullable=False, server_default=zero),
+    )
+    op.add_column("participant", sa.Column("locked_at", _TIME, nullable=True))
+    op.add_column(
+        "invitation", sa.Column("expires_at", _TIME, nullable=False, server_default=long_ago)
+    )
+    op.create_index(
+        op.f("ix_invitation_notice_outbox_id"), "invitation", ["notice_outbox_id"], unique=False
+    )
+    op.add_column(
+        "message",
+        sa.Column("binding_format", sa.Integer(), nullable=False, server_default=sa.text("1")),
+    )
+    op.add_column(
+        "message",
+        sa.Column("origin_mac", sa.LargeBinary(), nullable=False, server_default=empty),
+    )
 
     _bring_rows_to_format_2(op.get_bind())
-
-    with op.batch_alter_table("mailbox", schema=None) as batch_op:
-        batch_op.alter_column("public_key_mac", existing_type=sa.LargeBinary(), nullable=False)
-    with op.batch_alter_table("invitation", schema=None) as batch_op:
-        batch_op.alter_column("expires_at", existing_type=_TIME, nullable=False)
-    with op.batch_alter_table("message", schema=None) as batch_op:
-        batch_op.alter_column("origin_mac", existing_type=sa.LargeBinary(), nullable=False)
 
 
 def downgrade() -> None:
