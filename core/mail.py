@@ -71,7 +71,8 @@ def confirmation_email(
     body = _(
         "Dear {name},\n\n"
         "{org} received your secure message ({files}) in good order on {when}.\n"
-        "It was sent end-to-end encrypted.\n\n"
+        "It was encrypted on our server as it arrived; from then on only the staff\n"
+        "of {org} can open it.\n\n"
         "{org}"
     ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
     return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
