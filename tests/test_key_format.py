@@ -167,3 +167,50 @@ def test_a_mailbox_wrap_made_by_hand_opens() -> None:
     assert private.unwrap(wrapped, labels.content_key("m")) == content_key
     made = private.public_key().wrap(content_key, labels.thread_key("p"))
     assert suite.decrypt(made, by_hand, info=b"veilig/v1/thread-key|p") == content_key
+
+
+def test_the_pin_and_the_origin_tag_are_keyed_hashes_made_by_hand() -> None:
+    """Both are ServerSecret.tag: HMAC-SHA256 under HKDF(server.key, "veilig/v1/tags") over
+    length-prefixed UTF-8 parts; the key and the wrapped key go in as hex."""
+    import hashlib
+    import hmac
+
+    from core.models import Direction, Mailbox, Message
+    from core.pins import check_origin, is_pinned, sign_origin
+
+    root = secrets.token_bytes(32)
+
+    def tag(*parts: str) -> bytes:
+        mac = hmac.new(hkdf(root, b"veilig/v1/tags"), digestmod=hashlib.sha256)
+        for part in parts:
+            mac.update(len(part.encode()).to_bytes(4, "big") + part.encode())
+        return mac.digest()
+
+    server = ServerSecret(root)
+    public = secrets.token_bytes(1216)
+    mailbox = Mailbox("o", "info@x.nl", public, b"", created_at=None, id="mb")  # type: ignore[arg-type]
+    mailbox.public_key_mac = tag("mailbox-public-key", "mb", public.hex())
+    assert is_pinned(server, mailbox)
+
+    message = Message("c", Direction.OUTBOUND, b"wrapped", created_at=None, author_id="s", id="m")  # type: ignore[arg-type]
+    sign_origin(server, message)
+    digest = hashlib.sha256(b"wrapped").hexdigest()
+    assert message.origin_mac == tag("message-origin", "m", "c", "out", "s", "0", "2", digest)
+    check_origin(server, message)
+
+
+def test_a_format_2_content_key_wrap_made_by_hand_opens() -> None:
+    """HPKE as format 1, with info ``labels.content_key_v2`` (conversation, direction and
+    author bound); a message of format 1 still uses ``labels.content_key``."""
+    from core.models import Direction, Message
+    from core.sealing import content_binding
+
+    private = MailboxPrivateKey.generate()
+    new = Message("c", Direction.INBOUND, b"", created_at=None, id="m")  # type: ignore[arg-type]
+    old = Message("c", Direction.INBOUND, b"", created_at=None, binding_format=1, id="m")  # type: ignore[arg-type]
+    assert content_binding(old) == b"veilig/v1/content-key|m"
+    assert content_binding(new) == labels.content_key_v2("m", "c", "in", None)
+    wrapped = private.public_key().wrap(b"k" * 32, content_binding(new))
+    assert private.unwrap(wrapped, labels.content_key_v2("m", "c", "in", None)) == b"k" * 32
+    with pytest.raises(CannotOpen):
+        private.unwrap(wrapped, labels.content_key_v2("m", "other", "in", None))
