@@ -113,7 +113,9 @@ class Recipient:
             # one, so the time to answer does not tell them apart either (measured in
             # tests/abuse/test_enumeration.py).
             participant = tx.participant(invitation.participant_id if invitation else tag)
-            checked = self._available(tx, invitation, participant)
+            checked, unavailable = self._looked_up(tx, invitation, participant)
+        if unavailable:
+            raise unavailable  # after the commit: a share destroyed on the way stays so
         if checked is None:
             # Unknown, or rows changed in the database since they were sealed: either
             # way nobody learns anything, and no code will go anywhere.
@@ -149,34 +151,51 @@ class Recipient:
             raise MessageUnavailable(MessageUnavailable.EXPIRED)
         return checked
 
-    def _fresh(self, tx: Transaction, invited: Invited) -> Checked | None:
+    def _looked_up(
+        self, tx: Transaction, invitation: Invitation | None, participant: Participant | None
+    ) -> tuple[Checked | None, MessageUnavailable | None]:
+        """:meth:`_available` without raising inside the transaction, which would roll
+        back the share it destroyed: the caller raises once it committed."""
+        try:
+            return self._available(tx, invitation, participant), None
+        except MessageUnavailable as exc:
+            return None, exc
+
+    def _fresh(
+        self, tx: Transaction, invited: Invited
+    ) -> tuple[Checked | None, MessageUnavailable | None]:
         """The invitation as the database has it now, checked again."""
         if invited._invitation is None:
-            return None
+            return None, None
         invitation = tx.invitation(invited._invitation.id)
         participant = tx.participant(invitation.participant_id) if invitation else None
-        return self._available(tx, invitation, participant)
+        return self._looked_up(tx, invitation, participant)
 
     def request_code(self, invited: Invited) -> CodeSent:
         """Seed 2B, *get the code*. Limits count per destination; a decoy's per reference.
         A locked person (too many wrong codes) is answered as ever, and sent nothing."""
         minutes = int(self.ctx.policy.code_lifetime.total_seconds() // 60)
         with self.ctx.repo.transaction() as tx:
-            checked = self._fresh(tx, invited)
-            if checked is None or checked.method is Method.SMS:
+            checked, unavailable = self._fresh(tx, invited)
+            if unavailable is None and (checked is None or checked.method is Method.SMS):
                 # Before the per-number limit, and for decoys too (they pose as SMS), so a
                 # capped hour answers alike for known and unknown references.
                 self._check_sms_budget(tx)
-            if checked is None or checked.participant.locked_at is not None:
+            if unavailable is not None:
+                pass  # said after the commit, which keeps a share destroyed on the way
+            elif checked is None or checked.participant.locked_at is not None:
                 issued = self.ctx.codes.issue(tx, Purpose.OPEN, f"decoy:{invited.reference}")
-                return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
-            participant = checked.participant
-            with speaking(participant.language):
-                issued = self._send_code(tx, invited, checked, minutes)
-            actor = f"recipient:{participant.id}"
-            self.ctx.audit.append(
-                tx, actor, Action.CODE_SENT, participant.conversation_id, checked.method
-            )
+                # nothing is sent anywhere
+            else:
+                participant = checked.participant
+                with speaking(participant.language):
+                    issued = self._send_code(tx, invited, checked, minutes)
+                actor = f"recipient:{participant.id}"
+                self.ctx.audit.append(
+                    tx, actor, Action.CODE_SENT, participant.conversation_id, checked.method
+                )
+        if unavailable is not None:
+            raise unavailable
         return CodeSent(invited, issued.challenge.id)
 
     def _check_sms_budget(self, tx: Transaction) -> None:
@@ -217,17 +236,12 @@ class Recipient:
         if not self.ctx.codes.looks_like_a_code(typed):
             raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
         rejected: CodeRejected | None = None
-        unavailable: MessageUnavailable | None = None
-        checked: Checked | None = None
         with self.ctx.repo.transaction() as tx:
             try:
                 self.ctx.codes.check(tx, sent.challenge_id, typed)
             except CodeRejected as exc:
                 rejected = exc
-            try:
-                checked = self._fresh(tx, invited)  # revoked while the code was on its way?
-            except MessageUnavailable as exc:
-                unavailable = exc
+            checked, unavailable = self._fresh(tx, invited)  # revoked meanwhile?
             if checked is None and unavailable is None:
                 # A decoy, or rows changed since: a code never sent, or sent to whoever the
                 # rows pointed at. Even a lucky guess opens nothing.
@@ -292,7 +306,9 @@ class Recipient:
         """An open session asks again before every step: revoked, expired or changed in
         the meantime ends it."""
         with self.ctx.repo.transaction() as tx:
-            checked = self._fresh(tx, thread.invited)
+            checked, unavailable = self._fresh(tx, thread.invited)
+        if unavailable:
+            raise unavailable
         if checked is None or checked.participant.id != thread.participant.id:
             raise CannotOpen("no such recipient")
 

@@ -244,6 +244,32 @@ def test_moving_an_expiry_in_the_database_opens_nothing(
     assert drain(sms_gateway) == []
 
 
+def test_expiry_and_revocation_destroy_the_shares(
+    ctx, home, totp, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway
+) -> None:
+    """The cut-off is the key's: a revoked person's shares and an expired invitation's
+    share are emptied (when it is found expired, and by the outbox worker's sweep for
+    those nobody looks up), so no later change of a column brings them back."""
+    desk = login(ctx, totp, clock)
+    looked_up = send(ctx, desk, smtp_server, PRACTITIONER, MOBILE, expires_in=timedelta(days=1))
+    send(ctx, desk, smtp_server, "other@example.nl", "06 12345128", expires_in=timedelta(days=1))
+    send(ctx, desk, smtp_server, "third@example.nl", "06 12345129")
+    third = next(r for r in desk.sent() if r.contact.email == "third@example.nl")
+    desk.revoke(third.participant.id)
+    clock.advance(days=1, minutes=1)
+    with pytest.raises(VeiligError):
+        Recipient(ctx).lookup(looked_up)
+    with sqlite3.connect(home / "veilig.db") as db:
+        emptied = db.execute("SELECT count(*) FROM invitation WHERE share_sealed = x''")
+        assert emptied.fetchone()[0] == 2  # the revoked one and the one looked up
+    deliver(ctx)  # the worker's sweep
+    with sqlite3.connect(home / "veilig.db") as db:
+        assert (
+            db.execute("SELECT count(*) FROM invitation WHERE share_sealed != x''").fetchone()[0]
+            == 0
+        )
+
+
 # --- finding 11: each reference its own expiry ---------------------------------------------
 
 
