@@ -254,6 +254,22 @@ def sms_gateway() -> Iterator[SmsGateway]:
     gateway.stop()
 
 
+@pytest.fixture
+def wired_ctx(home: Path, policy: Policy, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway):
+    """The core over the home, with real SMTP and a real SMS gateway on loopback."""
+    from tui.factory import make_context
+
+    settings = make_settings(home, smtp_server.url, sms_gateway.url)
+    return make_context(settings, policy=policy, clock=clock)
+
+
+def deliver(ctx) -> None:
+    """Deliver what the outbox holds now, as `veilig outbox` would."""
+    import asyncio
+
+    asyncio.run(ctx.outbox.deliver_due())
+
+
 def sms_code(message: dict[str, str]) -> str:
     match = re.match(r"(\d{6}) ", message["body"])
     assert match, message["body"]

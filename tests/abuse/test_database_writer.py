@@ -7,8 +7,8 @@ then the real services, real SMTP and a real SMS gateway on loopback.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from core.errors import CannotOpen, KeyDamaged, VeiligError
 from core.keys import MailboxPrivateKey, MailboxPublicKey
 from core.labels import content_key
 from core.models import Direction, Message, Method
-from core.policy import Policy
 from core.recipient import Recipient
 from core.sealing import Draft, Sender, seal_message
 from core.starter import Starter, VerifiedGuest
@@ -32,11 +31,10 @@ from tests.conftest import (
     SmsGateway,
     SmtpServer,
     code_in,
-    make_settings,
+    deliver,
     reference_in,
     sms_code,
 )
-from tui.factory import make_context
 
 PRACTITIONER = "praktijk@fysio-jansen.nl"
 MOBILE = "06 12345127"
@@ -45,13 +43,8 @@ ATTACKER_MOBILE = "06 87654321"
 
 
 @pytest.fixture
-def ctx(home: Path, policy: Policy, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway):
-    settings = make_settings(home, smtp_server.url, sms_gateway.url)
-    return make_context(settings, policy=policy, clock=clock)
-
-
-def deliver(ctx: Context) -> None:
-    asyncio.run(ctx.outbox.deliver_due())
+def ctx(wired_ctx: Context) -> Context:
+    return wired_ctx
 
 
 def sql(home: Path, statement: str, *args: object) -> None:
@@ -75,6 +68,16 @@ def drain(gateway: SmsGateway) -> list[dict[str, str]]:
     while not gateway.received.empty():
         out.append(gateway.received.get_nowait())
     return out
+
+
+def newest_sms(gateway: SmsGateway) -> Callable[[], str | None]:
+    """Where a code comes from for the person holding the phone: the newest SMS."""
+
+    def code() -> str | None:
+        sent = drain(gateway)
+        return sms_code(sent[-1]) if sent else None
+
+    return code
 
 
 def try_to_open(ctx: Context, reference: str, code_from) -> str:
@@ -216,11 +219,7 @@ def test_undoing_a_revocation_in_the_database_opens_nothing(
     desk.revoke(desk.sent()[0].participant.id)
     sql(home, "UPDATE participant SET revoked_at = NULL")
 
-    def code() -> str | None:
-        sent = drain(sms_gateway)
-        return sms_code(sent[-1]) if sent else None
-
-    assert try_to_open(ctx, reference, code) == "MessageUnavailable"
+    assert try_to_open(ctx, reference, newest_sms(sms_gateway)) == "MessageUnavailable"
 
 
 def test_moving_an_expiry_in_the_database_opens_nothing(
@@ -236,11 +235,10 @@ def test_moving_an_expiry_in_the_database_opens_nothing(
         except sqlite3.OperationalError:
             pass  # no such column
 
-    def code() -> str | None:
-        sent = drain(sms_gateway)
-        return sms_code(sent[-1]) if sent else None
-
-    assert try_to_open(ctx, reference, code) in {"MessageUnavailable", "CodeRejected"}
+    assert try_to_open(ctx, reference, newest_sms(sms_gateway)) in {
+        "MessageUnavailable",
+        "CodeRejected",
+    }
     assert drain(sms_gateway) == []
 
 
@@ -285,12 +283,8 @@ def test_a_staff_reply_does_not_revive_an_older_reference(
     new = reference_in(smtp_server.bag.next_to(PRACTITIONER))
     clock.advance(days=1, minutes=1)  # the old reference's two days are over
 
-    def code() -> str | None:
-        sent = drain(sms_gateway)
-        return sms_code(sent[-1]) if sent else None
-
-    assert try_to_open(ctx, old, code) == "MessageUnavailable"
-    assert try_to_open(ctx, new, code) == "Zie bijlage. | Nog iets."
+    assert try_to_open(ctx, old, newest_sms(sms_gateway)) == "MessageUnavailable"
+    assert try_to_open(ctx, new, newest_sms(sms_gateway)) == "Zie bijlage. | Nog iets."
 
 
 # --- finding 10: where a message came from ---------------------------------------------------

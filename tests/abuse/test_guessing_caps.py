@@ -4,7 +4,6 @@ the numbers and guards that no other test pinned (issue 21, findings 7, 8, 15-17
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.conftest import (
     SmsGateway,
     SmtpServer,
     body_of,
+    deliver,
     delivered_code,
     make_settings,
     reference_in,
@@ -40,13 +40,8 @@ PRACTITIONER = "praktijk@fysio-jansen.nl"
 
 
 @pytest.fixture
-def ctx(home: Path, policy: Policy, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway):
-    settings = make_settings(home, smtp_server.url, sms_gateway.url)
-    return make_context(settings, policy=policy, clock=clock)
-
-
-def deliver(ctx: Context) -> None:
-    asyncio.run(ctx.outbox.deliver_due())
+def ctx(wired_ctx: Context) -> Context:
+    return wired_ctx
 
 
 def failures_recorded(home: Path) -> int:
