@@ -162,18 +162,16 @@ class Desk:
         for message in messages:
             # One damaged message does not hide the rest of the conversation.
             try:
-                view.messages.append(
-                    open_message(
-                        blobs=self.ctx.blobs,
-                        mailbox_key=self._key,
-                        message=message,
-                        secret=self.ctx.secret,
-                    )
-                )
+                view.messages.append(self._open(message))
             except CannotOpen:
                 view.damaged.append(message)
         view.participants = [(p, Contact.unseal(self.ctx.secret, p)) for p in participants]
         return view
+
+    def _open(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
+        """A message opened with the session's key, if its origin tag says veilig stored it."""
+        blobs, secret = self.ctx.blobs, self.ctx.secret
+        return open_message(blobs=blobs, mailbox_key=self._key, message=message, secret=secret)
 
     def save_attachment(
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
@@ -363,13 +361,7 @@ class Desk:
             subject, damaged = "", False
             if first_out is not None:
                 try:
-                    opened, _key = open_message(
-                        blobs=self.ctx.blobs,
-                        mailbox_key=self._key,
-                        message=first_out,
-                        secret=self.ctx.secret,
-                    )
-                    subject = opened.subject
+                    subject = self._open(first_out)[0].subject
                 except CannotOpen:
                     # One damaged message must not empty the whole view (as in the inbox):
                     # the row stays, marked, and the others show as ever.
