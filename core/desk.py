@@ -503,7 +503,12 @@ class Desk:
         contact = Contact.unseal(self.ctx, participant)
         with speaking(participant.language):
             notice = notification_email(
-                org=org, sender=sender, to=contact.email, name=contact.name, reference=reference
+                org=org,
+                sender=sender,
+                to=contact.email,
+                name=contact.name,
+                reference=reference,
+                ways_in=self.ctx.ways_in,
             )
         item = self.ctx.outbox.enqueue_email(tx, notice)
         invitation.notice_outbox_id = item.id

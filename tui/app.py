@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from core.context import Context
 from core.i18n import _
+from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,16 @@ class VeiligApp(App[None]):
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self.last_input_at = time.monotonic()
         await super().on_event(event)
+
+    @on(FileUploaded)
+    def file_uploaded(self, event: FileUploaded) -> None:
+        """``veilig serve web``: the page uploaded a file; the dialog on top takes it."""
+        from tui.chat import ChatScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ChatScreen):
+                screen.file_uploaded(event.name)
+                return
 
     def lock_if_idle(self) -> None:
         idle = time.monotonic() - self.last_input_at

@@ -9,6 +9,7 @@ is the same everywhere, so it lives here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -157,20 +158,39 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(FilePicker(root, confined=transfer is not None), self._picked)
 
     def save_folder(self) -> Path:
-        """Where attachments are saved: over SSH the session's download folder."""
+        """Where attachments are saved: over SSH or in the browser the session's download
+        folder."""
         return self.ctx.transfer.download if self.ctx.transfer else Path.cwd()
 
+    @property
+    def in_browser(self) -> bool:
+        """``veilig serve web``: files come from the page and go to the browser's downloads."""
+        return self.ctx.transfer is not None and self.ctx.transfer.in_browser
+
     def shown_path(self, path: Path) -> str:
-        """A saved file as the person can name it: over SSH, inside their file area."""
+        """A saved file as the person can name it: over SSH, inside their file area; in
+        the browser, its name (the browser decides the folder)."""
         transfer = self.ctx.transfer
+        if transfer is not None and transfer.in_browser:
+            return path.name
         if transfer is not None and path.is_relative_to(transfer.root):
             return str(path.relative_to(transfer.root))
         return str(path)
 
     def say_upload_hint(self) -> None:
-        """Over SSH: how to put a file from your own computer into this session."""
+        """Over SSH or in the browser: how to put a file from your own computer into this
+        session."""
         transfer = self.ctx.transfer
         if transfer is None:
+            return
+        if transfer.in_browser:
+            self.chat.say(
+                _(
+                    "To attach a file from this computer or phone, use Add a file at the top "
+                    "of the page (or drop the file onto the page). It is attached here at once."
+                ),
+                "notice",
+            )
             return
         self.chat.say(
             _(
@@ -182,10 +202,16 @@ class ChatScreen(Screen[None]):
             "notice",
         )
 
-    def say_download_hint(self) -> None:
-        """Over SSH: how to fetch saved attachments to your own computer."""
+    def say_download_hint(self, paths: Sequence[Path] = ()) -> None:
+        """Over SSH: how to fetch saved attachments to your own computer. In the browser:
+        hand them to the browser, which saves them in its downloads."""
         transfer = self.ctx.transfer
         if transfer is None:
+            return
+        if transfer.in_browser:
+            for path in paths:
+                self.app.deliver_binary(path, mime_type="application/octet-stream")
+            self.chat.say(_("Your browser saves them in its downloads folder."), "notice")
             return
         self.chat.say(
             _(
@@ -194,6 +220,29 @@ class ChatScreen(Screen[None]):
             ).format(command=transfer.download_command()),
             "notice",
         )
+
+    def attaching(self) -> bool:
+        """Whether the dialog is at its attachments step (screens with one say when)."""
+        return False
+
+    def file_uploaded(self, name: str) -> None:
+        """``veilig serve web``: the page put ``name`` into this session's upload folder.
+        At the attachments step it is attached at once; before, it waits there (Ctrl+O)."""
+        transfer = self.ctx.transfer
+        if transfer is None:
+            return
+        if not self.attaching():
+            self.chat.say(
+                _("{name} has arrived. Attach it when you add attachments (Ctrl+O).").format(
+                    name=name
+                ),
+                "notice",
+            )
+            return
+        try:
+            self.add_attachment(str(transfer.upload / name))
+        except InvalidInput as exc:
+            self.show_error(str(exc))
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:

@@ -66,14 +66,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
 
     serve = sub.add_parser("serve", help=_("serve the dialogs to others"))
-    serve.add_argument("protocol", choices=["ssh"], help=_("ssh: an SSH server"))
+    serve.add_argument(
+        "protocol", choices=["ssh", "web"], help=_("ssh: an SSH server; web: a web server")
+    )
     serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
-    serve.add_argument("--port", type=int, default=2222, help=_("port to listen on"))
+    serve.add_argument(
+        "--port", type=int, help=_("port to listen on (default: ssh 2222, web 8080)")
+    )
     serve.add_argument(
         "--public-host", help=_("host name that users type (shown in the file commands)")
     )
     serve.add_argument(
         "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help=_("web: the address people type, e.g. https://veilig.example.nl"),
+    )
+    serve.add_argument(
+        "--desk", action="store_true", help=_("web: also serve the staff desk, to loopback only")
+    )
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
     staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
@@ -117,7 +134,12 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+WEB_DRIVER = "tui.web.driver:VeiligWebDriver"  # set by `veilig serve web` for its sessions
+
+
 def _require_terminal() -> None:
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return  # a browser tab's session: the terminal is xterm.js, over pipes
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise VeiligError(
             _("veilig needs a terminal for this (run it in a terminal or with ssh -t).")
@@ -191,6 +213,8 @@ def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.protocol == "web":
+        return cmd_serve_web(args, settings)
     import signal
     import socket
     from pathlib import Path
@@ -210,7 +234,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> None:
-        server = await start_server(hub, args.host, args.port)
+        server = await start_server(hub, args.host, args.port or 2222)
         print(
             _("veilig: SSH on {host}:{port}, host key {fingerprint}").format(
                 host=args.host, port=hub.port, fingerprint=host_fingerprint(settings.home)
@@ -232,6 +256,49 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         hub.areas.close()
     return 0
+
+
+def cmd_serve_web(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from core.i18n import current_language
+    from core.mail import WaysIn
+    from core.starter import Starter
+    from tui.factory import make_context
+    from tui.ssh_files import FileAreas
+    from tui.web.server import WebConfig, default_files_root, serve
+
+    public_url = args.public_url or settings.public_url
+    WaysIn(web=public_url)  # refuses an address that is not one
+    if not public_url and not _loopback(args.host):
+        raise VeiligError(
+            _("Give --public-url (the address people type) to listen beyond this host.")
+        )
+    org = Starter(make_context(settings)).organisation_name()  # refuses a home not set up
+    logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    folder = Path(args.files) if args.files else None
+    config = WebConfig(
+        home=settings.home,
+        areas=FileAreas(folder or default_files_root()),
+        org=org,
+        public_url=public_url.rstrip("/") if public_url else None,
+        desk=args.desk,
+        behind_proxy=args.behind_proxy,
+        language=current_language(),
+    )
+    return serve(config, args.host, 8080 if args.port is None else args.port)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:

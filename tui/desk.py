@@ -413,7 +413,7 @@ class ConversationScreen(ChatScreen):
             _("Saved:\n{paths}").format(paths="\n".join(self.shown_path(p) for p in paths)),
             "notice",
         )
-        self.say_download_hint()
+        self.say_download_hint(paths)
         self.set_step("read")
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)

@@ -180,8 +180,13 @@ class RecipientScreen(ChatScreen):
             self.request_code()
 
     def action_save(self) -> None:
-        if self.step is Step.READ:
+        if self.step is Step.READ and self.in_browser:
+            self.save(self.save_folder())  # the browser, not the person, picks the folder
+        elif self.step is Step.READ:
             self.show_step(Step.SAVE)
+
+    def attaching(self) -> bool:
+        return self.step is Step.ATTACHMENTS
 
     def action_reply(self) -> None:
         if self.step is Step.READ:
@@ -299,7 +304,7 @@ class RecipientScreen(ChatScreen):
     def _saved(self, paths: list[Path]) -> None:
         listing = "\n".join(self.shown_path(p) for p in paths)
         self.chat.say(_("Saved:\n{paths}").format(paths=listing), "notice")
-        self.say_download_hint()
+        self.say_download_hint(paths)
         self.show_step(Step.READ, ask=False)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)

@@ -119,6 +119,9 @@ class StarterScreen(ChatScreen):
         }
         return allowed.get(action, True)
 
+    def attaching(self) -> bool:
+        return self.step is Step.ATTACHMENTS
+
     @on(Input.Submitted, "#line")
     def answer(self, event: Input.Submitted) -> None:
         text = event.value
