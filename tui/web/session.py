@@ -80,7 +80,7 @@ class WebSession:
         cwd: Path,
         ws: web.WebSocketResponse,
         grace_seconds: float,
-        offer_download: Callable[[WebSession, Delivery], str],
+        offer_download: Callable[[Delivery], str],
     ) -> None:
         self.command = list(command)
         self.env = dict(env)
@@ -151,8 +151,12 @@ class WebSession:
                 log.warning("web: session %s killed after the grace", process.pid)
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._reader
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("web: session %s: the relay failed", self.pid)
         with contextlib.suppress(Exception):
             await self.ws.close()
         if process is not None:
@@ -200,7 +204,7 @@ class WebSession:
             if isinstance(key, str) and isinstance(path, str):
                 delivery = Delivery(key=key, name=Path(path).name)
                 self.deliveries[key] = delivery
-                token = self.offer_download(self, delivery)
+                token = self.offer_download(delivery)
                 # textual-serve's page script opens /download/<token>; our page script
                 # turns that into a download in the same tab.
                 await self.ws.send_str(json.dumps(["deliver_file_start", token]))

@@ -118,6 +118,19 @@
       next();
     }
 
+    // Ctrl+V pastes, as everywhere else in a browser (xterm.js would send a ^V to the
+    // dialog instead): the key is kept from xterm.js, the browser pastes, and xterm.js
+    // passes the pasted text on as a paste.
+    terminal.addEventListener(
+      "keydown",
+      (event) => {
+        if (event.ctrlKey && !event.altKey && !event.metaKey && event.key.toLowerCase() === "v") {
+          event.stopPropagation();
+        }
+      },
+      true,
+    );
+
     document.getElementById("add-file").addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
       add(Array.from(input.files));
