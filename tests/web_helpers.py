@@ -134,6 +134,14 @@ def wait_gone(pids: list[int], timeout: float) -> float:
     return time.monotonic() - start
 
 
+def wait_empty(folder: Path, timeout: float) -> None:
+    """The server deletes a session's area right after reaping its process."""
+    deadline = time.monotonic() + timeout
+    while any(folder.iterdir()):
+        assert time.monotonic() < deadline, f"left in {folder}: {list(folder.iterdir())}"
+        select.select([], [], [], 0.005)
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -310,15 +310,13 @@ class WebServer:
             raise web.HTTPTooManyRequests(text="busy\n")
         address = ticket.address
         self.per_address[address] += 1  # counted until the process is gone
-        live: Live | None = None
+        live = Live(address, ticket.files_secret, ticket.language, self.config.areas.create())
+        self.live.append(live)  # before the handshake: the page may upload at once
         try:
             ws = web.WebSocketResponse(
                 heartbeat=self.policy.web_heartbeat.total_seconds(),
                 max_msg_size=self.policy.web_max_input_message_bytes,
             )
-            await ws.prepare(request)
-            live = Live(address, ticket.files_secret, ticket.language, self.config.areas.create())
-            self.live.append(live)
             live.session = WebSession(
                 command=[*self.config.command, "--lang", ticket.language, DIALOGS[ticket.kind]],
                 env=self._environment(live),
@@ -327,13 +325,13 @@ class WebServer:
                 grace_seconds=self.policy.web_hangup_grace.total_seconds(),
                 offer_download=partial(self._offer, live),
             )
+            await ws.prepare(request)
             width = _int(request.query.get("width"), DEFAULT_SIZE[0], 500)
             height = _int(request.query.get("height"), DEFAULT_SIZE[1], 200)
             await live.session.run(width, height)
             return ws
         finally:
-            if live is not None:
-                self._forget(live)
+            self._forget(live)
             self.per_address[address] -= 1
             if self.per_address[address] <= 0:
                 del self.per_address[address]
