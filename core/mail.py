@@ -75,9 +75,10 @@ class WaysIn:
         if not self.ssh:
             return None
         host, colon, port = self.ssh.rpartition(":")
-        if colon and port.isdigit() and port != "22":
-            return f"ssh -p {port} guest@{host}"
-        return f"ssh guest@{host if colon and port.isdigit() else self.ssh}"
+        if not (colon and port.isdigit()):
+            host, port = self.ssh, "22"
+        command = ["ssh", f"guest@{host}"]
+        return " ".join(command if port == "22" else [*command[:1], "-p", port, *command[1:]])
 
 
 def _email(to: str, subject: str, body: str, sender: str) -> Email:

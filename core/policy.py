@@ -102,9 +102,11 @@ class Policy:
     web_tickets_per_address: int = 16
     web_tickets_total: int = 1000
     # A closed tab or a dropped connection: the process is asked to stop (SIGTERM) and
-    # killed (SIGKILL) if it has not within 2 s (issue #17: "a tab closed ends its
-    # process within 2 s"; the same grace as an SSH hang-up).
-    web_hangup_grace: timedelta = timedelta(seconds=2)
+    # killed (SIGKILL) if it has not within 1 s. Issue #17 asks that a closed tab ends its
+    # process within 2 s; Textual's clean exit takes a fraction of a second on a quiet
+    # host but can take longer on a loaded one, so the kill comes at 1 s to keep the 2 s.
+    # Killing is safe: the outbox and sealing are built to survive a crash (DESIGN.md).
+    web_hangup_grace: timedelta = timedelta(seconds=1)
     # A connection that silently vanished (a phone leaving Wi-Fi) is noticed by WebSocket
     # pings: one every 10 s, and gone when one goes unanswered.
     web_heartbeat: timedelta = timedelta(seconds=10)
