@@ -354,17 +354,18 @@ async def test_a_dropped_connection_ends_its_process(web: Web) -> None:
 async def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(
     home: Path, tmp_path: Path, policy: Policy
 ) -> None:
-    stubborn = (
+    stubborn = (  # ignores SIGTERM, then says so with one screen packet
         "import signal, sys, time\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "sys.stdout.write('__GANGLION__\\n'); sys.stdout.flush()\n"
+        "sys.stdout.buffer.write(b'__GANGLION__\\nD' + (5).to_bytes(4, 'big') + b'ready')\n"
+        "sys.stdout.flush()\n"
         "time.sleep(120)\n"
     )
     web = await start(home, tmp_path, policy, command=(sys.executable, "-c", stubborn))
     try:
         ws, _secret = await web.session()
+        await wait_for_first_screen(ws)
         [live] = web.server.live
-        await until(lambda: live.session.process is not None)
         pid = live.session.pid
         started = time.monotonic()
         await ws.close()
