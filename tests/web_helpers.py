@@ -213,7 +213,10 @@ class Tab:
                 "framereceived", predicate=lambda _f: self.shows(text), timeout=timeout * 1000
             )
         except Exception as exc:
-            raise AssertionError(f"never showed {text!r}; the screen:\n{self.text}") from exc
+            sent = [m for m in self.sent if not str(m).startswith('["stdin","\\u001b[<')]
+            raise AssertionError(
+                f"never showed {text!r}; sent {sent[-4:]}; the screen:\n{self.text}"
+            ) from exc
 
     def type(self, text: str) -> None:
         self.page.keyboard.type(text)
@@ -234,6 +237,13 @@ class Tab:
         )
         assert written == "ok", written
         self.page.keyboard.press("Control+v")
+        # The answer takes the focus a moment after its question is drawn (Textual sets
+        # focus on the next turn); a person pastes seconds later, a test may be first.
+        try:
+            self.wait_for(text[:9], timeout=5.0)
+        except AssertionError:
+            self.page.keyboard.press("Control+v")
+            self.wait_for(text[:9])
 
     def shot(self, folder: Path | None, name: str) -> None:
         if folder is not None:

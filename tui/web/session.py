@@ -189,8 +189,10 @@ class WebSession:
                     await self._on_meta(json.loads(payload))
                 elif kind == b"P":
                     self._on_chunk(payload)
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass  # the app ended (or the browser went): stop() follows
+        except asyncio.IncompleteReadError:
+            pass  # the app ended: stop() follows
+        except (ConnectionError, ValueError) as exc:  # the browser went, or garbled packets
+            log.warning("web: session %s: relay ended (%s)", self.pid, type(exc).__name__)
         finally:
             # The app is gone or garbled: the tab shows "session ended".
             asyncio.ensure_future(self.stop())
