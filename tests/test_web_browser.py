@@ -188,6 +188,7 @@ def test_flows_two_and_three_open_with_an_sms_code_download_and_reply(
         tab.shot(screenshots, f"web-{width}-2a-reference")
         tab.enter()
         tab.wait_for("+31 6 •• •• •1 27")
+        tab.wait_for("Get the code")
         tab.shot(screenshots, f"web-{width}-2b-number")
         tab.enter()
         code = sms_code(sms_gateway.next(timeout=60))
