@@ -251,10 +251,51 @@ async def test_an_upload_reaches_only_its_own_session(web: Web) -> None:
     assert not area_a.exists() and not area_b.exists()
 
 
-async def test_a_download_link_is_one_time_and_unguessable(web: Web) -> None:
-    async with web.client.get(web.url + "/download/" + "A" * 27) as response:
-        assert response.status == 404
-        assert response.headers["Cache-Control"] == "no-store"
+DELIVERING_APP = """
+import json, sys
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+def packet(kind, payload):
+    out.write(kind + len(payload).to_bytes(4, "big") + payload); out.flush()
+out.write(b"__GANGLION__\\n")
+packet(b"M", json.dumps({"type": "deliver_file_start", "key": "k1", "path": "/x/page.html",
+    "open_method": "browser", "mime_type": "text/html", "encoding": "", "name": None}).encode())
+pieces = [b"<script>alert(1)</script>" * 20000, b"<p>end</p>"]
+while kind := inp.read(1):
+    payload = inp.read(int.from_bytes(inp.read(4), "big"))
+    if kind == b"M" and json.loads(payload)["type"] == "deliver_chunk_request":
+        piece = pieces.pop(0) if pieces else b""
+        packet(b"P", b"ts13:deliver_chunks2:k1%d:%se" % (len(piece), piece))
+"""
+
+
+async def test_a_delivered_file_downloads_once_and_is_never_shown_as_a_page(
+    home: Path, tmp_path: Path, policy: Policy
+) -> None:
+    """The app offers an HTML file as Textual's web driver does; the browser gets it as
+    an attachment, once, and never as a page of this site."""
+    web = await start(home, tmp_path, policy, command=(sys.executable, "-c", DELIVERING_APP))
+    try:
+        ws, _secret = await web.session()
+        offer = await asyncio.wait_for(ws.receive_json(), 30)
+        assert offer[0] == "deliver_file_start"
+        link = f"{web.url}/download/{offer[1]}"
+        assert len(offer[1]) >= 27  # 160 random bits, not the app's delivery key
+        async with web.client.get(link) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "application/octet-stream"
+            assert response.headers["Content-Disposition"].startswith('attachment; filename="')
+            assert response.headers["Content-Security-Policy"].startswith("sandbox")
+            assert response.headers["Cache-Control"] == "no-store"
+            body = await response.read()
+        assert body == b"<script>alert(1)</script>" * 20000 + b"<p>end</p>"
+        async with web.client.get(link) as again:
+            assert again.status == 404
+        async with web.client.get(web.url + "/download/" + "A" * 27) as guessed:
+            assert guessed.status == 404
+        await ws.close()
+    finally:
+        await web.client.close()
+        await web.server.stop()
 
 
 def test_a_delivered_chunk_is_read_exactly() -> None:
