@@ -31,8 +31,10 @@ def test_the_notification_names_the_web_address_first_then_terminal_and_ssh(
         ).body
     web = body.index("https://veilig.example.nl/open\n")
     assert body.index(browser) < web < body.index(terminal)
-    assert web < body.index(f"veilig open {REFERENCE}") < body.index(
-        "ssh -p 2222 guest@veilig.example.nl"
+    assert (
+        web
+        < body.index(f"veilig open {REFERENCE}")
+        < body.index("ssh -p 2222 guest@veilig.example.nl")
     )
     # The reference is pasted, never part of an address.
     assert f"/open?{REFERENCE}" not in body and f"/open/{REFERENCE}" not in body

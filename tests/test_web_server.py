@@ -24,7 +24,8 @@ import pytest
 from core.policy import Policy
 from tests.web_helpers import wait_gone
 from tui.ssh_files import FileAreas
-from tui.web.server import FILES_HEADER, NAME_HEADER, WebConfig, WebServer
+from tui.web.files import FILES_HEADER, NAME_HEADER
+from tui.web.server import WebConfig, WebServer
 from tui.web.session import unpack_chunk
 
 EVIL = "http://evil.example"

@@ -214,7 +214,9 @@ def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.protocol == "web":
-        return cmd_serve_web(args, settings)
+        from tui.web.run import serve_web
+
+        return serve_web(args, settings)
     import signal
     import socket
     from pathlib import Path
@@ -256,49 +258,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         hub.areas.close()
     return 0
-
-
-def cmd_serve_web(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from core.i18n import current_language
-    from core.mail import WaysIn
-    from core.starter import Starter
-    from tui.factory import make_context
-    from tui.ssh_files import FileAreas
-    from tui.web.server import WebConfig, default_files_root, serve
-
-    public_url = args.public_url or settings.public_url
-    WaysIn(web=public_url)  # refuses an address that is not one
-    if not public_url and not _loopback(args.host):
-        raise VeiligError(
-            _("Give --public-url (the address people type) to listen beyond this host.")
-        )
-    org = Starter(make_context(settings)).organisation_name()  # refuses a home not set up
-    logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    folder = Path(args.files) if args.files else None
-    config = WebConfig(
-        home=settings.home,
-        areas=FileAreas(folder or default_files_root()),
-        org=org,
-        public_url=public_url.rstrip("/") if public_url else None,
-        desk=args.desk,
-        behind_proxy=args.behind_proxy,
-        language=current_language(),
-    )
-    return serve(config, args.host, 8080 if args.port is None else args.port)
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:

@@ -33,7 +33,6 @@ import ipaddress
 import logging
 import os
 import secrets
-import signal
 import sys
 import time
 from collections import Counter
@@ -41,16 +40,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from core.filenames import safe_name, unused_path
-from core.i18n import _, speaking
+from core.i18n import speaking
 from core.policy import DEFAULT_POLICY, Policy
 from core.transfer import BROWSER, TransferArea
 from tui.ssh_files import FileAreas, SessionArea
+from tui.web import files
 from tui.web.page import (
     COMMON_HEADERS,
     NO_STORE,
@@ -66,9 +65,6 @@ log = logging.getLogger(__name__)
 
 # The dialog each page starts: the ``veilig`` subcommand its process runs.
 DIALOGS = {"guest": "guest", "open": "open", "write": "start", "desk": "desk"}
-FILES_HEADER = "X-Veilig-Files"
-NAME_HEADER = "X-Veilig-Name"
-UPLOAD_PIECE = 64 * 1024
 DEFAULT_SIZE = (80, 24)
 
 
@@ -111,13 +107,6 @@ class Offer:
     live: Live
     key: str
     expires: float
-
-
-class UploadRefused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class WebServer:
@@ -375,57 +364,18 @@ class WebServer:
         told its name. Held to the dialog's limits while it arrives."""
         if not self._origin_ok(request):
             raise web.HTTPForbidden(text="origin\n")
-        live = self._session_for(request.headers.get(FILES_HEADER, ""))
+        live = self._session_for(request.headers.get(files.FILES_HEADER, ""))
         if live is None or live.session is None or live.session.stopped:
             raise web.HTTPForbidden(text="session\n")
         with speaking(live.language):
             try:
-                name = await self._receive(request, live)
-            except UploadRefused as refused:
+                name = await files.receive(
+                    request, live.area.root / "upload", live.session.uploads, self.policy
+                )
+            except files.UploadRefused as refused:
                 return web.json_response({"error": refused.reason}, status=refused.status)
         await live.session.notify_upload(name)
         return web.json_response({"name": name}, status=201)
-
-    async def _receive(self, request: web.Request, live: Live) -> str:
-        assert live.session is not None
-        uploads, policy = live.session.uploads, self.policy
-        too_big = UploadRefused(
-            413,
-            _("A file may be {size} at most, and all files together {total}.").format(
-                size=_size(policy.max_attachment_bytes), total=_size(policy.max_message_bytes)
-            ),
-        )
-        if uploads.count >= policy.max_attachments:
-            raise UploadRefused(
-                413, _("At most {n} files can be attached.").format(n=policy.max_attachments)
-            )
-        length = request.content_length
-        if length is not None and (
-            length > policy.max_attachment_bytes
-            or uploads.bytes + length > policy.max_message_bytes
-        ):
-            raise too_big
-        name = safe_name(unquote(request.headers.get(NAME_HEADER, ""), errors="replace"))
-        folder = live.area.root / "upload"
-        path, out = _create(folder, name)
-        uploads.count += 1
-        written = 0
-        try:
-            with out:
-                async for piece in request.content.iter_chunked(UPLOAD_PIECE):
-                    written += len(piece)
-                    if (
-                        written > policy.max_attachment_bytes
-                        or uploads.bytes + written > policy.max_message_bytes
-                    ):
-                        raise too_big
-                    out.write(piece)
-        except BaseException:
-            uploads.count -= 1
-            path.unlink(missing_ok=True)
-            raise
-        uploads.bytes += written
-        return path.name
 
     def _offer(self, live: Live, delivery: Delivery) -> str:
         """A one-time link for a file the dialog delivers."""
@@ -447,24 +397,11 @@ class WebServer:
         delivery = session.deliveries.get(offer.key)
         if delivery is None:
             raise web.HTTPNotFound()
-        response = web.StreamResponse(
-            headers={
-                # Never shown on this site, whatever the file is: an HTML attachment would
-                # otherwise run as a page of ours.
-                "Content-Type": "application/octet-stream",
-                "Content-Disposition": _attachment(delivery.name),
-                "Content-Security-Policy": "sandbox; default-src 'none'",
-            }
-        )
-        await response.prepare(request)
         try:
-            async for chunk in session.delivery_chunks(offer.key):
-                await response.write(chunk)
+            return await files.send(request, session, offer.key, delivery.name)
         except DeliveryFailed:
             log.warning("web: a download was cut off")
-            raise  # the connection closes without the last chunk: the browser sees a failure
-        await response.write_eof()
-        return response
+            raise
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         found = asset(request.match_info["name"])
@@ -505,63 +442,3 @@ def _int(text: str | None, default: int, most: int) -> int:
     except ValueError:
         return default
     return value if 1 <= value <= most else default
-
-
-def _size(n: int) -> str:
-    from core.display import human_size
-
-    return human_size(n)
-
-
-def _create(folder: Path, name: str):  # noqa: ANN202 - (path, open binary file)
-    """A new file for an upload: never over another, never through a link."""
-    while True:
-        path = unused_path(folder, name)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            continue  # another upload took the name just now
-        return path, os.fdopen(fd, "wb")
-
-
-def _attachment(name: str) -> str:
-    fallback = "".join(
-        ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-# --- the command -------------------------------------------------------------------------
-
-
-async def _serve(server: WebServer, host: str, port: int) -> None:
-    port = await server.start(host, port)
-    print(_("veilig: web on http://{host}:{port}").format(host=host, port=port), flush=True)
-    if server.config.public_url:
-        people = _("People open {url}/open (messages) or {url}/write (write to us).")
-        print(people.format(url=server.config.public_url.rstrip("/")), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # stop cleanly
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
-
-
-def default_files_root() -> Path:
-    """Like the SSH areas, outside VEILIG_HOME and fixed per user, so that a new start
-    deletes what a killed server left (``FileAreas`` does that); one server per folder."""
-    import tempfile
-
-    return Path(tempfile.gettempdir()) / f"veilig-web-{os.getuid()}"
-
-
-def serve(config: WebConfig, host: str, port: int) -> int:
-    server = WebServer(config)
-    try:
-        asyncio.run(_serve(server, host, port))
-    finally:
-        config.areas.close()
-    return 0
