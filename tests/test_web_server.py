@@ -23,7 +23,7 @@ import pytest
 
 from core.policy import Policy
 from tests.web_helpers import wait_gone
-from tui.ssh_files import FileAreas
+from tui.ssh_files import FileAreas, new_login
 from tui.web.files import FILES_HEADER, NAME_HEADER
 from tui.web.server import WebConfig, WebServer
 from tui.web.session import unpack_chunk
@@ -234,7 +234,7 @@ async def test_an_upload_reaches_only_its_own_session(web: Web) -> None:
     assert (area_a / "upload" / "evil.txt").read_bytes() == b"evil"
     assert list((area_b / "upload").iterdir()) == []
     # No secret, a guessed one, B's secret from another site, or in the URL: refused.
-    for headers_secret, origin in (("", None), ("f-" + "a" * 32, None), (secret_b, EVIL)):
+    for headers_secret, origin in (("", None), (new_login(), None), (secret_b, EVIL)):
         status, _text = await web.upload(headers_secret, "x.txt", b"x", origin=origin)
         assert status == 403
     async with web.client.post(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -17,7 +16,7 @@ from core.errors import VeiligError
 from core.i18n import _, current_language
 from core.mail import WaysIn
 from tui.ssh_files import FileAreas
-from tui.web.server import WebConfig, WebServer
+from tui.web.server import WebConfig, WebServer, is_loopback
 
 
 def serve_web(args: argparse.Namespace, settings: Settings) -> int:
@@ -26,7 +25,7 @@ def serve_web(args: argparse.Namespace, settings: Settings) -> int:
 
     public_url = args.public_url or settings.public_url
     WaysIn(web=public_url)  # refuses an address that is not one
-    if not public_url and not _loopback(args.host):
+    if not public_url and not is_loopback(args.host):
         raise VeiligError(
             _("Give --public-url (the address people type) to listen beyond this host.")
         )
@@ -70,12 +69,3 @@ async def _serve(server: WebServer, host: str, port: int) -> None:
         await stop.wait()
     finally:
         await server.stop()
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -28,7 +28,6 @@ address and overall (:mod:`core.policy`).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import logging
 import os
@@ -48,7 +47,7 @@ from aiohttp.abc import AbstractAccessLogger
 from core.i18n import speaking
 from core.policy import DEFAULT_POLICY, Policy
 from core.transfer import BROWSER, TransferArea
-from tui.ssh_files import FileAreas, SessionArea
+from tui.ssh_files import FileAreas, SessionArea, new_login
 from tui.web import files
 from tui.web.page import (
     COMMON_HEADERS,
@@ -93,10 +92,10 @@ class Ticket:
 
 @dataclass(eq=False)
 class Live:
-    """A running session and what the server keeps about it."""
+    """A running session and what the server keeps about it. Its file secret is its
+    area's login, as over SSH: 160 random bits that open that one folder only."""
 
     address: str
-    files_secret: str
     language: str
     area: SessionArea
     session: WebSession | None = None
@@ -206,7 +205,7 @@ class WebServer:
         """The person's address: the TCP peer, or behind our own proxy on this host (the
         README's recipe) the last address that proxy appended to X-Forwarded-For."""
         peer = _peer(request)
-        if self.config.behind_proxy and _is_loopback(peer):
+        if self.config.behind_proxy and is_loopback(peer):
             forwarded = ",".join(request.headers.getall("X-Forwarded-For", ()))
             last = forwarded.rsplit(",", 1)[-1].strip()
             try:
@@ -218,7 +217,7 @@ class WebServer:
     def _desk_allowed(self, request: web.Request) -> bool:
         # Staff log in with password and TOTP there, but the desk is not for the internet:
         # only with --desk, and only to this host itself (a browser here, or the proxy).
-        return self.config.desk and _is_loopback(_peer(request))
+        return self.config.desk and is_loopback(_peer(request))
 
     def _full(self, address: str) -> bool:
         return (
@@ -271,7 +270,7 @@ class WebServer:
             del self.tickets[mine[0]]  # the oldest: that page is reloaded or long gone
         if len(self.tickets) >= self.policy.web_tickets_total:
             del self.tickets[next(iter(self.tickets))]
-        ticket, files_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(20)
+        ticket, files_secret = secrets.token_urlsafe(24), new_login()
         lifetime = self.policy.web_ticket_lifetime.total_seconds()
         self.tickets[ticket] = Ticket(kind, address, files_secret, language, now + lifetime)
         return ticket, files_secret
@@ -299,7 +298,9 @@ class WebServer:
             raise web.HTTPTooManyRequests(text="busy\n")
         address = ticket.address
         self.per_address[address] += 1  # counted until the process is gone
-        live = Live(address, ticket.files_secret, ticket.language, self.config.areas.create())
+        area = self.config.areas.create()
+        area.login = ticket.files_secret  # the secret the page already holds
+        live = Live(address, ticket.language, area)
         self.live.append(live)  # before the handshake: the page may upload at once
         try:
             ws = web.WebSocketResponse(
@@ -351,11 +352,8 @@ class WebServer:
         self.config.areas.remove(live.area)
 
     def _session_for(self, secret: str) -> Live | None:
-        found = None
-        for live in self.live:  # every one compared, in constant time each
-            if hmac.compare_digest(live.files_secret.encode(), secret.encode()):
-                found = live
-        return found
+        area = self.config.areas.find(secret)  # compared with each, in constant time
+        return next((live for live in self.live if live.area is area), None)
 
     # --- files --------------------------------------------------------------------------
 
@@ -429,7 +427,9 @@ def _peer(request: web.Request) -> str:
     return str(peer[0]) if peer else ""
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
     try:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
