@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from core.desk import Contact
 from core.models import Method
+from core.policy import Policy
 from core.sealing import Attachment, Draft
 from tests.conftest import (
     SmsGateway,
@@ -62,6 +64,25 @@ def server(home: Path, tmp_path: Path, smtp_server: SmtpServer, sms_gateway: Sms
     assert not any(files.iterdir()), "a session's file area was left behind"
 
 
+@dataclass
+class World:
+    """Everything a flow uses: the server, its home, mail and SMS, the staff's TOTP."""
+
+    server: WebServer
+    home: Path
+    tmp_path: Path
+    smtp: SmtpServer
+    sms: SmsGateway
+    policy: Policy
+    totp: pyotp.TOTP
+    shots: Path | None
+
+
+@pytest.fixture
+def world(server, home, tmp_path, smtp_server, sms_gateway, policy, totp, screenshots) -> World:  # noqa: ANN001
+    return World(server, home, tmp_path, smtp_server, sms_gateway, policy, totp, screenshots)
+
+
 def check_requests(tab: Tab, server: WebServer, *secrets: str) -> None:
     """Every request went to the veilig server; no secret ever travelled in a URL."""
     assert tab.requests
@@ -86,17 +107,9 @@ def close_and_check(tab: Tab, server: WebServer) -> None:
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-def test_flow_one_a_guest_writes_with_an_uploaded_attachment(
-    width: str,
-    server: WebServer,
-    home: Path,
-    tmp_path: Path,
-    smtp_server: SmtpServer,
-    sms_gateway: SmsGateway,
-    policy,
-    totp,
-    screenshots: Path | None,
-) -> None:
+def test_flow_one_a_guest_writes_with_an_uploaded_attachment(width: str, world: World) -> None:
+    server, home, tmp_path, screenshots = world.server, world.home, world.tmp_path, world.shots
+    smtp_server, sms_gateway, policy, totp = world.smtp, world.sms, world.policy, world.totp
     report = tmp_path / "verslag fysio.pdf"
     report.write_bytes(os.urandom(300_000))
     viewport, phone = VIEWPORTS[width]
@@ -150,16 +163,10 @@ def test_flow_one_a_guest_writes_with_an_uploaded_attachment(
 
 @pytest.mark.parametrize("width", VIEWPORTS)
 def test_flows_two_and_three_open_with_an_sms_code_download_and_reply(
-    width: str,
-    server: WebServer,
-    home: Path,
-    tmp_path: Path,
-    smtp_server: SmtpServer,
-    sms_gateway: SmsGateway,
-    policy,
-    totp,
-    screenshots: Path | None,
+    width: str, world: World
 ) -> None:
+    server, home, tmp_path, screenshots = world.server, world.home, world.tmp_path, world.shots
+    smtp_server, sms_gateway, policy, totp = world.smtp, world.sms, world.policy, world.totp
     scan = tmp_path / "uitslag.pdf"
     scan.write_bytes(os.urandom(700_000))  # several chunks of the delivery protocol
     # The desk runs with VEILIG_PUBLIC_URL set, as the README says.
