@@ -236,7 +236,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> None:
-        server = await start_server(hub, args.host, args.port or 2222)
+        server = await start_server(hub, args.host, 2222 if args.port is None else args.port)
         print(
             _("veilig: SSH on {host}:{port}, host key {fingerprint}").format(
                 host=args.host, port=hub.port, fingerprint=host_fingerprint(settings.home)
