@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.attachments import Attachment
 from core.audit import Action, AuditLog
 from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
@@ -14,8 +15,9 @@ from core.mail import WaysIn
 from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
-from core.ports import BlobStore, Repository, Transaction
-from core.sealing import Attachment, OpenedMessage, save_attachment_in
+from core.ports import BlobStore, Repository, StaffRecords
+from core.saving import save_attachment_in
+from core.sealing import OpenedMessage
 from core.server_secret import ServerSecret
 from core.sms import SmsTransport
 from core.stream import ContentKey
@@ -90,7 +92,7 @@ class Context:
         )
 
 
-def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:
+def require_organisation(tx: StaffRecords) -> tuple[Organisation, Mailbox]:
     org, mailbox = tx.organisation(), tx.mailbox()
     if org is None or mailbox is None:
         raise NotInitialised(_("There is no organisation here yet: run `veilig init` first."))

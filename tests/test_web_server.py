@@ -23,7 +23,7 @@ import pytest
 
 from core.policy import Policy
 from tests.web_helpers import wait_gone
-from tui.ssh_files import FileAreas, new_login
+from tui.ssh.files import FileAreas, new_login
 from tui.web.files import FILES_HEADER, NAME_HEADER
 from tui.web.server import WebConfig, WebServer
 from tui.web.session import unpack_chunk

@@ -14,6 +14,8 @@ from textual.screen import Screen
 
 from core.context import Context
 from core.i18n import _
+from tui.base import BaseScreen
+from tui.guest import GuestChoiceScreen
 from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
@@ -70,10 +72,10 @@ class VeiligApp(App[None]):
     @on(FileUploaded)
     def file_uploaded(self, event: FileUploaded) -> None:
         """``veilig serve web``: the page uploaded a file; the dialog on top takes it."""
-        from tui.chat import ChatScreen
+        from tui.writing import WritingScreen
 
         for screen in reversed(self.screen_stack):
-            if isinstance(screen, ChatScreen):
+            if isinstance(screen, WritingScreen):
                 screen.file_uploaded(event.name)
                 return
 
@@ -125,6 +127,15 @@ class VeiligApp(App[None]):
         parts = binding.key.split("+")
         key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])
         return "+".join([p.capitalize() for p in parts[:-1]] + [key])
+
+    @on(BaseScreen.OutboxDue)
+    def _outbox_due(self) -> None:
+        self.deliver_outbox()
+
+    @on(GuestChoiceScreen.Chosen)
+    def _guest_chose(self, chosen: GuestChoiceScreen.Chosen) -> None:
+        self.first_screen = chosen.screen  # the idle lock asks the dialog chosen
+        self.switch_screen(chosen.screen)
 
     def deliver_outbox(self) -> None:
         """Deliver what is due. Never two rounds at once, and never cancel one midway:

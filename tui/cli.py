@@ -25,14 +25,14 @@ OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due m
 
 
 class _Formatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # noqa: ANN001
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with its own words in the chosen language too."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("add_help", False)
         super().__init__(*args, **kwargs)
@@ -222,8 +222,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_files import FileAreas
-    from tui.ssh_server import Hub, host_fingerprint, start_server, stop_server
+    from tui.ssh.files import FileAreas
+    from tui.ssh.server import Hub, host_fingerprint, start_server, stop_server
 
     make_context(settings)  # refuses a home that is not set up, before listening
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
@@ -264,7 +264,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_keys import add_staff_key
+    from tui.ssh.keys import add_staff_key
 
     ctx = make_context(settings)
     email = args.email.strip().casefold()
@@ -343,9 +343,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from core.i18n import current_language
-    from tui.demo import play
     from tui.factory import DEMO_PASSWORD, log_to_file, make_context, make_demo_home
-    from tui.walkthrough import seed_scripts
+    from tui.walkthrough.demo import play
+    from tui.walkthrough.script import seed_scripts
 
     if not args.headless:
         _require_terminal()

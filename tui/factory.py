@@ -237,7 +237,7 @@ def make_recipient_app(
 
 
 def make_desk_app(settings: Settings, *, ctx: Context | None = None, email: str = "") -> VeiligApp:
-    from tui.desk import LoginScreen
+    from tui.desk.login import LoginScreen
 
     ctx, org_name, later = _quick_context(settings, ctx)
     return _app(ctx, LoginScreen(ctx, org_name, email), later)

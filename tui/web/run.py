@@ -15,7 +15,7 @@ from core.config import Settings
 from core.errors import VeiligError
 from core.i18n import _, current_language
 from core.mail import WaysIn
-from tui.ssh_files import FileAreas
+from tui.ssh.files import FileAreas
 from tui.web.server import WebConfig, WebServer, is_loopback
 
 

@@ -47,7 +47,7 @@ from aiohttp.abc import AbstractAccessLogger
 from core.i18n import speaking
 from core.policy import DEFAULT_POLICY, Policy
 from core.transfer import BROWSER, TransferArea
-from tui.ssh_files import FileAreas, SessionArea, new_login
+from tui.ssh.files import FileAreas, SessionArea, new_login
 from tui.web import files
 from tui.web.page import (
     COMMON_HEADERS,
