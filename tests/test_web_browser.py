@@ -79,7 +79,7 @@ class World:
 
 
 @pytest.fixture
-def world(server, home, tmp_path, smtp_server, sms_gateway, policy, totp, screenshots) -> World:  # noqa: ANN001
+def world(server, home, tmp_path, smtp_server, sms_gateway, policy, totp, screenshots) -> World:
     return World(server, home, tmp_path, smtp_server, sms_gateway, policy, totp, screenshots)
 
 

@@ -51,17 +51,17 @@ class Web:
         assert ticket and secret
         return ticket[1], secret[1]
 
-    async def connect(self, ticket: str, origin: str | None = None):  # noqa: ANN201
+    async def connect(self, ticket: str, origin: str | None = None):
         return await self.client.ws_connect(
             f"{self.url}/ws/{ticket}?width=80&height=24", origin=origin or self.origin
         )
 
-    async def session(self, path: str = "/open"):  # noqa: ANN201
+    async def session(self, path: str = "/open"):
         ticket, secret = await self.page(path)
         ws = await self.connect(ticket)
         return ws, secret
 
-    async def upload(self, secret: str, name: str, data, *, origin: str | None = None):  # noqa: ANN001, ANN201
+    async def upload(self, secret: str, name: str, data, *, origin: str | None = None):
         headers = {FILES_HEADER: secret, NAME_HEADER: name, "Origin": origin or self.origin}
         async with self.client.post(self.url + "/upload", data=data, headers=headers) as response:
             return response.status, await response.text()
@@ -78,7 +78,7 @@ def small_policy(policy: Policy) -> Policy:
     )
 
 
-async def start(home: Path, tmp_path: Path, policy: Policy, **changes) -> Web:  # noqa: ANN003
+async def start(home: Path, tmp_path: Path, policy: Policy, **changes) -> Web:
     config = WebConfig(
         home=home,
         areas=FileAreas(tmp_path / "areas"),
@@ -100,7 +100,7 @@ async def web(home: Path, tmp_path: Path, policy: Policy):
     await web.server.stop()
 
 
-async def until(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def until(condition, timeout: float = 10.0) -> None:
     """A condition of the server's own bookkeeping, looked at each event-loop turn."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -112,7 +112,7 @@ def uploads(web: Web) -> list[Path]:
     return sorted(p for p in (web.server.config.areas.root).glob("s-*/upload/*"))
 
 
-async def chunks(data: bytes, size: int = 100):  # noqa: ANN201 - a body without Content-Length
+async def chunks(data: bytes, size: int = 100):
     for start in range(0, len(data), size):
         yield data[start : start + size]
 
@@ -317,7 +317,7 @@ async def test_sessions_are_limited_per_address_and_overall(
     is the one the proxy put last in X-Forwarded-For."""
     web = await start(home, tmp_path, policy, behind_proxy=True)
 
-    async def session_from(address: str):  # noqa: ANN202
+    async def session_from(address: str):
         headers = {"X-Forwarded-For": f"198.51.100.7, {address}"}
         async with web.client.get(web.url + "/open", headers=headers) as page:
             if page.status != 200:
@@ -348,7 +348,7 @@ async def test_sessions_are_limited_per_address_and_overall(
         await web.server.stop()
 
 
-async def wait_for_first_screen(ws) -> None:  # noqa: ANN001
+async def wait_for_first_screen(ws) -> None:
     while True:
         message = await asyncio.wait_for(ws.receive(), 60)
         if message.type is aiohttp.WSMsgType.BINARY:

@@ -157,7 +157,7 @@ class Tab:
     """One browser tab on the server, with what it shows read back through pyte from
     the bytes the page received on its WebSocket (xterm.js draws on a canvas)."""
 
-    def __init__(self, context, server: WebServer, path: str) -> None:  # noqa: ANN001
+    def __init__(self, context, server: WebServer, path: str) -> None:
         self.server = server
         self.page = context.new_page()
         self.requests: list[str] = []
@@ -179,7 +179,7 @@ class Tab:
         self.page.wait_for_selector("body.-first-byte", state="attached")
         self.page.locator("#terminal").click()
 
-    def _websocket(self, ws) -> None:  # noqa: ANN001
+    def _websocket(self, ws) -> None:
         ws.on("framereceived", self._received)
         ws.on("framesent", self._sent)
 

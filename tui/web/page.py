@@ -46,8 +46,18 @@ def asset(name: str) -> tuple[Path, str] | None:
 
 
 @cache
-def _template() -> str:
-    return (STATIC / "page.html").read_text(encoding="utf-8")
+def _template(name: str = "page.html") -> str:
+    """A page's HTML (static/page.html, static/busy.html; not served as files)."""
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def _fill(template: str, words: dict[str, str]) -> str:
+    # One pass: a value (an organisation's name) is never read as a placeholder.
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: html.escape(words[m[1]], quote=True) if m[1] in words else m[0],
+        template,
+    )
 
 
 def render(*, org: str, language: str, ticket: str, files_secret: str, max_file: int) -> str:
@@ -70,20 +80,12 @@ def render(*, org: str, language: str, ticket: str, files_secret: str, max_file:
             "{size}", human_size(max_file)
         ),
     }
-    # One pass: a value (an organisation's name) is never read as a placeholder.
-    return re.sub(
-        r"\{(\w+)\}",
-        lambda m: html.escape(words[m[1]], quote=True) if m[1] in words else m[0],
-        _template(),
-    )
+    return _fill(_template(), words)
 
 
 def busy_page(language: str) -> str:
     text = _("Too many people are connected right now. Please try again in a few minutes.")
-    return (
-        f'<!DOCTYPE html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
-        f"<title>veilig</title></head><body><p>{html.escape(text)}</p></body></html>"
-    )
+    return _fill(_template("busy.html"), {"lang": language, "text": text})
 
 
 def content_security_policy(websocket_origin: str) -> str:

@@ -168,11 +168,11 @@ class WebServer:
     # --- checks every request passes ---------------------------------------------------
 
     @web.middleware
-    async def _check_host(self, request: web.Request, handler):  # noqa: ANN001, ANN202
+    async def _check_host(self, request: web.Request, handler):
         # DNS rebinding: a hostile site whose name resolves to this host would otherwise
         # be "same origin" for the browser. Only our own names are served.
         if request.host.lower() not in self.hosts:
-            raise web.HTTPMisdirectedRequest(text="unknown host\n")
+            raise web.HTTPMisdirectedRequest(text="host\n")
         return await handler(request)
 
     def _origin_ok(self, request: web.Request) -> bool:

@@ -315,11 +315,11 @@ def unpack_chunk(payload: bytes) -> tuple[str, bytes]:
     tag, at = take(1, text=True)
     key, at = take(at, text=True)
     if tag != b"deliver_chunk":
-        raise ValueError("expected deliver_chunk")
+        raise ValueError("expected a deliver_chunk")
     if payload[at : at + 1] == b"s":  # deliver_text: the chunk is a string
         data, at = take(at, text=True)
     else:
         data, at = take(at, text=False)
     if at != len(payload) - 1:
-        raise ValueError("trailing data")
+        raise ValueError("trailing")  # bytes after the tuple
     return key.decode(), data
