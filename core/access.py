@@ -98,7 +98,12 @@ def invite(
     contact = Contact.unseal(ctx.secret, participant)
     with speaking(participant.language):
         notice = notification_email(
-            org=org, sender=sender, to=contact.email, name=contact.name, reference=reference
+            org=org,
+            sender=sender,
+            to=contact.email,
+            name=contact.name,
+            reference=reference,
+            ways_in=ctx.ways_in,
         )
     item = ctx.outbox.enqueue_email(tx, notice)
     invitation.notice_outbox_id = item.id

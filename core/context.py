@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.attachments import Attachment
@@ -11,6 +11,7 @@ from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
 from core.errors import NotInitialised
 from core.i18n import _
+from core.mail import WaysIn
 from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
@@ -36,6 +37,8 @@ class Context:
     home: Path | None = None  # the data directory: its files are never attachments
     # Over SSH: this session's file area, the only place files come from and go to.
     transfer: TransferArea | None = None
+    # The web and SSH addresses that e-mails to outside people name (VEILIG_PUBLIC_URL/SSH).
+    ways_in: WaysIn = field(default_factory=WaysIn)
 
     @property
     def audit(self) -> AuditLog:

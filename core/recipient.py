@@ -226,6 +226,7 @@ class Recipient:
             to=contact.email,
             code=issued.code,
             minutes=minutes,
+            ways_in=self.ctx.ways_in,
         )
         self.ctx.outbox.enqueue_email(tx, mail)
         return issued

@@ -16,6 +16,7 @@ from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
 from tui.guest import GuestChoiceScreen
+from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,16 @@ class VeiligApp(App[None]):
         if isinstance(event, (events.Key, events.MouseDown, events.Paste)):
             self.last_input_at = time.monotonic()
         await super().on_event(event)
+
+    @on(FileUploaded)
+    def file_uploaded(self, event: FileUploaded) -> None:
+        """``veilig serve web``: the page uploaded a file; the dialog on top takes it."""
+        from tui.writing import WritingScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WritingScreen):
+                screen.file_uploaded(event.name)
+                return
 
     def lock_if_idle(self) -> None:
         idle = time.monotonic() - self.last_input_at

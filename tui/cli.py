@@ -68,14 +68,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
 
     serve = sub.add_parser("serve", help=_("serve the dialogs to others"))
-    serve.add_argument("protocol", choices=["ssh"], help=_("ssh: an SSH server"))
+    serve.add_argument(
+        "protocol", choices=["ssh", "web"], help=_("ssh: an SSH server; web: a web server")
+    )
     serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
-    serve.add_argument("--port", type=int, default=2222, help=_("port to listen on"))
+    serve.add_argument(
+        "--port", type=int, help=_("port to listen on (default: ssh 2222, web 8080)")
+    )
     serve.add_argument(
         "--public-host", help=_("host name that users type (shown in the file commands)")
     )
     serve.add_argument(
         "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help=_("web: the address people type, e.g. https://veilig.example.nl"),
+    )
+    serve.add_argument(
+        "--desk", action="store_true", help=_("web: also serve the staff desk, to loopback only")
+    )
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
     staff = sub.add_parser("staff", help=_("staff members' SSH keys; unlock an account"))
@@ -123,7 +140,12 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+WEB_DRIVER = "tui.web.driver:VeiligWebDriver"  # set by `veilig serve web` for its sessions
+
+
 def _require_terminal() -> None:
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return  # a browser tab's session: the terminal is xterm.js, over pipes
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise VeiligError(
             _("veilig needs a terminal for this (run it in a terminal or with ssh -t).")
@@ -197,6 +219,10 @@ def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.protocol == "web":
+        from tui.web.run import serve_web
+
+        return serve_web(args, settings)
     import signal
     import socket
     from pathlib import Path
@@ -216,7 +242,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> None:
-        server = await start_server(hub, args.host, args.port)
+        server = await start_server(hub, args.host, 2222 if args.port is None else args.port)
         print(
             _("veilig: SSH on {host}:{port}, host key {fingerprint}").format(
                 host=args.host, port=hub.port, fingerprint=host_fingerprint(settings.home)

@@ -8,6 +8,7 @@ attachment (``save_one``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -107,7 +108,10 @@ class ReadingScreen(WritingScreen):
         }
 
     def action_save(self) -> None:
-        if self.step is ReadStep.READ:
+        if self.step is ReadStep.READ and self.in_browser:
+            # The browser, not the person, picks the folder: no question.
+            self.save_attachments(self.save_folder())
+        elif self.step is ReadStep.READ:
             self.show_step(ReadStep.SAVE)
 
     def action_reply(self) -> None:
@@ -129,24 +133,34 @@ class ReadingScreen(WritingScreen):
     def _saved(self, saved: Saved) -> None:
         listing = "\n".join(self.shown_path(p) for p in saved.paths)
         self.chat.say(_("Saved:\n{paths}").format(paths=listing), "notice")
-        self.say_download_hint()
+        self.say_download_hint(saved.paths)
         self.show_step(ReadStep.READ, ask=False)
 
     def save_folder(self) -> Path:
-        """Where attachments are saved: over SSH the session's download folder."""
+        """Where attachments are saved: over SSH or in the browser the session's download
+        folder."""
         return self.ctx.transfer.download if self.ctx.transfer else Path.cwd()
 
     def shown_path(self, path: Path) -> str:
-        """A saved file as the person can name it: over SSH, inside their file area."""
+        """A saved file as the person can name it: over SSH, inside their file area; in
+        the browser, its name (the browser decides the folder)."""
         transfer = self.ctx.transfer
+        if transfer is not None and transfer.in_browser:
+            return path.name
         if transfer is not None and path.is_relative_to(transfer.root):
             return str(path.relative_to(transfer.root))
         return str(path)
 
-    def say_download_hint(self) -> None:
-        """Over SSH: how to fetch saved attachments to your own computer."""
+    def say_download_hint(self, paths: Sequence[Path] = ()) -> None:
+        """Over SSH: how to fetch saved attachments to your own computer. In the browser:
+        hand them to the browser, which saves them in its downloads."""
         transfer = self.ctx.transfer
         if transfer is None:
+            return
+        if transfer.in_browser:
+            for path in paths:
+                self.app.deliver_binary(path, mime_type="application/octet-stream")
+            self.chat.say(_("Your browser saves them in its downloads folder."), "notice")
             return
         self.chat.say(
             _(

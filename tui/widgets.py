@@ -66,6 +66,10 @@ class Notice(Static):
 class ChatLog(VerticalScroll):
     """The scrolling conversation; it sticks to the newest bubble."""
 
+    # A click or tap on the conversation (natural in a browser) must not take the focus
+    # from the answer: what is typed next would go nowhere. Tab still reaches the log.
+    FOCUS_ON_CLICK = False
+
     def on_mount(self) -> None:
         self.anchor()
 

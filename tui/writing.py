@@ -23,6 +23,7 @@ from textual.widgets import ProgressBar
 
 from core.dialog import Step, WriteStep
 from core.display import human_size
+from core.errors import InvalidInput
 from core.i18n import N_, _, ngettext
 from core.sealing import Draft, Progress
 from tui.chat import ChatScreen
@@ -139,6 +140,36 @@ class WritingScreen(ChatScreen):
         if path is not None:
             self.take_answer(str(path))
 
+    # --- files from a browser (``veilig serve web``) ------------------------------------
+
+    @property
+    def in_browser(self) -> bool:
+        """``veilig serve web``: files come from the page and go to the browser's downloads."""
+        return self.ctx.transfer is not None and self.ctx.transfer.in_browser
+
+    def attaching(self) -> bool:
+        """Whether the dialog is at its attachments step."""
+        return self.step is WriteStep.ATTACHMENTS
+
+    def file_uploaded(self, name: str) -> None:
+        """``veilig serve web``: the page put ``name`` into this session's upload folder.
+        At the attachments step it is attached at once; before, it waits there (Ctrl+O)."""
+        transfer = self.ctx.transfer
+        if transfer is None:
+            return
+        if not self.attaching():
+            self.chat.say(
+                _("{name} has arrived. Attach it when you add attachments (Ctrl+O).").format(
+                    name=name
+                ),
+                "notice",
+            )
+            return
+        try:
+            self.add_attachment(str(transfer.upload / name))
+        except InvalidInput as exc:
+            self.show_error(str(exc))
+
     # --- sending ----------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
@@ -162,9 +193,19 @@ class WritingScreen(ChatScreen):
             self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
 
     def say_upload_hint(self) -> None:
-        """Over SSH: how to put a file from your own computer into this session."""
+        """Over SSH or in the browser: how to put a file from your own computer into this
+        session."""
         transfer = self.ctx.transfer
         if transfer is None:
+            return
+        if transfer.in_browser:
+            self.chat.say(
+                _(
+                    "To attach a file from this computer or phone, use Add a file at the top "
+                    "of the page (or drop the file onto the page). It is attached here at once."
+                ),
+                "notice",
+            )
             return
         self.chat.say(
             _(
