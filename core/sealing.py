@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.display import human_size
+from core.durable import DurableFile, sync_directory
 from core.errors import CannotOpen, InvalidInput
 from core.filenames import safe_name, unused_path
 from core.i18n import _
 from core.keys import MailboxPrivateKey, MailboxPublicKey, unwrap_content_key, wrap_content_key
 from core.models import ItemRole, Message, SealedItem
+from core.pipeline import open_file, seal_file
 from core.policy import Policy
 from core.ports import BlobStore
 from core.stream import ContentKey, new_content_key, open_stream, seal_stream
@@ -194,8 +196,10 @@ def _seal_item(
     source: BinaryIO,
     progress: Callable[[int], None] | None = None,
 ) -> SealedItem:
+    # Files go through the overlapped pipeline; metas and bodies are in memory already.
+    seal = seal_file if role is ItemRole.ATTACHMENT else seal_stream
     with blobs.create() as (blob_id, sink):
-        seal_stream(key, _context(message_id, role, position), source, sink, progress)
+        seal(key, _context(message_id, role, position), source, sink, progress)
         size = sink.tell()
     return SealedItem(role=role, position=position, blob_id=blob_id, sealed_size=size)
 
@@ -332,18 +336,20 @@ def save_attachment(
 
     Use :func:`save_attachment_in` to save under the sender's name, made safe.
 
-    The plaintext goes to a temporary file beside it and is renamed into place only
-    once the whole stream verified, so a tampered blob leaves no half file behind.
+    The plaintext goes to a temporary file beside it and is linked into place only once
+    the whole stream verified and the file is on disk (fsync; write-behind as it is
+    written, see ``core.durable``), so a tampered blob or a crash leaves no half file.
     """
     item = _item(message, ItemRole.ATTACHMENT, position)
     fd, tmp_name = tempfile.mkstemp(prefix=".veilig-", dir=destination.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as sink, blobs.open(item.blob_id) as source:
-            open_stream(
-                key, _context(message.id, ItemRole.ATTACHMENT, position), source, sink, progress
-            )
+        with DurableFile(fd) as sink, blobs.open(item.blob_id) as source:
+            context = _context(message.id, ItemRole.ATTACHMENT, position)
+            open_file(key, context, source, sink, progress)  # type: ignore[arg-type]
+            sink.sync()
         os.link(tmp, destination)  # fails if destination exists: never overwrite
+        sync_directory(destination.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return destination
