@@ -1,44 +1,49 @@
-"""Files that reach the disk while they are written: write-behind, then a short fsync.
+"""Files that are on the disk as they are written, made durable by a short fsync.
 
-Writing a whole file and then calling ``fsync`` waits twice: first for every byte to be
-copied into the page cache, then for all of them to reach the disk. ``DurableFile``
-sends each window to the disk as soon as it is written, so that when the last byte is
-written only the last window or two are still on their way, and ``sync`` (the fsync
-that makes the file durable) is short.
+Writing a file through the page cache and then calling ``fsync`` copies every byte
+into page-cache pages (on the 2-core virtual machine of docs/PERFORMANCE.md mostly fresh
+pages the host must fault in first: most of the blob store's write time) and then waits
+for all of them to reach the disk. ``DurableFile`` writes with ``O_DIRECT`` instead: from
+its own staging buffer, reused, straight to the device. By the time the last byte is
+written everything but the tail is on the device, the page cache is left alone, and the
+CPU copies each byte once (into the staging buffer) instead of into the page cache.
 
-On Linux, after each ``WINDOW`` bytes:
+``O_DIRECT`` wants whole blocks at block offsets: the staging buffer (``STAGE`` bytes,
+page-aligned memory) is written only when full, at offsets that are multiples of it;
+``finish`` writes the tail through the page cache, ``O_DIRECT`` turned off.
 
-- ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` starts writeback of the window just
-  written and returns at once;
-- the window before it is waited for (``WAIT_BEFORE | WRITE | WAIT_AFTER``) and dropped
-  from the page cache (``posix_fadvise(DONTNEED)``). Its pages are then used again for
-  the next windows: the page cache holds about two windows of the file, not all of it,
-  and new pages are not taken from memory the host may have to fault in first (see
-  docs/PERFORMANCE.md, *Attachments*).
+Where ``O_DIRECT`` is refused (tmpfs before Linux 6.6, some FUSE and network file
+systems, a device with larger blocks, not Linux), writes go through the page cache with
+write-behind: every ``WINDOW`` bytes ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` starts
+writeback of the window just written and returns at once, and ``posix_fadvise(DONTNEED)``
+lets go of the window before last, so the cache holds a few windows, not the file.
+Without ``sync_file_range`` (not Linux): plain writes.
 
-``sync_file_range`` alone is no durability guarantee (no metadata, no flush of the
-disk's cache): the ``fsync`` in ``sync`` is, as everywhere else. Write-behind only makes
-it short. Where ``sync_file_range`` is missing (not Linux) or refused (a file system
-without it), writes are plain and ``sync`` does all the work, as before.
+Neither ``O_DIRECT`` nor ``sync_file_range`` is a durability guarantee (metadata, the
+device's own cache): the ``fsync`` in ``finish`` is, as before. They make it short.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import mmap
 import os
 from collections.abc import Callable
 
-WINDOW = 8 * 1024 * 1024  # bytes: large enough for the disk to merge, small for the cache
+STAGE = 2 * 1024 * 1024  # bytes per O_DIRECT write: a multiple of any block size in use
+WINDOW = 8 * 1024 * 1024  # bytes per write-behind step, where O_DIRECT is refused
 
-_WAIT_BEFORE, _WRITE, _WAIT_AFTER = 1, 2, 4  # SYNC_FILE_RANGE_* of <fcntl.h>
+_WRITE = 2  # SYNC_FILE_RANGE_WRITE of <fcntl.h>: start writeback, do not wait
 
 _sync_file_range: Callable[[int, int, int, int], int] | None = None
 _looked_up = False
 
 
 def _range_syncer() -> Callable[[int, int, int, int], int] | None:
-    """libc's ``sync_file_range`` (Python's os module has none), looked up once, on the
-    first durable file (ctypes is not imported before it is needed)."""
+    """libc's ``sync_file_range`` (Python's os module has none), looked up once, when a
+    file first needs it (ctypes is not imported before)."""
     global _sync_file_range, _looked_up
     if not _looked_up:
         _looked_up = True
@@ -47,26 +52,47 @@ def _range_syncer() -> Callable[[int, int, int, int], int] | None:
 
             function = ctypes.CDLL(None, use_errno=True).sync_file_range
         except (OSError, AttributeError):
-            return None  # not Linux: the final fsync alone
-        # ctypes releases the GIL during the call: the other threads go on meanwhile.
+            return None  # not Linux: plain writes, the final fsync alone
+        # ctypes releases the GIL during the call.
         function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
         function.restype = ctypes.c_int
         _sync_file_range = function
     return _sync_file_range
 
 
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn ``O_DIRECT`` on or off for ``fd``; whether it is now on."""
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct:
+        return False
+    import fcntl
+
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | direct) if on else (flags & ~direct))
+    except OSError:
+        return False  # the file system does not do O_DIRECT
+    return on
+
+
 class DurableFile(io.RawIOBase):
-    """A file being written through ``fd`` (which it owns and closes), made durable by
-    ``sync`` with write-behind as it goes (see the module docstring). With ``durable``
-    false, plain writes and no fsync: only to measure what durability costs."""
+    """A new, empty file being written through ``fd`` (which it owns and closes).
+    ``finish`` writes what is still staged and, when ``durable``, fsyncs: until then the
+    last bytes may be in the staging buffer only. ``durable`` false leaves out the fsync
+    alone (only to measure what it costs)."""
 
     def __init__(self, fd: int, *, durable: bool = True) -> None:
         self.fd = fd
         self.durable = durable
-        self.written = 0
-        self._started = 0  # writeback started up to here
-        self._dropped = 0  # on disk and out of the page cache up to here
-        self._range_sync = _range_syncer() if durable else None
+        self._written = 0  # bytes in the file (staged bytes come on top)
+        self._direct = os.lseek(fd, 0, os.SEEK_CUR) == 0 and _set_direct(fd, True)
+        self._stage = mmap.mmap(-1, STAGE) if self._direct else None
+        self._view = memoryview(self._stage) if self._stage is not None else None
+        self._staged = 0
+        self._range_sync: Callable[[int, int, int, int], int] | None = None
+        self._started = self._previous = self._dropped = 0  # write-behind marks
+        if not self._direct:
+            self._buffered()
 
     def writable(self) -> bool:
         return True
@@ -75,55 +101,91 @@ class DurableFile(io.RawIOBase):
         return self.fd
 
     def tell(self) -> int:
-        return self.written
+        return self._written + self._staged
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
+        if self._view is None:
+            self._write_all(view)
+            return len(view)
+        taken = 0
+        while taken < len(view):
+            n = min(STAGE - self._staged, len(view) - taken)
+            self._view[self._staged : self._staged + n] = view[taken : taken + n]
+            self._staged += n
+            taken += n
+            if self._staged == STAGE:
+                self._flush_stage()
+        return taken
+
+    def _flush_stage(self) -> None:
+        assert self._view is not None
+        staged, self._staged = self._view[: self._staged], 0
+        if self._direct:
+            try:
+                n = os.write(self.fd, staged)  # whole blocks at a block offset
+            except OSError as error:
+                if error.errno != errno.EINVAL:
+                    raise  # a full disk, an I/O error: the caller's to handle
+                n = 0  # alignment refused after all: the page cache from here on
+            self._written += n
+            if n == len(staged):
+                return
+            staged = staged[n:]  # a short write leaves the offset unaligned
+            self._buffered()
+        self._write_all(staged)
+
+    def _buffered(self) -> None:
+        """From here on, through the page cache, with write-behind where there is one."""
+        if self._direct:
+            self._direct = _set_direct(self.fd, False)
+        self._range_sync = _range_syncer()
+        self._started = self._previous = self._dropped = self._written
+
+    def _write_all(self, view: memoryview) -> None:
         done = 0
         while done < len(view):  # a short write only where a signal came in
             done += os.write(self.fd, view[done:])
-        self.written += done
-        if self._range_sync is not None and self.written - self._started >= WINDOW:
+        self._written += done
+        if self._range_sync is not None and self._written - self._started >= WINDOW:
             self._write_behind()
-        return done
 
     def _write_behind(self) -> None:
         fd, sync = self.fd, self._range_sync
         assert sync is not None
-        if sync(fd, self._started, self.written - self._started, _WRITE) != 0:
-            self._range_sync = None  # refused here (not a regular file system): fsync alone
+        if sync(fd, self._started, self._written - self._started, _WRITE) != 0:
+            self._range_sync = None  # refused here: the final fsync alone
             return
-        if self._started - self._dropped >= WINDOW:
-            # The window before the one just started: wait until it is on its way to the
-            # disk, then let its pages go, to be reused by the next windows.
-            waited = sync(
-                fd,
-                self._dropped,
-                self._started - self._dropped,
-                _WAIT_BEFORE | _WRITE | _WAIT_AFTER,
-            )
-            if waited == 0:
-                os.posix_fadvise(
-                    fd, self._dropped, self._started - self._dropped, os.POSIX_FADV_DONTNEED
-                )
-                self._dropped = self._started
-        self._started = self.written
+        # The window before the one just started has had a window's time on its way to
+        # the disk: let its pages go (any still being written stay).
+        if self._previous > self._dropped:
+            length = self._previous - self._dropped
+            os.posix_fadvise(fd, self._dropped, length, os.POSIX_FADV_DONTNEED)
+            self._dropped = self._previous
+        self._previous, self._started = self._started, self._written
 
-    def sync(self) -> None:
-        """Make the file durable (contents and size): ``fsync``. Most of it is on the disk
-        already; what is left was written in the last window or two."""
-        if not self.durable:
-            return
-        os.fsync(self.fd)
-        if self._range_sync is not None:  # all clean now: the rest of the cache goes too
-            os.posix_fadvise(self.fd, self._dropped, 0, os.POSIX_FADV_DONTNEED)
+    def finish(self) -> None:
+        """Write what is staged; then, when durable, make the file durable (``fsync``,
+        contents and size). Most of it is on the device already."""
+        if self._view is not None and self._staged:
+            self._buffered()  # the tail is not a whole block: through the page cache
+            self._flush_stage()
+        if self.durable:
+            os.fsync(self.fd)
 
     def close(self) -> None:
-        if not self.closed:
-            try:
-                os.close(self.fd)
-            finally:
-                super().close()
+        if self.closed:
+            return
+        try:
+            if self._view is not None:
+                self._view.release()
+                # A view still held (by a traceback's frame) keeps the map until it goes.
+                with contextlib.suppress(BufferError):
+                    self._stage.close()  # type: ignore[union-attr]
+                self._view = self._stage = None
+            os.close(self.fd)
+        finally:
+            super().close()
 
 
 def sync_directory(path: os.PathLike[str] | str) -> None:
@@ -131,7 +193,7 @@ def sync_directory(path: os.PathLike[str] | str) -> None:
     file's own fsync does not cover the directory entry that points at it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except (OSError, AttributeError):
         return  # a platform without directory fds (Windows): nothing to sync
     try:
         os.fsync(fd)

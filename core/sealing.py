@@ -347,7 +347,7 @@ def save_attachment(
         with DurableFile(fd) as sink, blobs.open(item.blob_id) as source:
             context = _context(message.id, ItemRole.ATTACHMENT, position)
             open_file(key, context, source, sink, progress)  # type: ignore[arg-type]
-            sink.sync()
+            sink.finish()
         os.link(tmp, destination)  # fails if destination exists: never overwrite
         sync_directory(destination.parent)
     finally:

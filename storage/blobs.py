@@ -44,7 +44,7 @@ class FileBlobStore:
         try:
             with DurableFile(fd, durable=self.durable) as sink:
                 yield blob_id, sink  # type: ignore[misc]  # a raw file: BinaryIO enough
-                sink.sync()
+                sink.finish()
             os.replace(tmp, final)
             if self.durable:
                 sync_directory(final.parent)

@@ -4,6 +4,7 @@ left behind, flat memory; and the write-behind file it writes through (core.dura
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import durable
-from core.durable import DurableFile
+from core.durable import STAGE, DurableFile
 from core.errors import CannotOpen
 from core.pipeline import POOL, SEGMENT_CHUNKS, open_file, seal_file
 from core.stream import (
@@ -219,50 +220,127 @@ def test_memory_does_not_grow_with_size() -> None:
     assert peaks[1] < pools + 1024**2 and peaks[1] <= peaks[0] * 1.5
 
 
-def test_a_durable_file_writes_behind_and_syncs(tmp_path: Path, monkeypatch) -> None:
-    """Write-behind starts each window and waits for the one before; the end is an
-    fsync. Recorded through the real calls (which run on this file system too)."""
-    calls: list[tuple[int, int, int]] = []
+def write_in_pieces(sink: DurableFile, data: bytes, piece: int) -> None:
+    for start in range(0, len(data), piece):
+        assert sink.write(data[start : start + piece]) == len(data[start : start + piece])
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, STAGE - 1, STAGE, STAGE + 1, 3 * STAGE + 4097])
+def test_a_durable_file_holds_what_was_written_and_is_fsynced_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    fsyncs: list[int] = []
+    monkeypatch.setattr(os, "fsync", fsyncs.append)
+    data = os.urandom(size)
+    path = tmp_path / "blob"
+    with DurableFile(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)) as sink:
+        write_in_pieces(sink, data, SEALED_CHUNK_SIZE)
+        assert sink.tell() == size
+        sink.finish()
+        assert fsyncs == [sink.fileno()]
+    assert path.read_bytes() == data
+
+
+def test_whole_staging_buffers_go_straight_to_the_device(tmp_path: Path) -> None:
+    """O_DIRECT where the file system has it (ext4, xfs, btrfs; tmpfs since Linux 6.6):
+    whole buffers at buffer offsets, only the tail through the page cache."""
+    path = tmp_path / "blob"
+    sink = DurableFile(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if not sink._direct:
+        sink.close()
+        pytest.skip("this file system refuses O_DIRECT")
+    with sink:
+        write_in_pieces(sink, os.urandom(2 * STAGE + 10), SEALED_CHUNK_SIZE)
+        assert sink._direct and path.stat().st_size == 2 * STAGE  # on the device already
+        sink.finish()
+    assert path.stat().st_size == 2 * STAGE + 10
+
+
+def test_o_direct_refused_mid_file_goes_on_through_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device that wants larger blocks refuses a write with EINVAL (a short write
+    leaves the offset unaligned likewise): the rest goes through the page cache."""
+    real_write, writes = os.write, []
+
+    def refusing_the_second(fd: int, data) -> int:  # noqa: ANN001
+        writes.append(len(data))
+        if len(writes) == 2:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        if len(writes) == 3:
+            return real_write(fd, data[:1000])  # then a short one
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", refusing_the_second)
+    data = os.urandom(5 * STAGE + 3)
+    path = tmp_path / "blob"
+    with DurableFile(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)) as sink:
+        write_in_pieces(sink, data, 1_000_000)
+        sink.finish()
+    assert path.read_bytes() == data
+
+
+def test_a_full_disk_is_not_taken_for_a_refused_o_direct(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data) -> int:  # noqa: ANN001
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with DurableFile(os.open(tmp_path / "blob", os.O_WRONLY | os.O_CREAT, 0o600)) as sink:
+        with pytest.raises(OSError, match="No space"):
+            write_in_pieces(sink, bytes(STAGE), STAGE)
+            sink.finish()
+
+
+def test_without_o_direct_writes_behind_window_by_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where O_DIRECT is refused: writeback of each window is started as it is written
+    (without waiting), and the window before last leaves the page cache."""
     real = durable._range_syncer()
     if real is None:
         pytest.skip("no sync_file_range here (not Linux)")
+    started: list[tuple[int, int]] = []
+    dropped: list[tuple[int, int]] = []
 
     def recording(fd: int, offset: int, length: int, flags: int) -> int:
-        calls.append((offset, length, flags))
+        assert flags == 2  # SYNC_FILE_RANGE_WRITE alone: never waits
+        started.append((offset, length))
         return real(fd, offset, length, flags)
 
+    advise = os.posix_fadvise
+    monkeypatch.setattr(durable, "_set_direct", lambda fd, on: False)
     monkeypatch.setattr(durable, "_range_syncer", lambda: recording)
     monkeypatch.setattr(durable, "WINDOW", 1024**2)
-    fsyncs: list[int] = []
-    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd))
-    path = tmp_path / "blob"
+    monkeypatch.setattr(
+        os,
+        "posix_fadvise",
+        lambda fd, o, n, advice: (dropped.append((o, n)), advise(fd, o, n, advice)),
+    )
     data = os.urandom(5 * 1024**2 + 3)
+    path = tmp_path / "blob"
     with DurableFile(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)) as sink:
-        for start in range(0, len(data), 300_000):
-            sink.write(data[start : start + 300_000])
-        sink.sync()
-        assert fsyncs == [sink.fileno()]
+        write_in_pieces(sink, data, 300_000)
+        sink.finish()
     assert path.read_bytes() == data
-    started = [(o, n) for o, n, flags in calls if flags == 2]
-    waited = [(o, n) for o, n, flags in calls if flags == 7]
     assert len(started) >= 3 and started[0][0] == 0  # each window, in order, no gaps
     assert all(a[0] + a[1] == b[0] for a, b in zip(started, started[1:], strict=False))
-    assert all(n >= 1024**2 for _, n in started)
-    assert waited == started[:-1]  # each one but the newest waited for, then dropped
+    assert dropped == started[: len(dropped)] and len(dropped) == len(started) - 2
 
 
-def test_a_file_system_that_refuses_write_behind_still_gets_its_fsync(
-    tmp_path: Path, monkeypatch
+def test_where_write_behind_is_refused_the_fsync_still_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(durable, "_set_direct", lambda fd, on: False)
     monkeypatch.setattr(durable, "_range_syncer", lambda: lambda *args: -1)
     monkeypatch.setattr(durable, "WINDOW", 1024)
-    path = tmp_path / "blob"
     fsyncs: list[int] = []
-    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd))
+    monkeypatch.setattr(os, "fsync", fsyncs.append)
+    path = tmp_path / "blob"
     with DurableFile(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)) as sink:
-        for _ in range(10):
-            sink.write(b"x" * 1000)
-        sink.sync()
+        write_in_pieces(sink, b"x" * 10_000, 1000)
+        sink.finish()
     assert path.read_bytes() == b"x" * 10_000 and len(fsyncs) == 1
 
 
