@@ -57,7 +57,7 @@ def _child(argv: list[str]) -> int:
         return 0
     verb, state_path, blob_dir, path = argv
     state = Path(state_path)
-    # Without its fsync: the same store and pipeline, but neither write-behind nor fsync.
+    # Without its fsync: the same store, pipeline and writes, no fsync of blob or folder.
     blobs = FileBlobStore(Path(blob_dir), durable=verb != "seal-nosync")
     if verb in ("seal-null", "open-null"):
         # The pipeline alone, to /dev/null: what reading and the crypto cost, without

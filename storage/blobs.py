@@ -2,9 +2,9 @@
 
 A blob is written to a temporary name, fsynced, and renamed into place (and the rename
 made durable with an fsync of its directory): after a crash or a full disk there is
-either the whole blob or none, never half of one. While it is written, write-behind
-sends it to the disk window by window (``core.durable``), so the fsync at the end waits
-for the last window only.
+either the whole blob or none, never half of one. While it is written it goes to the
+disk already (``core.durable``: O_DIRECT, or write-behind), so the fsync at the end
+has little left to wait for.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from core.errors import CannotOpen
 class FileBlobStore:
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
-        # False: no write-behind and no fsync. Only to measure what durability costs
-        # (bench/attachments.py); a store in use is always durable.
+        # False: the same writes without the fsyncs (of the blob and of its folder). Only
+        # to measure what they cost (bench/attachments.py); a store in use is durable.
         self.durable = durable
 
     def _path(self, blob_id: str) -> Path:
