@@ -32,7 +32,8 @@ import mmap
 import os
 from collections.abc import Callable
 
-STAGE = 2 * 1024 * 1024  # bytes per O_DIRECT write: a multiple of any block size in use
+STAGE = 2 * 1024 * 1024  # bytes per O_DIRECT write from the staging buffer
+_ALIGN = 4096  # O_DIRECT's unit: a multiple of the block size of any disk in use
 WINDOW = 8 * 1024 * 1024  # bytes per write-behind step, where O_DIRECT is refused
 
 _WRITE = 2  # SYNC_FILE_RANGE_WRITE of <fcntl.h>: start writeback, do not wait
@@ -79,15 +80,20 @@ class DurableFile(io.RawIOBase):
     """A new, empty file being written through ``fd`` (which it owns and closes).
     ``finish`` writes what is still staged and, when ``durable``, fsyncs: until then the
     last bytes may be in the staging buffer only. ``durable`` false leaves out the fsync
-    alone (only to measure what it costs)."""
+    alone (only to measure what it costs).
+
+    A write of whole blocks (a multiple of ``_ALIGN`` bytes) from page-aligned memory,
+    with nothing staged before it, goes to the device as it is, without a copy: how
+    ``core.pipeline`` writes its blocks. Anything else is copied into the staging
+    buffer first."""
 
     def __init__(self, fd: int, *, durable: bool = True) -> None:
         self.fd = fd
         self.durable = durable
         self._written = 0  # bytes in the file (staged bytes come on top)
         self._direct = os.lseek(fd, 0, os.SEEK_CUR) == 0 and _set_direct(fd, True)
-        self._stage = mmap.mmap(-1, STAGE) if self._direct else None
-        self._view = memoryview(self._stage) if self._stage is not None else None
+        self._zero_copy = True  # until a caller's memory turns out not to be aligned
+        self._stage: mmap.mmap | None = None  # made on first need: page-aligned
         self._staged = 0
         self._range_sync: Callable[[int, int, int, int], int] | None = None
         self._started = self._previous = self._dropped = 0  # write-behind marks
@@ -105,35 +111,47 @@ class DurableFile(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
-        if self._view is None:
+        if not self._direct:
             self._write_all(view)
-            return len(view)
+        elif not self._staged and self._zero_copy and len(view) % _ALIGN == 0:
+            self._write_direct(view, theirs=True)
+        else:
+            self._stage_in(view)
+        return len(view)
+
+    def _stage_in(self, view: memoryview) -> None:
+        if self._stage is None:
+            self._stage = mmap.mmap(-1, STAGE)
         taken = 0
-        while taken < len(view):
+        while taken < len(view) and self._direct:
             n = min(STAGE - self._staged, len(view) - taken)
-            self._view[self._staged : self._staged + n] = view[taken : taken + n]
+            self._stage[self._staged : self._staged + n] = view[taken : taken + n]
             self._staged += n
             taken += n
             if self._staged == STAGE:
-                self._flush_stage()
-        return taken
+                self._staged = 0
+                self._write_direct(memoryview(self._stage), theirs=False)
+        if taken < len(view):  # O_DIRECT was refused on the way: the rest as well
+            self._write_all(view[taken:])
 
-    def _flush_stage(self) -> None:
-        assert self._view is not None
-        staged, self._staged = self._view[: self._staged], 0
-        if self._direct:
-            try:
-                n = os.write(self.fd, staged)  # whole blocks at a block offset
-            except OSError as error:
-                if error.errno != errno.EINVAL:
-                    raise  # a full disk, an I/O error: the caller's to handle
-                n = 0  # alignment refused after all: the page cache from here on
-            self._written += n
-            if n == len(staged):
+    def _write_direct(self, view: memoryview, *, theirs: bool) -> None:
+        """Whole blocks at a block offset, with O_DIRECT. If that is refused: from the
+        staging buffer (the caller's memory may not be aligned), and if that is refused
+        too, through the page cache from here on."""
+        try:
+            n = os.write(self.fd, view)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise  # a full disk, an I/O error: the caller's to handle
+            if theirs:
+                self._zero_copy = False
+                self._stage_in(view)
                 return
-            staged = staged[n:]  # a short write leaves the offset unaligned
+            n = 0
+        self._written += n
+        if n < len(view):  # refused, or short: the offset is no longer aligned
             self._buffered()
-        self._write_all(staged)
+            self._write_all(view[n:])
 
     def _buffered(self) -> None:
         """From here on, through the page cache, with write-behind where there is one."""
@@ -165,11 +183,13 @@ class DurableFile(io.RawIOBase):
         self._previous, self._started = self._started, self._written
 
     def finish(self) -> None:
-        """Write what is staged; then, when durable, make the file durable (``fsync``,
+        """Write what is staged; then, when durable, make the file durable (``fsync``:
         contents and size). Most of it is on the device already."""
-        if self._view is not None and self._staged:
+        if self._staged:
+            assert self._stage is not None
+            tail, self._staged = self._staged, 0
             self._buffered()  # the tail is not a whole block: through the page cache
-            self._flush_stage()
+            self._write_all(memoryview(self._stage)[:tail])
         if self.durable:
             os.fsync(self.fd)
 
@@ -177,12 +197,11 @@ class DurableFile(io.RawIOBase):
         if self.closed:
             return
         try:
-            if self._view is not None:
-                self._view.release()
+            if self._stage is not None:
                 # A view still held (by a traceback's frame) keeps the map until it goes.
                 with contextlib.suppress(BufferError):
-                    self._stage.close()  # type: ignore[union-attr]
-                self._view = self._stage = None
+                    self._stage.close()
+                self._stage = None
             os.close(self.fd)
         finally:
             super().close()

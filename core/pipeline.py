@@ -1,41 +1,46 @@
-"""Sealing and opening files with reading, AES-GCM and writing overlapped on threads.
+"""Sealing and opening files with the writing overlapped on a second thread.
 
 The bytes are ``core.stream``'s format, the same to the byte (the tests compare both
-against the known-answer vector and at every chunk and segment boundary). Only the work
-is spread over three threads, so that the disk, the cipher and the page cache copies
-run at once on two cores instead of one after the other::
+against the known-answer vector and at every chunk and block boundary). Only the work
+is spread over two threads, so that the cipher and the disk run at once on two cores
+instead of one after the other::
 
-    reader thread    source -> segments of plaintext (or ciphertext), one read ahead
-    calling thread   seals (or verifies and opens) each segment's chunks
-    writer thread    segments -> sink, in order (the sink's write-behind runs here)
+    calling thread   reads the source a segment at a time (one segment ahead, to know
+                     the last chunk) and seals, or verifies and opens, each chunk
+                     straight into the output block it belongs to
+    writer thread    writes the blocks to the sink, in order
 
-A segment is ``SEGMENT_CHUNKS`` chunks: one read and one write of ~256 KiB each (the
-size that writes fastest into the page cache here, see docs/PERFORMANCE.md), one hand-
-over between threads per four chunks. AES-GCM, reads and writes release the GIL.
+AES-GCM, reads and writes all release the GIL. The output is cut into blocks of
+``BLOCK`` bytes whatever the chunks: every write but the last is a whole block at a
+multiple of ``BLOCK``, so a ``core.durable.DurableFile`` sends it to the device with
+``O_DIRECT`` straight from the block, without a copy. A sealed chunk (64 KiB + 16) that
+does not fit in what is left of a block is sealed aside and split over two.
 
-Memory is flat: each side has a pool of ``POOL`` segment buffers, handed from thread to
-thread and back; a stage that runs ahead waits for a free buffer. About 3 MiB in all,
+Memory is flat: ``POOL`` output blocks, handed to the writer and back (a calling thread
+that runs ahead waits for a free one), and two input segments: about 6 MiB in all,
 whatever the size of the file.
 
-Errors: the first error in any thread (a read that fails, a file that changed, a chunk
-that does not verify, a full disk, an exception from ``progress``) stops all three; the
-other threads notice within ``_POLL`` seconds, are joined, and the error is raised in
-the calling thread, as from ``seal_stream``/``open_stream``. What was written is left
-to the caller, who keeps it aside (a blob's temporary name, an opened file's temporary
-name) until a normal return.
+Errors: the first error in either thread (a read that fails, a file that changed, a
+chunk that does not verify, a full disk, an exception from ``progress``) stops both; a
+waiting thread notices within ``_POLL`` seconds; the writer is joined and the error is
+raised in the calling thread, as from ``seal_stream``/``open_stream``. What was written
+is left to the caller, who keeps it aside (a blob's temporary name, a saved file's
+temporary name) until a normal return.
 """
 
 from __future__ import annotations
 
+import mmap
 import queue
 import threading
 from collections.abc import Callable
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from core.errors import CannotOpen
 from core.stream import (
     CHUNK_SIZE,
     SEALED_CHUNK_SIZE,
+    TAG_SIZE,
     ChunkOpener,
     ChunkSealer,
     ContentKey,
@@ -44,23 +49,22 @@ from core.stream import (
     read_header,
 )
 
-SEGMENT_CHUNKS = 4
-POOL = 6  # buffers per side: the reader holds two, the others one each, and slack
-_POLL = 0.05  # seconds: how soon a waiting thread notices that another one failed
+BLOCK = 1024 * 1024  # bytes per write: a multiple of any disk block and of CHUNK_SIZE
+SEGMENT_CHUNKS = 16  # chunks per read: 1 MiB of plaintext
+POOL = 4  # output blocks: one being filled, one being written, two in between
+_POLL = 0.05  # seconds: how soon a waiting thread notices that the other one failed
 
-_T = TypeVar("_T")
-# Input on its way: a buffer, how many bytes it holds, whether they end the stream.
-_Segment = tuple[memoryview, int, bool]
-# Output on its way: a buffer, how many bytes it holds, how many plaintext bytes that is.
-_Output = tuple[memoryview, int, int]
+# A block on its way to the writer: the buffer, how many bytes of it to write, and the
+# plaintext bytes that are then written (to report progress).
+_Block = tuple[mmap.mmap, int, int]
 
 
 class _Stopped(Exception):
-    """Raised in a thread waiting for work when another thread has failed."""
+    """Raised in a thread that waits for the other one when that one has failed."""
 
 
 class _Run:
-    """What the three threads of one seal or open share: the first error, and waiting
+    """What the two threads of one seal or open share: the first error, and waiting
     that gives up as soon as there is one."""
 
     def __init__(self) -> None:
@@ -74,128 +78,137 @@ class _Run:
                 self.error = error
         self.failed.set()
 
-    def take(self, source: queue.SimpleQueue[_T]) -> _T:
-        while True:
-            if self.failed.is_set():
-                raise _Stopped
+    def take(self, source: queue.SimpleQueue[_Block | None]) -> _Block | None:
+        while not self.failed.is_set():
             try:
                 return source.get(timeout=_POLL)
             except queue.Empty:
                 continue
-
-
-def _pool(size: int) -> queue.SimpleQueue[memoryview]:
-    free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
-    for _ in range(POOL):
-        free.put(memoryview(bytearray(size)))
-    return free
-
-
-def _read(
-    run: _Run,
-    source: BinaryIO,
-    free: queue.SimpleQueue[memoryview],
-    ready: queue.SimpleQueue[_Segment],
-) -> None:
-    """Reader thread: fill buffers from ``source``, in order. A full segment is handed
-    on only once the next read shows whether more follows (the stream's last chunk is
-    sealed with a flag); an empty stream is one empty segment."""
-    try:
-        buffer = run.take(free)
-        filled = read_full(source, buffer)
-        while filled == len(buffer):
-            upcoming = run.take(free)
-            upcoming_filled = read_full(source, upcoming)
-            if upcoming_filled == 0:
-                free.put(upcoming)
-                break
-            ready.put((buffer, filled, False))
-            buffer, filled = upcoming, upcoming_filled
-        ready.put((buffer, filled, True))
-    except _Stopped:
-        return
-    except BaseException as error:  # handed to the calling thread
-        run.fail(error)
+        raise _Stopped
 
 
 def _write(
     run: _Run,
     sink: BinaryIO,
-    ready: queue.SimpleQueue[_Output | None],
-    free: queue.SimpleQueue[memoryview],
-    written: queue.SimpleQueue[int | None],
+    ready: queue.SimpleQueue[_Block | None],
+    free: queue.SimpleQueue[_Block | None],
 ) -> None:
-    """Writer thread: write each segment, in order; then report its plaintext bytes."""
+    """Writer thread: write each block, in order, and hand it back (with the plaintext
+    bytes now written); ``None`` after the last."""
     try:
-        while (segment := run.take(ready)) is not None:
-            buffer, size, plaintext = segment
-            sink.write(buffer[:size])
-            free.put(buffer)
-            written.put(plaintext)
-        written.put(None)
+        while (block := run.take(ready)) is not None:
+            buffer, size, plaintext = block
+            sink.write(memoryview(buffer)[:size])
+            free.put(block)
+        free.put(None)
     except _Stopped:
         return
     except BaseException as error:  # handed to the calling thread
         run.fail(error)
 
 
-# Turns one segment into output: (counter of its first chunk, input, input size, whether
-# it ends the stream, output buffer) -> (output size, chunks, plaintext bytes).
-_Transform = Callable[[int, memoryview, int, bool, memoryview], tuple[int, int, int]]
+class _Output:
+    """The calling thread's side of the output: fills blocks in order, hands each full
+    one to the writer, and reports progress as the writer hands them back."""
+
+    def __init__(self, run: _Run, sink: BinaryIO, progress: Progress | None) -> None:
+        self.run = run
+        self.progress = progress
+        self.free: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
+        self.ready: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
+        for _ in range(POOL):
+            self.free.put((mmap.mmap(-1, BLOCK), 0, 0))  # page-aligned, for O_DIRECT
+        self.writer = threading.Thread(
+            target=_write, args=(run, sink, self.ready, self.free), daemon=True
+        )
+        self.writer.start()
+        self.plaintext = 0  # bytes of plaintext whose output is complete in blocks
+        self._reported = 0
+        self._take_block()
+
+    def _take_block(self) -> None:
+        block = self.run.take(self.free)
+        assert block is not None
+        self.buffer = block[0]
+        self.view = memoryview(self.buffer)
+        self.filled = 0
+        self._report(block[2])
+
+    def _report(self, written: int) -> None:
+        if written > self._reported:
+            self._reported = written
+            if self.progress:
+                self.progress(written)
+
+    def room(self) -> memoryview:
+        """The rest of the current block (never empty), to write into; then ``commit``."""
+        return self.view[self.filled :]
+
+    def commit(self, n: int, plaintext: int = 0) -> None:
+        """``n`` bytes were put in ``room()``, completing ``plaintext`` bytes of input."""
+        self.filled += n
+        self.plaintext += plaintext
+        if self.filled == BLOCK:
+            self._hand_on()
+            self._take_block()
+
+    def put(self, data: memoryview, plaintext: int) -> None:
+        """Copy ``data`` in, across blocks where it does not fit."""
+        while data:
+            room = self.room()
+            n = min(len(room), len(data))
+            room[:n] = data[:n]
+            data = data[n:]
+            self.commit(n, plaintext if not data else 0)
+
+    def _hand_on(self) -> None:
+        self.ready.put((self.buffer, self.filled, self.plaintext))
+
+    def finish(self) -> None:
+        """Hand on the last block and wait until everything is written."""
+        self._hand_on()
+        self.ready.put(None)
+        while (block := self.run.take(self.free)) is not None:
+            self._report(block[2])
+
+    def stop(self) -> None:
+        self.ready.put(None)  # a writer still waiting for work ends
+        self.writer.join()
 
 
 def _overlapped(
     source: BinaryIO,
     sink: BinaryIO,
-    sizes: tuple[int, int],
-    transform: _Transform,
+    segment: int,
+    fill: Callable[[_Output, memoryview, bool], None],
     progress: Progress | None,
+    first: bytes = b"",
 ) -> int:
-    """Run reader and writer threads around ``transform`` in the calling thread, with
-    pools of input and output buffers of ``sizes``. Returns the plaintext size;
-    ``progress`` hears of plaintext bytes once they are written (in this thread)."""
+    """Put ``first`` out, then read ``source`` in segments of ``segment`` bytes and let
+    ``fill`` turn each (with whether it ends the stream) into output, which the writer
+    thread writes. Returns the plaintext size."""
     run = _Run()
-    in_free, out_free = _pool(sizes[0]), _pool(sizes[1])
-    in_ready: queue.SimpleQueue[_Segment] = queue.SimpleQueue()
-    out_ready: queue.SimpleQueue[_Output | None] = queue.SimpleQueue()
-    written: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-    threads = [
-        threading.Thread(target=_read, args=(run, source, in_free, in_ready), daemon=True),
-        threading.Thread(
-            target=_write, args=(run, sink, out_ready, out_free, written), daemon=True
-        ),
-    ]
-    for thread in threads:
-        thread.start()
-    total = done = counter = 0
+    output = _Output(run, sink, progress)
     try:
-        last = False
-        while not last:
-            buffer, size, last = run.take(in_ready)
-            out = run.take(out_free)
-            produced, chunks, plaintext = transform(counter, buffer, size, last, out)
-            in_free.put(buffer)
-            out_ready.put((out, produced, plaintext))
-            counter += chunks
-            total += plaintext
-            while progress and not written.empty():  # what the writer finished meanwhile
-                done += written.get() or 0
-                progress(done)
-        out_ready.put(None)
-        while (finished := run.take(written)) is not None:
-            done += finished
-            if progress:
-                progress(done)
+        output.put(memoryview(first), 0)
+        current, upcoming = memoryview(bytearray(segment)), memoryview(bytearray(segment))
+        filled = read_full(source, current)
+        while True:
+            upcoming_filled = read_full(source, upcoming) if filled == segment else 0
+            fill(output, current[:filled], upcoming_filled == 0)
+            if upcoming_filled == 0:
+                break
+            current, upcoming, filled = upcoming, current, upcoming_filled
+        output.finish()
     except _Stopped:
-        pass  # another thread failed: its error is raised below
+        pass  # the writer failed: its error is raised below
     except BaseException as error:
         run.fail(error)
     finally:
-        for thread in threads:
-            thread.join()
+        output.stop()
     if run.error is not None:
         raise run.error
-    return total
+    return output.plaintext
 
 
 def seal_file(
@@ -211,23 +224,24 @@ def seal_file(
     size. ``salt`` is for known-answer tests only."""
     sealer = ChunkSealer(content_key, context, salt)
     seal_chunk = sealer.seal_chunk
+    aside = memoryview(bytearray(SEALED_CHUNK_SIZE))
+    counter = 0
 
-    def seal_segment(
-        counter: int, plain: memoryview, size: int, last: bool, out: memoryview
-    ) -> tuple[int, int, int]:
-        if size == 0:  # only an empty stream has an empty (last) chunk
-            return seal_chunk(counter, plain[:0], True, out), 1, 0
-        produced = chunks = 0
-        for start in range(0, size, CHUNK_SIZE):
-            end = min(start + CHUNK_SIZE, size)
-            chunk = plain[start:end]
-            produced += seal_chunk(counter + chunks, chunk, last and end == size, out[produced:])
-            chunks += 1
-        return produced, chunks, size
+    def seal_segment(output: _Output, plain: memoryview, last: bool) -> None:
+        nonlocal counter
+        size = len(plain)
+        for start in range(0, max(size, 1), CHUNK_SIZE):  # an empty stream: one chunk
+            chunk = plain[start : start + CHUNK_SIZE]
+            final = last and start + CHUNK_SIZE >= size
+            room = output.room()
+            if len(room) >= len(chunk) + TAG_SIZE:
+                output.commit(seal_chunk(counter, chunk, final, room), len(chunk))
+            else:  # across two blocks
+                output.put(aside[: seal_chunk(counter, chunk, final, aside)], len(chunk))
+            counter += 1
 
-    sink.write(sealer.header)
-    sizes = (SEGMENT_CHUNKS * CHUNK_SIZE, SEGMENT_CHUNKS * SEALED_CHUNK_SIZE)
-    return _overlapped(source, sink, sizes, seal_segment, progress)
+    segment = SEGMENT_CHUNKS * CHUNK_SIZE
+    return _overlapped(source, sink, segment, seal_segment, progress, first=sealer.header)
 
 
 def open_file(
@@ -242,19 +256,19 @@ def open_file(
     normal return means the whole stream was intact."""
     opener = ChunkOpener(content_key, context, read_header(source))
     open_chunk = opener.open_chunk
+    counter = 0
 
-    def open_segment(
-        counter: int, sealed: memoryview, size: int, last: bool, out: memoryview
-    ) -> tuple[int, int, int]:
+    def open_segment(output: _Output, sealed: memoryview, last: bool) -> None:
+        nonlocal counter
+        size = len(sealed)
         if size == 0:  # a header and nothing after it
             raise CannotOpen("stream truncated")
-        produced = chunks = 0
         for start in range(0, size, SEALED_CHUNK_SIZE):
-            end = min(start + SEALED_CHUNK_SIZE, size)
-            chunk = sealed[start:end]
-            produced += open_chunk(counter + chunks, chunk, last and end == size, out[produced:])
-            chunks += 1
-        return produced, chunks, produced
+            chunk = sealed[start : start + SEALED_CHUNK_SIZE]
+            final = last and start + SEALED_CHUNK_SIZE >= size
+            # Plaintext chunks fill blocks exactly (BLOCK is a multiple of CHUNK_SIZE).
+            n = open_chunk(counter, chunk, final, output.room())
+            output.commit(n, n)
+            counter += 1
 
-    sizes = (SEGMENT_CHUNKS * SEALED_CHUNK_SIZE, SEGMENT_CHUNKS * CHUNK_SIZE)
-    return _overlapped(source, sink, sizes, open_segment, progress)
+    return _overlapped(source, sink, SEGMENT_CHUNKS * SEALED_CHUNK_SIZE, open_segment, progress)
