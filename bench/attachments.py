@@ -239,8 +239,8 @@ def _make_file(path: Path, size: int) -> None:
 
 def _evict(*paths: Path) -> None:
     """Drop ``paths`` (files, or every file under a folder) from the page cache, after
-    a ``sync`` made them clean: each run reads its input from the disk, as an attachment
-    sealed or opened some time after it was written would be."""
+    a ``sync`` made them clean: a stored message is read from the disk, as when it is
+    opened some time after it was sealed."""
     files = [f for p in paths for f in (p.rglob("*") if p.is_dir() else [p]) if f.is_file()]
     for file in files:
         fd = os.open(file, os.O_RDONLY)
@@ -254,9 +254,11 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     """veilig's seal and open against a durable copy and age on one file of ``size``.
 
     Before each timed run the page cache's dirty pages are written out (``sync``, not
-    timed), so no run pays for the writeback of the one before it, and the run's input
-    is dropped from the page cache, so every run reads it from the disk. ``detail`` adds
-    both directions to /dev/null (veilig's pipeline vs age's stream, without the disk).
+    timed), so no run pays for the writeback of the one before it. The file to seal (or
+    encrypt, or copy) is read as it is, in the page cache like a file just made; the
+    stored input of an open (the blob, age's file) is dropped from the page cache first,
+    as for a message opened some time after it was sealed: both are read from the disk.
+    ``detail`` adds both directions to /dev/null (veilig's pipeline vs age's stream).
     """
     label = f"{size / GiB:g} GiB" if size >= GiB else f"{size / MiB:g} MiB"
     src = work / "input.bin"
@@ -291,12 +293,12 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     keep = (blob_dir, age_file)  # the inputs of open and age -d
 
     def timed(
-        name: str, cmd: list[str], reads: Path | None, before: tuple[Path, ...] = ()
+        name: str, cmd: list[str], stored: Path | None = None, before: tuple[Path, ...] = ()
     ) -> float:
         clean(*before)
         os.sync()  # not timed: no dirty pages left from the run before
-        if reads is not None:
-            _evict(reads)  # not timed: the input comes from the disk
+        if stored is not None:
+            _evict(stored)  # not timed: a stored message is read from the disk
         wall, rss, out = _spawn(cmd, gnu_time)
         clean(*(p for p in before if p not in keep))  # outputs go at once: disk space
         peak.setdefault(name, []).append(rss)
@@ -315,12 +317,12 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     nosync_dir = work / "blobs-nosync"
     runs = {
         "seal": lambda: timed(
-            "seal", [*child, "seal", str(state), str(blob_dir), str(src)], src, (blob_dir,)
+            "seal", [*child, "seal", str(state), str(blob_dir), str(src)], None, (blob_dir,)
         ),
         "seal_nosync": lambda: timed(
             "seal_nosync",
             [*child, "seal-nosync", str(work / "nosync.json"), str(nosync_dir), str(src)],
-            src,
+            None,
             (nosync_dir,),
         ),
         "open": lambda: timed(
@@ -330,14 +332,14 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             (opened,),
         ),
         "copy": lambda: timed(
-            "copy", then_sync(copied, "cp", str(src), str(copied)), src, (copied,)
+            "copy", then_sync(copied, "cp", str(src), str(copied)), None, (copied,)
         ),
     }
     if have_age:
         runs["age_enc"] = lambda: timed(
             "age_enc",
             [str(age), "-r", recipient, "-o", str(age_file), str(src)],
-            src,
+            None,
             (age_file,),
         )
         runs["age_dec"] = lambda: timed(
@@ -350,14 +352,14 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
         )
     if detail:
         runs["seal_null"] = lambda: timed(
-            "seal_null", [*child, "seal-null", str(state), str(blob_dir), str(src)], src
+            "seal_null", [*child, "seal-null", str(state), str(blob_dir), str(src)]
         )
         runs["open_null"] = lambda: timed(
             "open_null", [*child, "open-null", str(state), str(blob_dir), os.devnull], blob_dir
         )
         if have_age:
             runs["age_enc_null"] = lambda: timed(
-                "age_enc_null", [str(age), "-r", recipient, "-o", os.devnull, str(src)], src
+                "age_enc_null", [str(age), "-r", recipient, "-o", os.devnull, str(src)]
             )
             runs["age_dec_null"] = lambda: timed(
                 "age_dec_null",
@@ -365,7 +367,7 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
                 age_file,
             )
     # Starting Python and loading the modules; its peak is the baseline of peak memory.
-    runs["start"] = lambda: timed("start", [*child, "idle"], None)
+    runs["start"] = lambda: timed("start", [*child, "idle"])
     t = {k: median(v) for k, v in interleaved(runs, repeat, self_timed=True).items()}
     clean(blob_dir, nosync_dir, age_file, age_opened, opened, copied, state, src)
     clean(work / "nosync.json", identity)

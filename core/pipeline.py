@@ -1,31 +1,33 @@
-"""Sealing and opening files with the writing overlapped on a second thread.
+"""Sealing and opening files with reading, AES-GCM and writing overlapped on threads.
 
 The bytes are ``core.stream``'s format, the same to the byte (the tests compare both
 against the known-answer vector and at every chunk and block boundary). Only the work
-is spread over two threads, so that the cipher and the disk run at once on two cores
+is spread over three threads, so that the disk and the cipher run at once on two cores
 instead of one after the other::
 
-    calling thread   reads the source a segment at a time (one segment ahead, to know
-                     the last chunk) and seals, or verifies and opens, each chunk
-                     straight into the output block it belongs to
+    reader thread    reads the source in segments of SEGMENT_CHUNKS chunks, one ahead
+                     (to know which chunk is the last)
+    calling thread   seals, or verifies and opens, each chunk straight into the output
+                     block it belongs to
     writer thread    writes the blocks to the sink, in order
 
 AES-GCM, reads and writes all release the GIL. The output is cut into blocks of
 ``BLOCK`` bytes whatever the chunks: every write but the last is a whole block at a
-multiple of ``BLOCK``, so a ``core.durable.DurableFile`` sends it to the device with
+multiple of ``BLOCK``, so a ``core.directio.DurableFile`` sends it to the device with
 ``O_DIRECT`` straight from the block, without a copy. A sealed chunk (64 KiB + 16) that
-does not fit in what is left of a block is sealed aside and split over two.
+does not fit in what is left of a block is sealed aside and split over two; plaintext
+chunks fill blocks exactly.
 
-Memory is flat: ``POOL`` output blocks, handed to the writer and back (a calling thread
-that runs ahead waits for a free one), and two input segments: about 6 MiB in all,
-whatever the size of the file.
+Memory is flat: ``POOL`` input segments and ``POOL`` output blocks of 1 MiB, handed
+from thread to thread and back (a thread that runs ahead waits for a free one): about
+8 MiB in all, whatever the size of the file.
 
-Errors: the first error in either thread (a read that fails, a file that changed, a
-chunk that does not verify, a full disk, an exception from ``progress``) stops both; a
-waiting thread notices within ``_POLL`` seconds; the writer is joined and the error is
-raised in the calling thread, as from ``seal_stream``/``open_stream``. What was written
-is left to the caller, who keeps it aside (a blob's temporary name, a saved file's
-temporary name) until a normal return.
+Errors: the first error in any thread (a read that fails, a file that changed, a chunk
+that does not verify, a full disk, an exception from ``progress``) stops all three: a
+waiting thread notices within ``_POLL`` seconds, reader and writer are joined, and the
+error is raised in the calling thread, as from ``seal_stream``/``open_stream``. What
+was written is left to the caller, who keeps it aside (a blob's temporary name, a
+saved file's temporary name) until a normal return.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import mmap
 import queue
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from core.errors import CannotOpen
 from core.stream import (
@@ -51,21 +53,24 @@ from core.stream import (
 
 BLOCK = 1024 * 1024  # bytes per write: a multiple of any disk block and of CHUNK_SIZE
 SEGMENT_CHUNKS = 16  # chunks per read: 1 MiB of plaintext
-POOL = 4  # output blocks: one being filled, one being written, two in between
+POOL = 4  # segments and blocks: one being filled, one being used, two in between
 _POLL = 0.05  # seconds: how soon a waiting thread notices that the other one failed
 
+_T = TypeVar("_T")
 # A block on its way to the writer: the buffer, how many bytes of it to write, and the
 # plaintext bytes that are then written (to report progress).
 _Block = tuple[mmap.mmap, int, int]
+# A segment from the reader: the buffer, how many bytes it holds, whether they end it.
+_Segment = tuple[bytearray, int, bool]
 
 
 class _Stopped(Exception):
-    """Raised in a thread that waits for the other one when that one has failed."""
+    """Raised in a thread that waits for another one when another one has failed."""
 
 
 class _Run:
-    """What the two threads of one seal or open share: the first error, and waiting
-    that gives up as soon as there is one."""
+    """What the threads of one seal or open share: the first error, and waiting that
+    gives up as soon as there is one."""
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
@@ -78,13 +83,40 @@ class _Run:
                 self.error = error
         self.failed.set()
 
-    def take(self, source: queue.SimpleQueue[_Block | None]) -> _Block | None:
+    def take(self, source: queue.SimpleQueue[_T]) -> _T:
         while not self.failed.is_set():
             try:
                 return source.get(timeout=_POLL)
             except queue.Empty:
                 continue
         raise _Stopped
+
+
+def _read(
+    run: _Run,
+    source: BinaryIO,
+    free: queue.SimpleQueue[bytearray],
+    ready: queue.SimpleQueue[_Segment],
+) -> None:
+    """Reader thread: fill segments from ``source``, in order. A full one is handed on
+    only once the next read shows whether more follows (the stream's last chunk is
+    sealed with a flag); an empty stream is one empty segment."""
+    try:
+        buffer = run.take(free)
+        filled = read_full(source, memoryview(buffer))
+        while filled == len(buffer):
+            upcoming = run.take(free)
+            upcoming_filled = read_full(source, memoryview(upcoming))
+            if upcoming_filled == 0:
+                free.put(upcoming)
+                break
+            ready.put((buffer, filled, False))
+            buffer, filled = upcoming, upcoming_filled
+        ready.put((buffer, filled, True))
+    except _Stopped:
+        return
+    except BaseException as error:  # handed to the calling thread
+        run.fail(error)
 
 
 def _write(
@@ -184,28 +216,32 @@ def _overlapped(
     progress: Progress | None,
     first: bytes = b"",
 ) -> int:
-    """Put ``first`` out, then read ``source`` in segments of ``segment`` bytes and let
-    ``fill`` turn each (with whether it ends the stream) into output, which the writer
-    thread writes. Returns the plaintext size."""
+    """Put ``first`` out; then, as the reader thread reads ``source`` in segments of
+    ``segment`` bytes, let ``fill`` turn each (with whether it ends the stream) into
+    output, which the writer thread writes. Returns the plaintext size."""
     run = _Run()
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    ready: queue.SimpleQueue[_Segment] = queue.SimpleQueue()
+    for _ in range(POOL):
+        free.put(bytearray(segment))
     output = _Output(run, sink, progress)
+    reader = threading.Thread(target=_read, args=(run, source, free, ready), daemon=True)
+    reader.start()
     try:
         output.put(memoryview(first), 0)
-        current, upcoming = memoryview(bytearray(segment)), memoryview(bytearray(segment))
-        filled = read_full(source, current)
-        while True:
-            upcoming_filled = read_full(source, upcoming) if filled == segment else 0
-            fill(output, current[:filled], upcoming_filled == 0)
-            if upcoming_filled == 0:
-                break
-            current, upcoming, filled = upcoming, current, upcoming_filled
+        last = False
+        while not last:
+            buffer, filled, last = run.take(ready)
+            fill(output, memoryview(buffer)[:filled], last)
+            free.put(buffer)
         output.finish()
     except _Stopped:
-        pass  # the writer failed: its error is raised below
+        pass  # another thread failed: its error is raised below
     except BaseException as error:
         run.fail(error)
     finally:
         output.stop()
+        reader.join()
     if run.error is not None:
         raise run.error
     return output.plaintext

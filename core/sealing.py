@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from core.directio import DurableFile, sync_directory
 from core.display import human_size
-from core.durable import DurableFile, sync_directory
 from core.errors import CannotOpen, InvalidInput
 from core.filenames import safe_name, unused_path
 from core.i18n import _
@@ -338,7 +338,7 @@ def save_attachment(
 
     The plaintext goes to a temporary file beside it and is linked into place only once
     the whole stream verified and the file is on disk (fsync; write-behind as it is
-    written, see ``core.durable``), so a tampered blob or a crash leaves no half file.
+    written, see ``core.directio``), so a tampered blob or a crash leaves no half file.
     """
     item = _item(message, ItemRole.ATTACHMENT, position)
     fd, tmp_name = tempfile.mkstemp(prefix=".veilig-", dir=destination.parent)

@@ -1,23 +1,26 @@
-"""Files that are on the disk as they are written, made durable by a short fsync.
+"""Large files written and read around the page cache: ``O_DIRECT``, and a short fsync.
 
-Writing a file through the page cache and then calling ``fsync`` copies every byte
-into page-cache pages (on the 2-core virtual machine of docs/PERFORMANCE.md mostly fresh
-pages the host must fault in first: most of the blob store's write time) and then waits
-for all of them to reach the disk. ``DurableFile`` writes with ``O_DIRECT`` instead: from
-its own staging buffer, reused, straight to the device. By the time the last byte is
-written everything but the tail is on the device, the page cache is left alone, and the
-CPU copies each byte once (into the staging buffer) instead of into the page cache.
+On the 2-core virtual machine of docs/PERFORMANCE.md a page-cache page that is new to a
+file costs a fault on the host the first time it is touched, at random from a few to
+30 times the copy itself (bare loops there): most of the blob store's write time, and
+the reason a cold read of 1 GiB took 0.1 to 2 s of kernel CPU from one run to the next.
+``O_DIRECT`` moves the bytes between the device and this process's own buffers, which
+are reused and so touched once: the cost is the device's.
 
-``O_DIRECT`` wants whole blocks at block offsets: the staging buffer (``STAGE`` bytes,
-page-aligned memory) is written only when full, at offsets that are multiples of it;
-``finish`` writes the tail through the page cache, ``O_DIRECT`` turned off.
+``DurableFile`` writes a new file: whole blocks at block offsets go to the device as
+they are written (from the caller's page-aligned memory as it is, anything else through
+a reused staging buffer of ``STAGE`` bytes), so by the time the last byte is written
+only the tail is left, which ``finish`` writes through the page cache before its
+``fsync``. ``DirectReader`` reads a file from the start in aligned reads of ``READ``
+bytes into its own buffer.
 
 Where ``O_DIRECT`` is refused (tmpfs before Linux 6.6, some FUSE and network file
-systems, a device with larger blocks, not Linux), writes go through the page cache with
-write-behind: every ``WINDOW`` bytes ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` starts
-writeback of the window just written and returns at once, and ``posix_fadvise(DONTNEED)``
-lets go of the window before last, so the cache holds a few windows, not the file.
-Without ``sync_file_range`` (not Linux): plain writes.
+systems, a device with larger blocks, not Linux), both go through the page cache; a
+``DurableFile`` then writes behind: every ``WINDOW`` bytes
+``sync_file_range(SYNC_FILE_RANGE_WRITE)`` starts writeback of the window just written
+and returns at once, and ``posix_fadvise(DONTNEED)`` lets go of the window before last,
+so the cache holds a few windows, not the file. Without ``sync_file_range`` (not
+Linux): plain writes.
 
 Neither ``O_DIRECT`` nor ``sync_file_range`` is a durability guarantee (metadata, the
 device's own cache): the ``fsync`` in ``finish`` is, as before. They make it short.
@@ -33,6 +36,8 @@ import os
 from collections.abc import Callable
 
 STAGE = 2 * 1024 * 1024  # bytes per O_DIRECT write from the staging buffer
+READ = 4 * 1024 * 1024  # bytes per O_DIRECT read
+DIRECT_FROM = 1024 * 1024  # smaller files are read through the page cache (metas, bodies)
 _ALIGN = 4096  # O_DIRECT's unit: a multiple of the block size of any disk in use
 WINDOW = 8 * 1024 * 1024  # bytes per write-behind step, where O_DIRECT is refused
 
@@ -202,6 +207,66 @@ class DurableFile(io.RawIOBase):
                 with contextlib.suppress(BufferError):
                     self._stage.close()
                 self._stage = None
+            os.close(self.fd)
+        finally:
+            super().close()
+
+
+class DirectReader(io.RawIOBase):
+    """Reads the file ``fd`` (which it owns and closes) from the start: with
+    ``O_DIRECT`` in reads of ``READ`` bytes into its own page-aligned buffer, or, for a
+    file smaller than ``DIRECT_FROM`` or where ``O_DIRECT`` is refused, plainly."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        large = os.fstat(fd).st_size >= DIRECT_FROM
+        self._direct = large and os.lseek(fd, 0, os.SEEK_CUR) == 0 and _set_direct(fd, True)
+        self._buffer = mmap.mmap(-1, READ) if self._direct else None
+        self._view = memoryview(self._buffer) if self._buffer is not None else None
+        self._start = self._end = 0  # the unread bytes of the buffer
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._view is None:
+            return os.readv(self.fd, [view])
+        if self._start == self._end and not self._fill():
+            return 0
+        n = min(len(view), self._end - self._start)
+        view[:n] = self._view[self._start : self._start + n]
+        self._start += n
+        return n
+
+    def _fill(self) -> int:
+        assert self._view is not None
+        try:
+            n = os.readv(self.fd, [self._view])
+        except OSError as error:
+            if error.errno != errno.EINVAL or not self._direct:
+                raise
+            self._direct = _set_direct(self.fd, False)  # refused: plain reads from here
+            n = os.readv(self.fd, [self._view])
+        if n < READ and self._direct:
+            # The end of the file, or a short read: the offset may be unaligned now.
+            self._direct = _set_direct(self.fd, False)
+        self._start, self._end = 0, n
+        return n
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._buffer is not None:
+                assert self._view is not None
+                self._view.release()
+                with contextlib.suppress(BufferError):  # see DurableFile.close
+                    self._buffer.close()
+                self._buffer = self._view = None
             os.close(self.fd)
         finally:
             super().close()
