@@ -54,7 +54,7 @@ from core.stream import (
 BLOCK = 1024 * 1024  # bytes per write: a multiple of any disk block and of CHUNK_SIZE
 SEGMENT_CHUNKS = 16  # chunks per read: 1 MiB of plaintext
 POOL = 4  # segments and blocks: one being filled, one being used, two in between
-_POLL = 0.05  # seconds: how soon a waiting thread notices that the other one failed
+_POLL = 0.05  # seconds: how soon a waiting thread notices that another one failed
 
 _T = TypeVar("_T")
 # A block on its way to the writer: the buffer, how many bytes of it to write, and the

@@ -337,8 +337,8 @@ def save_attachment(
     Use :func:`save_attachment_in` to save under the sender's name, made safe.
 
     The plaintext goes to a temporary file beside it and is linked into place only once
-    the whole stream verified and the file is on disk (fsync; write-behind as it is
-    written, see ``core.directio``), so a tampered blob or a crash leaves no half file.
+    the whole stream verified and the file is on disk (written with O_DIRECT as it goes,
+    then fsync: ``core.directio``), so a tampered blob or a crash leaves no half file.
     """
     item = _item(message, ItemRole.ATTACHMENT, position)
     fd, tmp_name = tempfile.mkstemp(prefix=".veilig-", dir=destination.parent)
