@@ -100,7 +100,8 @@ class ChunkSealer:
     def seal_chunk(self, counter: int, plain: memoryview, last: bool, out: memoryview) -> int:
         """Seal ``plain`` into the start of ``out``; returns the sealed size (+16)."""
         n = len(plain) + TAG_SIZE
-        self._encrypt_into(_nonce(counter, last), plain, self.header, out[:n])
+        sealed = out if len(out) == n else out[:n]  # encrypt_into wants the exact size
+        self._encrypt_into(_nonce(counter, last), plain, self.header, sealed)
         return n
 
 
@@ -128,8 +129,9 @@ class ChunkOpener:
             # otherwise there would be two encodings of the same plaintext.
             raise CannotOpen("empty last chunk")
         n = len(sealed) - TAG_SIZE
-        try:  # decrypt_into wants the exact size
-            self._decrypt_into(_nonce(counter, last), sealed, self.header, out[:n])
+        plain = out if len(out) == n else out[:n]  # decrypt_into wants the exact size
+        try:
+            self._decrypt_into(_nonce(counter, last), sealed, self.header, plain)
         except InvalidTag:
             raise CannotOpen("stream altered, truncated or not for this item") from None
         return n
@@ -208,7 +210,8 @@ def seal_stream(
     seal_chunk, write = sealer.seal_chunk, sink.write
     counter = total = 0
     for plain, last in _chunks(source, CHUNK_SIZE):
-        write(out[: seal_chunk(counter, plain, last, out)])
+        n = seal_chunk(counter, plain, last, out)
+        write(out if n == SEALED_CHUNK_SIZE else out[:n])
         total += len(plain)
         if progress:
             progress(total)
@@ -239,7 +242,7 @@ def open_stream(
     counter = total = 0
     for sealed, last in _chunks(source, SEALED_CHUNK_SIZE):
         n = open_chunk(counter, sealed, last, out)
-        write(out[:n])
+        write(out if n == CHUNK_SIZE else out[:n])
         total += n
         if progress:
             progress(total)
