@@ -375,7 +375,8 @@ def read_as_the_pipeline_does(reader: DirectReader) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "size", [0, 100, DIRECT_FROM - 1, DIRECT_FROM, READ - 1, READ, READ + 1, 2 * READ + 37]
+    "size",
+    [0, 100, DIRECT_FROM - 1, DIRECT_FROM, READ - 1, READ, READ + 1, 2 * READ + 37, 7 * READ],
 )
 def test_a_direct_reader_reads_the_whole_file(tmp_path: Path, size: int) -> None:
     path = tmp_path / "blob"
@@ -391,18 +392,18 @@ def test_a_direct_reader_where_o_direct_is_refused_reads_plainly(
     path = tmp_path / "blob"
     data = os.urandom(READ + 5)
     path.write_bytes(data)
-    real_readv, calls = os.readv, []
+    real_preadv, calls = os.preadv, []
 
-    def refusing_the_first(fd: int, buffers) -> int:  # noqa: ANN001
-        calls.append(fd)
+    def refusing_the_first(fd: int, buffers, offset: int) -> int:  # noqa: ANN001
+        calls.append(offset)
         if len(calls) == 1:
             raise OSError(errno.EINVAL, "Invalid argument")
-        return real_readv(fd, buffers)
+        return real_preadv(fd, buffers, offset)
 
-    monkeypatch.setattr(os, "readv", refusing_the_first)
+    monkeypatch.setattr(os, "preadv", refusing_the_first)
     with DirectReader(os.open(path, os.O_RDONLY)) as reader:
         assert read_as_the_pipeline_does(reader) == data
-        assert not reader._direct
+        assert reader._pool is None  # plain reads from the refusal on
 
 
 def test_seal_bytes_and_the_pipeline_agree_on_what_they_open() -> None:
