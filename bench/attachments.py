@@ -44,11 +44,13 @@ GiB = 1024**3
 def _child(argv: list[str]) -> int:
     from dataclasses import replace
 
+    from core.attachments import Attachment
     from core.clock import utc_now
     from core.keys import MailboxPrivateKey
     from core.models import Conversation, Direction, ItemRole, Message, SealedItem
     from core.policy import DEFAULT_POLICY
-    from core.sealing import Attachment, Draft, Sender, save_attachment, seal_message
+    from core.saving import save_attachment
+    from core.sealing import Draft, Sender, seal_message
     from core.stream import ContentKey
     from storage.blobs import FileBlobStore
 
@@ -72,7 +74,7 @@ def _child(argv: list[str]) -> int:
             else:
                 saved = json.loads(state.read_text())
                 key = ContentKey(bytes.fromhex(saved["key"]))
-                context = f"{saved['id']}|attachment|0".encode()  # as core.sealing names it
+                context = f"{saved['id']}|attachment|0".encode()  # core.labels.stream_item
                 with blobs.open(saved["items"][-1][2]) as blob:
                     open_file(key, context, blob, sink)
         seconds = time.perf_counter() - start

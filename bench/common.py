@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "correct horse battery staple"  # noqa: S105
 
 
-def bench_home(home: Path, policy, smtp_url: str | None = None):  # noqa: ANN001, ANN201
+def bench_home(home: Path, policy, smtp_url: str | None = None):
     """A throwaway initialised home: (settings, the TOTP of its one staff member)."""
     import pyotp
 

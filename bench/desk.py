@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.common import BENCH_PASSWORD, Figure, Report, bench_home, interleaved, median
 
 
-def _home(path: Path, policy):  # noqa: ANN001, ANN202
+def _home(path: Path, policy):
 
     from core.clock import FrozenClock
     from tui.factory import make_context
@@ -40,20 +40,20 @@ def _home(path: Path, policy):  # noqa: ANN001, ANN202
     return ctx, clock, totp
 
 
-def _login(ctx, clock, totp):  # noqa: ANN001, ANN202
+def _login(ctx, clock, totp):
     from core.desk import Desk
 
     clock.advance(seconds=30)  # a fresh TOTP step: a code is accepted only once
     return Desk.login(ctx, "desk@declacare.nl", BENCH_PASSWORD, totp.at(clock()))
 
 
-def generate(ctx, n: int, real: int) -> None:  # noqa: ANN001
+def generate(ctx, n: int, real: int) -> None:
     """``n`` conversations: the newest ``real`` from guests (sealed for real), the rest
     flow-2 conversations inserted in bulk."""
     from sqlalchemy import insert
 
+    from core.contact import Contact
     from core.context import require_organisation
-    from core.desk import Contact
     from core.keys import MailboxPublicKey
     from core.models import Conversation, Direction, Message, Method
     from core.sealing import Draft, Sender, seal_message
@@ -78,7 +78,7 @@ def generate(ctx, n: int, real: int) -> None:  # noqa: ANN001
             dict(
                 id=pid,
                 conversation_id=cid,
-                contact_sealed=contact.seal(ctx, pid),
+                contact_sealed=contact.seal(ctx.secret, pid),
                 thread_key_wrapped=os.urandom(wrapped_len),
                 method=Method.SMS.value,
                 language="nl",
@@ -151,7 +151,7 @@ class _NoSyncBlobs:
         self.store = FileBlobStore(root)
 
     @contextmanager
-    def create(self):  # noqa: ANN201
+    def create(self):
         blob_id = secrets.token_hex(16)
         path = self.store._path(blob_id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,12 +162,12 @@ class _NoSyncBlobs:
         self.store.delete(blob_id)
 
 
-async def _screen(desk) -> tuple[float, float, int]:  # noqa: ANN001
+async def _screen(desk) -> tuple[float, float, int]:
     """Seconds to the inbox's first rows, seconds for one page down, rows shown."""
     from textual.widgets import DataTable
 
     from tui.app import VeiligApp
-    from tui.desk import InboxScreen
+    from tui.desk.inbox import InboxScreen
 
     app = VeiligApp(desk.ctx, InboxScreen(desk))
     start = time.perf_counter()

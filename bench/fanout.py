@@ -28,7 +28,7 @@ class _Counter:
         self.count = 0
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         with self.lock:
             self.count += 1
         return "250 OK"
@@ -40,7 +40,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _email(n: int):  # noqa: ANN202
+def _email(n: int):
     from core.mail import Email, new_message_id
 
     return Email(
@@ -100,7 +100,7 @@ def run(report: Report, quick: bool, work: Path) -> None:
             async def send_all() -> None:
                 limit = asyncio.Semaphore(concurrency)
 
-                async def one(email) -> None:  # noqa: ANN001
+                async def one(email) -> None:
                     async with limit:
                         # The MIME message is built per send, as the outbox must too.
                         await aiosmtplib.send(

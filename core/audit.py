@@ -21,7 +21,7 @@ from pathlib import Path
 from core.clock import Clock
 from core.i18n import _
 from core.models import AuditEntry
-from core.ports import Transaction
+from core.ports import AuditRecords
 from core.server_secret import ServerSecret
 
 
@@ -73,7 +73,7 @@ class AuditLog:
 
     def append(
         self,
-        tx: Transaction,
+        tx: AuditRecords,
         actor: str,
         action: Action,
         conversation_id: str | None = None,
@@ -107,7 +107,7 @@ class AuditLog:
                 f.truncate()
                 f.write(json.dumps({"seq": entry.seq, "mac": entry.mac.hex()}))
 
-    def verify(self, tx: Transaction) -> list[Problem]:
+    def verify(self, tx: AuditRecords) -> list[Problem]:
         """Every problem in the chain; an empty list means intact."""
         problems: list[Problem] = []
         previous, expected_seq = GENESIS, 1

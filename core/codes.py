@@ -17,7 +17,7 @@ from core.clock import Clock
 from core.errors import CodeRejected, RateLimited
 from core.models import Challenge, Purpose
 from core.policy import Policy
-from core.ports import Transaction
+from core.ports import ChallengeRecords
 from core.server_secret import ServerSecret
 
 
@@ -46,7 +46,7 @@ class CodeIssuer:
     def _code_tag(self, challenge_id: str, purpose: Purpose, code: str) -> bytes:
         return self.secret.tag("code", challenge_id, purpose, code)
 
-    def issue(self, tx: Transaction, purpose: Purpose, destination: str) -> IssuedCode:
+    def issue(self, tx: ChallengeRecords, purpose: Purpose, destination: str) -> IssuedCode:
         now = self.clock()
         tag = self.destination_tag(purpose, destination)
         recent = tx.challenges_since(tag, now - timedelta(hours=1))
@@ -75,7 +75,7 @@ class CodeIssuer:
         code = normalise_code(typed)
         return len(code) == self.policy.code_digits and code.isascii() and code.isdigit()
 
-    def check(self, tx: Transaction, challenge_id: str, typed: str) -> None:
+    def check(self, tx: ChallengeRecords, challenge_id: str, typed: str) -> None:
         """Accept the code once, or raise :class:`CodeRejected` saying why."""
         challenge = tx.challenge(challenge_id)
         if challenge is None or challenge.consumed_at is not None:

@@ -25,7 +25,11 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
     language: str | None = None
-    transfer: TransferArea | None = None  # set by `veilig serve ssh` for its sessions
+    transfer: TransferArea | None = None  # set by `veilig serve ssh/web` for its sessions
+    # Where outside people open messages besides `veilig open`, named in the e-mails:
+    # the web address (`veilig serve web`) and the SSH address (`veilig serve ssh`).
+    public_url: str | None = None  # https://veilig.example.nl
+    public_ssh: str | None = None  # veilig.example.nl:2222
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +42,8 @@ class Settings:
             sms_url=env.get("VEILIG_SMS_URL") or None,
             language=env.get("VEILIG_LANG") or None,
             transfer=TransferArea.from_env(env),
+            public_url=env.get("VEILIG_PUBLIC_URL") or None,
+            public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
         )
 
     @property

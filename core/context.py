@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.attachments import Attachment
 from core.audit import Action, AuditLog
 from core.clock import Clock, utc_now
 from core.codes import CodeIssuer
 from core.errors import NotInitialised
 from core.i18n import _
+from core.mail import WaysIn
 from core.models import Mailbox, Organisation
 from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
-from core.ports import BlobStore, Repository, Transaction
-from core.sealing import Attachment, OpenedMessage, save_attachment_in
+from core.ports import BlobStore, Repository, StaffRecords
+from core.saving import save_attachment_in
+from core.sealing import OpenedMessage
 from core.server_secret import ServerSecret
 from core.sms import SmsTransport
 from core.stream import ContentKey
@@ -34,6 +37,8 @@ class Context:
     home: Path | None = None  # the data directory: its files are never attachments
     # Over SSH: this session's file area, the only place files come from and go to.
     transfer: TransferArea | None = None
+    # The web and SSH addresses that e-mails to outside people name (VEILIG_PUBLIC_URL/SSH).
+    ways_in: WaysIn = field(default_factory=WaysIn)
 
     @property
     def audit(self) -> AuditLog:
@@ -87,7 +92,7 @@ class Context:
         )
 
 
-def require_organisation(tx: Transaction) -> tuple[Organisation, Mailbox]:
+def require_organisation(tx: StaffRecords) -> tuple[Organisation, Mailbox]:
     org, mailbox = tx.organisation(), tx.mailbox()
     if org is None or mailbox is None:
         raise NotInitialised(_("There is no organisation here yet: run `veilig init` first."))

@@ -85,14 +85,3 @@ def human_size(size: int) -> str:
             return f"{number}\u00a0{unit}"
         value /= 1024
     raise AssertionError("unreachable")
-
-
-def mask_email(address: str) -> str:
-    """``karin@huidtherapiex.nl`` -> ``k••••@huidtherapiex.nl``.
-
-    Enough for the owner to recognise, too little to harvest.
-    """
-    local, _, domain = address.partition("@")
-    if not domain:
-        return "•" * len(address)
-    return f"{local[:1]}{'•' * max(len(local) - 1, 3)}@{domain}"

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from core.display import literal
+from core.errors import InvalidInput
 from core.i18n import _, format_datetime, ngettext
 
 
@@ -31,6 +32,53 @@ class Email:
     @classmethod
     def from_json(cls, raw: bytes) -> Email:
         return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class WaysIn:
+    """How an outside person can open a message besides ``veilig open``, named in the
+    e-mails when the office offers it: the web address (``VEILIG_PUBLIC_URL``, e.g.
+    ``https://veilig.example.nl``; the browser dialog is at ``/open``) and the SSH
+    address (``VEILIG_PUBLIC_SSH``, e.g. ``veilig.example.nl:2222``). The reference is
+    never part of a link: it is pasted into the dialog, because URLs end up in logs,
+    browser history and proxies."""
+
+    web: str | None = None
+    ssh: str | None = None
+
+    def __post_init__(self) -> None:
+        web = self.web
+        if web is not None and (
+            not web.startswith(("https://", "http://"))
+            or any(ch.isspace() for ch in web)
+            or "?" in web
+            or "#" in web
+        ):
+            raise InvalidInput(
+                _("VEILIG_PUBLIC_URL must look like https://veilig.example.nl, not {url}.").format(
+                    url=web
+                )
+            )
+        if self.ssh is not None and (any(ch.isspace() for ch in self.ssh) or "@" in self.ssh):
+            raise InvalidInput(
+                _("VEILIG_PUBLIC_SSH must look like veilig.example.nl:2222, not {address}.").format(
+                    address=self.ssh
+                )
+            )
+
+    @property
+    def open_url(self) -> str | None:
+        return f"{self.web.rstrip('/')}/open" if self.web else None
+
+    @property
+    def ssh_command(self) -> str | None:
+        if not self.ssh:
+            return None
+        host, colon, port = self.ssh.rpartition(":")
+        if not (colon and port.isdigit()):
+            host, port = self.ssh, "22"
+        command = ["ssh", f"guest@{host}"]
+        return " ".join(command if port == "22" else [*command[:1], "-p", port, *command[1:]])
 
 
 def _email(to: str, subject: str, body: str, sender: str) -> Email:
@@ -84,32 +132,72 @@ def new_message_notice(*, org: str, mailbox: str) -> Email:
     return _email(mailbox, _("New secure message"), body, mailbox)
 
 
-def notification_email(*, org: str, sender: str, to: str, name: str, reference: str) -> Email:
+def notification_email(
+    *, org: str, sender: str, to: str, name: str, reference: str, ways_in: WaysIn | None = None
+) -> Email:
     """Seed 2A: a secure message waits. The reference is half of the key: it is in this
-    e-mail only, never stored. Nothing about the content is."""
+    e-mail only, never stored. Nothing about the content is. The web address comes
+    first when there is one (nothing to install), then the terminal and SSH."""
+    ways_in = ways_in or WaysIn()
     body = _(
-        "Dear {name},\n\n"
-        "{org} sent you a secure message. It is waiting for you, encrypted.\n\n"
-        "Open it in a terminal with:\n\n"
-        "    veilig open {reference}\n\n"
-        "or start `veilig open` and paste this reference:\n\n"
-        "    {reference}\n\n"
+        "Dear {name},\n\n{org} sent you a secure message. It is waiting for you, encrypted.\n\n"
+    )
+    if ways_in.open_url:
+        body += _(
+            "Open it in your web browser: go to\n\n"
+            "    {url}\n\n"
+            "and paste this reference there:\n\n"
+            "    {reference}\n\n"
+            "Or open it in a terminal with:\n\n"
+            "    veilig open {reference}\n\n"
+        )
+    else:
+        body += _(
+            "Open it in a terminal with:\n\n"
+            "    veilig open {reference}\n\n"
+            "or start `veilig open` and paste this reference:\n\n"
+            "    {reference}\n\n"
+        )
+    if ways_in.ssh_command:
+        body += _(
+            "Or over SSH, with nothing to install:\n\n"
+            "    {command}\n\n"
+            "then choose 2 and paste the reference.\n\n"
+        )
+    body += _(
         "To be sure it is you, we then send a verification code to the phone number or\n"
         "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
         "{org}"
-    ).format(name=literal(name) or _("recipient"), org=org, reference=reference)
+    )
+    body = body.format(
+        name=literal(name) or _("recipient"),
+        org=org,
+        reference=reference,
+        url=ways_in.open_url,
+        command=ways_in.ssh_command,
+    )
     return _email(
         to, _("A secure message from {org} is waiting for you").format(org=org), body, sender
     )
 
 
-def open_code_email(*, org: str, sender: str, to: str, code: str, minutes: int) -> Email:
-    body = _(
-        "Your verification code to open the secure message from {org}:\n\n"
-        "    {code}\n\n"
-        "Type it in veilig, where you asked for it, and press Enter to unlock. It works once for "
-        "{minutes} minutes.\n\n{org}"
-    ).format(org=org, code=code, minutes=minutes)
+def open_code_email(
+    *, org: str, sender: str, to: str, code: str, minutes: int, ways_in: WaysIn | None = None
+) -> Email:
+    ways_in = ways_in or WaysIn()
+    body = _("Your verification code to open the secure message from {org}:\n\n    {code}\n\n")
+    if ways_in.open_url:
+        body += _(
+            "Type it where you asked for it: in your web browser at {url}, or in veilig "
+            "(in a terminal or over SSH). Press Enter to unlock. It works once for "
+            "{minutes} minutes.\n\n{org}"
+        )
+    else:
+        body += _(
+            "Type it in veilig, where you asked for it, and press Enter to unlock. It works "
+            "once for {minutes} minutes.\n\n{org}"
+        )
+    body = body.format(org=org, code=code, minutes=minutes, url=ways_in.open_url)
     return _email(to, _("Your verification code for {org}").format(org=org), body, sender)
 
 

@@ -14,13 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import labels
 from core.audit import Action, AuditLog
 from core.clock import Clock
 from core.errors import CannotOpen
 from core.mail import Email
 from core.models import Channel, DeliveryStatus, OutboxItem
 from core.policy import Policy
-from core.ports import Repository, Transaction
+from core.ports import OutboxRecords, Repository, Transaction
 from core.server_secret import ServerSecret
 from core.sms import Sms, SmsTransport
 from core.transports import DeliveryFailed, EmailTransport
@@ -36,10 +37,6 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0  # this round; they stay pending until the policy gives up
     pending: int = 0
-
-
-def _binding(item_id: str) -> bytes:
-    return b"veilig/v1/outbox|" + item_id.encode()
 
 
 class Outbox:
@@ -61,21 +58,21 @@ class Outbox:
         self.policy = policy
         self.clock = clock
 
-    def enqueue_email(self, tx: Transaction, email: Email) -> OutboxItem:
+    def enqueue_email(self, tx: OutboxRecords, email: Email) -> OutboxItem:
         return self._enqueue(tx, Channel.EMAIL, email.to_json())
 
-    def enqueue_sms(self, tx: Transaction, sms: Sms) -> OutboxItem:
+    def enqueue_sms(self, tx: OutboxRecords, sms: Sms) -> OutboxItem:
         return self._enqueue(tx, Channel.SMS, sms.to_json())
 
-    def _enqueue(self, tx: Transaction, channel: Channel, payload: bytes) -> OutboxItem:
+    def _enqueue(self, tx: OutboxRecords, channel: Channel, payload: bytes) -> OutboxItem:
         now = self.clock()
         item = OutboxItem(channel=channel, sealed_payload=b"", created_at=now, next_attempt_at=now)
-        item.sealed_payload = self.secret.seal(payload, _binding(item.id))
+        item.sealed_payload = self.secret.seal(payload, labels.outbox(item.id))
         tx.add(item)
         return item
 
     async def _send(self, item: OutboxItem) -> None:
-        payload = self.secret.open(item.sealed_payload, _binding(item.id))
+        payload = self.secret.open(item.sealed_payload, labels.outbox(item.id))
         if item.channel is Channel.SMS:
             await self.sms.send(Sms.from_json(payload))
         else:
@@ -89,7 +86,8 @@ class Outbox:
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with +-20 % jitter, so many queued mails do not retry in step."""
-        base = self.policy.delivery_first_retry * (2 ** min(attempts - 1, 20))
+        factor: float = 2 ** min(attempts - 1, 20)
+        base = self.policy.delivery_first_retry * factor
         capped = min(base, self.policy.delivery_max_backoff)
         jitter = 0.8 + secrets.randbelow(401) / 1000
         return capped * jitter

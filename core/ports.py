@@ -1,6 +1,9 @@
 """What the core needs from storage: a repository with transactions, and a blob store.
 
-``storage`` implements these; tests could implement them too. Keeping them small
+``storage`` implements these; tests could implement them too. One small protocol per
+aggregate (staff, conversations, participants, challenges, outbox, audit); a
+:class:`Transaction` is all of them at once, and a service that needs only one asks
+for only that one (``CodeIssuer`` takes :class:`ChallengeRecords`). Keeping them small
 keeps SQL out of the core.
 """
 
@@ -43,7 +46,7 @@ Entity = (
 )
 
 
-class Transaction(Protocol):
+class UnitOfWork(Protocol):
     """One unit of work: everything in it commits together or not at all."""
 
     def add(self, entity: Entity) -> None: ...
@@ -52,7 +55,15 @@ class Transaction(Protocol):
         """Run ``callback`` once the transaction committed (not if it rolled back)."""
         ...
 
-    # --- staff ---------------------------------------------------------------------
+
+class StaffRecords(UnitOfWork, Protocol):
+    """The organisation, its mailbox, its staff and their failed log-ins."""
+
+    def organisation(self) -> Organisation | None: ...
+
+    def mailbox(self) -> Mailbox | None: ...
+
+    def staff_by_email(self, email: str) -> StaffMember | None: ...
 
     def save_staff(self, staff: StaffMember) -> None: ...
 
@@ -60,7 +71,9 @@ class Transaction(Protocol):
 
     def clear_login_failures(self, email_tag: str) -> None: ...
 
-    # --- conversations, participants, invitations -------------------------------------
+
+class ConversationRecords(UnitOfWork, Protocol):
+    """Conversations and their messages (with the sealed items of each)."""
 
     def conversation(self, conversation_id: str) -> Conversation | None: ...
 
@@ -79,6 +92,18 @@ class Transaction(Protocol):
         per conversation); conversations without messages are left out."""
         ...
 
+    def messages(self, limit: int = 50, offset: int = 0) -> list[Message]:
+        """Newest first, across all conversations."""
+        ...
+
+    def blob_ids(self) -> set[str]:
+        """Every blob id a stored message refers to."""
+        ...
+
+
+class ParticipantRecords(UnitOfWork, Protocol):
+    """Outside people in conversations, their invitations and their wrapped keys."""
+
     def participant(self, participant_id: str) -> Participant | None: ...
 
     def participants_in(self, conversation_id: str) -> list[Participant]: ...
@@ -95,25 +120,18 @@ class Transaction(Protocol):
 
     def invitation_by_tag(self, reference_tag: str) -> Invitation | None: ...
 
-    def invitations_of(self, participant_id: str) -> list[Invitation]: ...
+    def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
+        """When each participant's newest delivered notification went out, for a page
+        at once; participants never notified yet are left out."""
+        ...
 
     def participant_keys(self, participant_id: str) -> dict[str, bytes]:
         """Message id -> content key wrapped under the participant's thread key."""
         ...
 
-    # --- audit ------------------------------------------------------------------------
 
-    def audit_tail(self) -> AuditEntry | None: ...
-
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """In sequence order."""
-        ...
-
-    def organisation(self) -> Organisation | None: ...
-
-    def mailbox(self) -> Mailbox | None: ...
-
-    def staff_by_email(self, email: str) -> StaffMember | None: ...
+class ChallengeRecords(UnitOfWork, Protocol):
+    """One-time codes, known only by their keyed tags."""
 
     def challenge(self, challenge_id: str) -> Challenge | None: ...
 
@@ -127,13 +145,9 @@ class Transaction(Protocol):
         """Atomically mark the code used; False if it already was (a racing verify)."""
         ...
 
-    def message(self, message_id: str) -> Message | None: ...
 
-    def blob_ids(self) -> set[str]:
-        """Every blob id a stored message refers to."""
-        ...
-
-    def messages(self, limit: int = 50, offset: int = 0) -> list[Message]: ...
+class OutboxRecords(UnitOfWork, Protocol):
+    """Queued e-mail and SMS (core.outbox)."""
 
     def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]: ...
 
@@ -155,6 +169,28 @@ class Transaction(Protocol):
     def outbox_item(self, item_id: str) -> OutboxItem | None: ...
 
     def save_outbox(self, item: OutboxItem) -> None: ...
+
+
+class AuditRecords(UnitOfWork, Protocol):
+    """The chained audit log (core.audit)."""
+
+    def audit_tail(self) -> AuditEntry | None: ...
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        """In sequence order."""
+        ...
+
+
+class Transaction(
+    StaffRecords,
+    ConversationRecords,
+    ParticipantRecords,
+    ChallengeRecords,
+    OutboxRecords,
+    AuditRecords,
+    Protocol,
+):
+    """One unit of work over every aggregate."""
 
 
 class Repository(Protocol):

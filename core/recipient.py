@@ -16,19 +16,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from core import labels
+from core.access import unlock
 from core.audit import Action
 from core.codes import IssuedCode
+from core.contact import Contact
 from core.context import Context, require_organisation
-from core.desk import Contact, share_binding
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
-from core.keys import (
-    MailboxPublicKey,
-    ThreadKey,
-    open_thread_key,
-    unwrap_for_thread,
-    wrap_for_thread,
-)
+from core.keys import ThreadKey
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import (
     Channel,
@@ -41,18 +37,10 @@ from core.models import (
     Purpose,
 )
 from core.ports import Transaction
-from core.references import Reference, parse_reference, reference_bytes
-from core.sealing import (
-    Draft,
-    OpenedMessage,
-    Progress,
-    Sender,
-    discard_blobs,
-    read_message,
-    seal_message,
-)
+from core.references import Reference, parse_reference
+from core.sealing import Draft, OpenedMessage, Progress, Sender, read_message
 from core.sms import Sms
-from core.starter import Receipt
+from core.store import Receipt, store_message
 from core.stream import ContentKey
 
 
@@ -95,6 +83,15 @@ class OpenThread:
     _thread_key: ThreadKey = field(repr=False)
 
 
+@dataclass
+class ThreadMessages:
+    """What an unlocked recipient can read: the messages that open, oldest first, and
+    those that do not (changed or damaged on disk), set apart."""
+
+    opened: list[tuple[OpenedMessage, ContentKey]] = field(default_factory=list)
+    damaged: list[Message] = field(default_factory=list)
+
+
 def _decoy_contact(ctx: Context, reference: Reference) -> Contact:
     """A made-up Dutch mobile number, the same for the same reference each time."""
     digits = ctx.secret.tag("decoy", reference)
@@ -119,7 +116,7 @@ class Recipient:
             decoy = _decoy_contact(self.ctx, reference)
             return Invited(reference, org.name, Method.SMS, decoy.masked_destination(Method.SMS))
         self._check_available(participant)
-        contact = Contact.unseal(self.ctx, participant)
+        contact = Contact.unseal(self.ctx.secret, participant)
         return Invited(
             reference,
             org.name,
@@ -149,7 +146,7 @@ class Recipient:
                 return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
             participant = tx.participant(participant.id) or participant
             self._check_available(participant)
-            contact = Contact.unseal(self.ctx, participant)
+            contact = Contact.unseal(self.ctx.secret, participant)
             with speaking(participant.language):
                 issued = self._send_code(tx, invited, participant, contact, minutes)
             actor = f"recipient:{participant.id}"
@@ -189,6 +186,7 @@ class Recipient:
             to=contact.email,
             code=issued.code,
             minutes=minutes,
+            ways_in=self.ctx.ways_in,
         )
         self.ctx.outbox.enqueue_email(tx, mail)
         return issued
@@ -216,11 +214,7 @@ class Recipient:
             raise rejected
         assert participant is not None and invited._invitation is not None
         self._check_available(participant)  # revoked while the code was on its way
-        invitation = invited._invitation
-        share = self.ctx.secret.open(invitation.share_sealed, share_binding(invitation.id))
-        thread_key = open_thread_key(
-            invitation.thread_key_wrap, reference_bytes(invited.reference), share, invitation.id
-        )
+        thread_key = unlock(self.ctx, invited._invitation, invited.reference)
         with self.ctx.repo.transaction() as tx:
             fresh = tx.participant(participant.id)
             assert fresh is not None
@@ -234,18 +228,32 @@ class Recipient:
         return OpenThread(invited, fresh, thread_key)
 
     def messages(self, thread: OpenThread) -> list[tuple[OpenedMessage, ContentKey]]:
-        """Seed 2D: every message of the conversation this person may read, oldest first."""
+        """Seed 2D: every message of the conversation this person may read, oldest first.
+        Raises CannotOpen when one of them does not open (``read`` sets it apart)."""
+        read = self.read(thread)
+        if read.damaged:
+            raise CannotOpen("damaged")
+        return read.opened
+
+    def read(self, thread: OpenThread) -> ThreadMessages:
+        """Seed 2D as the screen shows it: one damaged message hides none of the others."""
         self._recheck(thread)
         with self.ctx.repo.transaction() as tx:
             keys = tx.participant_keys(thread.participant.id)
             messages = [
                 m for m in tx.messages_in(thread.participant.conversation_id) if m.id in keys
             ]
-        opened = []
+        read = ThreadMessages()
         for message in messages:
-            key = unwrap_for_thread(thread._thread_key, keys[message.id], message.id)
-            opened.append((read_message(blobs=self.ctx.blobs, key=key, message=message), key))
-        return opened
+            try:
+                binding = labels.thread_content(message.id)
+                key = ContentKey(thread._thread_key.unwrap(keys[message.id], binding))
+                read.opened.append(
+                    (read_message(blobs=self.ctx.blobs, key=key, message=message), key)
+                )
+            except CannotOpen:
+                read.damaged.append(message)
+        return read
 
     def _recheck(self, thread: OpenThread) -> None:
         with self.ctx.repo.transaction() as tx:
@@ -272,7 +280,7 @@ class Recipient:
         draft.check(self.ctx.policy)
         now = self.ctx.clock()
         participant = thread.participant
-        contact = Contact.unseal(self.ctx, participant)
+        contact = Contact.unseal(self.ctx.secret, participant)
         with self.ctx.repo.transaction() as tx:
             org, mailbox = require_organisation(tx)
         message = Message(
@@ -281,45 +289,39 @@ class Recipient:
             wrapped_key=b"",
             created_at=now,
         )
-        content_key = seal_message(
-            blobs=self.ctx.blobs,
-            mailbox_key=MailboxPublicKey(mailbox.public_key),
-            message=message,
-            sender=Sender(contact.name or contact.email, contact.email),
-            draft=draft,
+
+        def record(tx: Transaction, content_key: ContentKey) -> None:
+            tx.add(message)
+            binding = labels.thread_content(message.id)
+            tx.add(
+                ParticipantKey(
+                    message_id=message.id,
+                    participant_id=participant.id,
+                    wrapped=thread._thread_key.wrap(content_key, binding),
+                )
+            )
+            conversation = tx.conversation(participant.conversation_id)
+            assert conversation is not None
+            conversation.unread, conversation.last_message_at = True, now
+            tx.save_conversation(conversation)
+            fresh = tx.participant(participant.id)
+            assert fresh is not None
+            fresh.replied_at = now
+            tx.save_participant(fresh)
+            self.ctx.outbox.enqueue_email(tx, reply_notice(org=org.name, mailbox=mailbox.address))
+
+        sender = Sender(contact.name or contact.email, contact.email)
+        audit = (f"recipient:{participant.id}", Action.REPLY)
+        store_message(
+            self.ctx,
+            message,
+            draft,
+            mailbox=mailbox,
+            sender=sender,
+            record=record,
+            audit=audit,
             progress=progress,
         )
-        try:
-            with self.ctx.repo.transaction() as tx:
-                tx.add(message)
-                tx.add(
-                    ParticipantKey(
-                        message_id=message.id,
-                        participant_id=participant.id,
-                        wrapped=wrap_for_thread(thread._thread_key, content_key, message.id),
-                    )
-                )
-                conversation = tx.conversation(participant.conversation_id)
-                assert conversation is not None
-                conversation.unread, conversation.last_message_at = True, now
-                tx.save_conversation(conversation)
-                fresh = tx.participant(participant.id)
-                assert fresh is not None
-                fresh.replied_at = now
-                tx.save_participant(fresh)
-                self.ctx.outbox.enqueue_email(
-                    tx, reply_notice(org=org.name, mailbox=mailbox.address)
-                )
-                self.ctx.audit.append(
-                    tx,
-                    f"recipient:{participant.id}",
-                    Action.REPLY,
-                    participant.conversation_id,
-                    f"{message.attachment_count} attachments",
-                )
-        except BaseException:
-            discard_blobs(self.ctx.blobs, message.items)
-            raise
         return Receipt(message_id=message.id, received_at=now, attachments=message.attachment_count)
 
 

@@ -14,12 +14,10 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from core.errors import CannotOpen
+from core import aead, labels
 
 FILE_NAME = "server.key"
 
@@ -32,8 +30,8 @@ class ServerSecret:
     def __init__(self, root: bytes) -> None:
         if len(root) != 32:
             raise ValueError("server secret must be 32 bytes")
-        self._tag_key = _derive(root, b"veilig/v1/tags")
-        self._seal = AESGCM(_derive(root, b"veilig/v1/at-rest"))
+        self._tag_key = _derive(root, labels.TAGS)
+        self._seal_key = _derive(root, labels.AT_REST)
 
     def __repr__(self) -> str:
         return "ServerSecret(<secret>)"
@@ -64,11 +62,10 @@ class ServerSecret:
         return mac.digest()
 
     def seal(self, plaintext: bytes, binding: bytes) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return nonce + self._seal.encrypt(nonce, plaintext, binding)
+        """``binding`` (from core.labels) names the row the record belongs to."""
+        return aead.seal(self._seal_key, plaintext, binding)
 
     def open(self, sealed: bytes, binding: bytes) -> bytes:
-        try:
-            return self._seal.decrypt(sealed[:12], sealed[12:], binding)
-        except InvalidTag:
-            raise CannotOpen("sealed record altered or moved") from None
+        return aead.open_sealed(
+            self._seal_key, sealed, binding, failure="sealed record altered or moved"
+        )

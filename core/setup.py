@@ -5,24 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pyotp
-
+from core import labels, two_factor
 from core.clock import Clock
+from core.contact import check_email
 from core.errors import AlreadyInitialised, InvalidInput
 from core.i18n import _
-from core.keys import (
-    MailboxPrivateKey,
-    Password,
-    RecoveryKey,
-    new_recovery_key,
-    wrap_with_password,
-    wrap_with_recovery_key,
-)
+from core.keys import MailboxPrivateKey, Password, RecoveryKey, new_recovery_key
 from core.models import Mailbox, Organisation, StaffMember
 from core.policy import Policy
 from core.ports import Repository
 from core.server_secret import ServerSecret
-from core.starter import check_email
 
 
 @dataclass(frozen=True)
@@ -36,18 +28,6 @@ class InitResult:
 
     def __repr__(self) -> str:
         return f"InitResult({self.organisation!r}, {self.mailbox!r}, {self.staff!r}, <secrets>)"
-
-
-def staff_key_binding(staff_id: str, mailbox_id: str) -> bytes:
-    return f"veilig/v1/staff-key|{staff_id}|{mailbox_id}".encode()
-
-
-def recovery_binding(mailbox_id: str) -> bytes:
-    return f"veilig/v1/recovery|{mailbox_id}".encode()
-
-
-def totp_binding(staff_id: str) -> bytes:
-    return f"veilig/v1/totp|{staff_id}".encode()
 
 
 def check_password(password: str, policy: Policy) -> Password:
@@ -100,23 +80,21 @@ def initialise(
             recovery_wrap=b"",
             created_at=now,
         )
-        mailbox.recovery_wrap = wrap_with_recovery_key(
-            private.raw_bytes(), recovery, recovery_binding(mailbox.id)
-        )
-        totp_secret = pyotp.random_base32()  # 160 bits from `secrets` (RFC 4226 §4)
+        mailbox.recovery_wrap = recovery.wrap(private.raw_bytes(), labels.recovery_wrap(mailbox.id))
+        totp_secret = two_factor.new_secret()
         staff = StaffMember(
             mailbox_id=mailbox.id, email=staff_email, key_wrap=b"", totp_sealed=b"", created_at=now
         )
-        staff.key_wrap = wrap_with_password(
-            private.raw_bytes(), pw, policy.argon2, staff_key_binding(staff.id, mailbox.id)
+        staff.key_wrap = pw.wrap(
+            private.raw_bytes(), labels.staff_key(staff.id, mailbox.id), policy.argon2
         )
-        staff.totp_sealed = secret.seal(totp_secret.encode(), totp_binding(staff.id))
+        staff.totp_sealed = two_factor.seal_secret(secret, totp_secret, staff.id)
         tx.add(org)
         tx.add(mailbox)
         tx.add(staff)
-        uri = pyotp.TOTP(
-            totp_secret, digits=policy.totp_digits, interval=policy.totp_interval_seconds
-        ).provisioning_uri(name=staff_email, issuer_name=f"veilig {org_name}")
+        uri = two_factor.provisioning_uri(
+            totp_secret, account=staff_email, issuer=f"veilig {org_name}", policy=policy
+        )
         result = InitResult(org_name, mailbox_address, staff_email, totp_secret, uri, recovery)
         if show is not None:
             show(result)

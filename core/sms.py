@@ -98,7 +98,7 @@ class TwilioTransport:
 
         parts = urllib.parse.urlsplit(self.url)
         sender = urllib.parse.parse_qs(parts.query).get("from", [""])[0]
-        if not (parts.username and parts.password and sender):
+        if not (parts.username and parts.password and parts.hostname and sender):
             raise InvalidInput("twilio:// needs ACCOUNT_SID:AUTH_TOKEN@host/?from=+31…")
         scheme = "http" if parts.scheme == "twilio+http" else "https"
         host = parts.hostname + (f":{parts.port}" if parts.port else "")

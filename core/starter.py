@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from datetime import datetime
 
 from core.audit import Action
+from core.contact import check_email
 from core.context import Context, require_organisation
 from core.errors import CodeRejected, InvalidInput, StorageFailed
 from core.i18n import _
-from core.keys import MailboxPublicKey
 from core.mail import confirmation_email, new_message_notice, verification_email
 from core.models import Conversation, Direction, Message, Purpose
-from core.sealing import Draft, Progress, Sender, discard_blobs, seal_message
+from core.ports import Transaction
+from core.sealing import Draft, Progress, Sender
+from core.store import Receipt, store_message
+from core.stream import ContentKey
 
 MAX_NAME_LENGTH = 200
 
@@ -38,13 +40,6 @@ class VerifiedGuest:
     email: str
 
 
-@dataclass(frozen=True)
-class Receipt:
-    message_id: str
-    received_at: datetime
-    attachments: int
-
-
 def check_name(name: str) -> str:
     name = name.strip()
     if not name:
@@ -52,21 +47,6 @@ def check_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(_("That name is too long."))
     return name
-
-
-def check_email(address: str) -> str:
-    """A normalised address, or InvalidInput with a reason a person understands."""
-    # Imported on first use: it is not needed for the first screen (docs/PERFORMANCE.md).
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        # No DNS lookup: it would leak who writes to us and fails offline.
-        return validate_email(address.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        # Our own words: the library's reasons are English-only and technical.
-        raise InvalidInput(
-            _("That is not an e-mail address. It should look like name@example.nl.")
-        ) from None
 
 
 class Starter:
@@ -130,56 +110,37 @@ class Starter:
             wrapped_key=b"",
             created_at=now,
         )
-        # Blobs first (slow, outside the transaction); rows and mails commit together.
-        try:
-            seal_message(
-                blobs=self.ctx.blobs,
-                mailbox_key=MailboxPublicKey(mailbox.public_key),
-                message=message,
-                sender=Sender(guest.name, guest.email),
-                draft=draft,
-                progress=progress,
-            )
-        except OSError as exc:
-            raise StorageFailed(_storage_message(exc)) from None
-        try:
-            self._commit(
-                org.name, mailbox.address, guest, conversation, message, len(draft.attachments)
-            )
-        except BaseException:
-            discard_blobs(self.ctx.blobs, message.items)
-            raise
-        return Receipt(message_id=message.id, received_at=now, attachments=len(draft.attachments))
+        attachments = len(draft.attachments)
 
-    def _commit(
-        self,
-        org_name: str,
-        mailbox_address: str,
-        guest: VerifiedGuest,
-        conversation: Conversation,
-        message: Message,
-        attachments: int,
-    ) -> None:
-        now = message.created_at
-        with self.ctx.repo.transaction() as tx:
+        def record(tx: Transaction, _content_key: ContentKey) -> None:
             tx.add(conversation)
             tx.add(message)
             outbox = self.ctx.outbox
             outbox.enqueue_email(
                 tx,
                 confirmation_email(
-                    org=org_name,
-                    sender=mailbox_address,
+                    org=org.name,
+                    sender=mailbox.address,
                     to=guest.email,
                     name=guest.name,
                     received_at=now,
                     attachments=attachments,
                 ),
             )
-            outbox.enqueue_email(tx, new_message_notice(org=org_name, mailbox=mailbox_address))
-            self.ctx.audit.append(
-                tx, "guest", Action.MESSAGE_RECEIVED, conversation.id, f"{attachments} attachments"
-            )
+            outbox.enqueue_email(tx, new_message_notice(org=org.name, mailbox=mailbox.address))
+
+        store_message(
+            self.ctx,
+            message,
+            draft,
+            mailbox=mailbox,
+            sender=Sender(guest.name, guest.email),
+            record=record,
+            audit=("guest", Action.MESSAGE_RECEIVED),
+            progress=progress,
+            disk_error=lambda exc: StorageFailed(_storage_message(exc)),
+        )
+        return Receipt(message_id=message.id, received_at=now, attachments=attachments)
 
 
 def _storage_message(exc: OSError) -> str:

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core import labels
 from core.errors import CannotOpen
 
 
@@ -72,7 +73,7 @@ def new_content_key() -> ContentKey:
 
 def _item_key(content_key: ContentKey, salt: bytes, context: bytes) -> AESGCM:
     hkdf = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=salt, info=b"veilig/v1/stream|" + context
+        algorithm=hashes.SHA256(), length=32, salt=salt, info=labels.stream(context)
     )
     return AESGCM(hkdf.derive(content_key))
 

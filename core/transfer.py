@@ -6,6 +6,8 @@ Over SSH the app runs on the organisation's host, not on the practitioner's mach
 hands it to the app in the environment. Inside such a session, files are attached
 only from ``upload/`` and saved only into ``download/``: the app's process can read
 other files of the host, but the person at the keyboard cannot make it use them.
+``veilig serve web`` gives each browser tab the same kind of area; there the browser
+uploads into ``upload/`` and the app hands saved files to the browser as downloads.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from core.i18n import _
 ENV_DIR = "VEILIG_TRANSFER_DIR"
 ENV_LOGIN = "VEILIG_TRANSFER_LOGIN"  # f-…@host: the session's SFTP login
 ENV_PORT = "VEILIG_TRANSFER_PORT"
+ENV_KIND = "VEILIG_TRANSFER_KIND"  # "ssh" (the default) or "browser"
+
+SSH = "ssh"
+BROWSER = "browser"
 
 UPLOAD = "upload"
 DOWNLOAD = "download"
@@ -31,6 +37,7 @@ class TransferArea:
     root: Path
     login: str
     port: int
+    kind: str = SSH  # how files reach the area: scp/sftp (SSH) or the page (BROWSER)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TransferArea | None:
@@ -38,11 +45,23 @@ class TransferArea:
         if not folder:
             return None
         return cls(
-            root=Path(folder), login=env.get(ENV_LOGIN, ""), port=int(env.get(ENV_PORT) or 22)
+            root=Path(folder),
+            login=env.get(ENV_LOGIN, ""),
+            port=int(env.get(ENV_PORT) or 22),
+            kind=BROWSER if env.get(ENV_KIND) == BROWSER else SSH,
         )
 
     def env(self) -> dict[str, str]:
-        return {ENV_DIR: str(self.root), ENV_LOGIN: self.login, ENV_PORT: str(self.port)}
+        return {
+            ENV_DIR: str(self.root),
+            ENV_LOGIN: self.login,
+            ENV_PORT: str(self.port),
+            ENV_KIND: self.kind,
+        }
+
+    @property
+    def in_browser(self) -> bool:
+        return self.kind == BROWSER
 
     @property
     def upload(self) -> Path:
@@ -74,6 +93,8 @@ class TransferArea:
         except (OSError, RuntimeError):
             raise InvalidInput(_("There is no file at {path}.").format(path=typed)) from None
         if not real.is_relative_to(self.upload.resolve()):
+            if self.in_browser:
+                raise InvalidInput(_("In the browser, attach files with the page's Add a file."))
             raise InvalidInput(_("Over SSH, files can only be attached from your upload folder."))
         return real  # from_path opens this very file, refusing a symlink put there since
 

@@ -7,7 +7,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.errors import InvalidInput
@@ -85,14 +85,14 @@ class SmtpTransport:
     url: str = field(repr=False)  # may carry the SMTP password: never in a traceback
     timeout: float = 30.0
 
-    def _options(self) -> dict[str, object]:
+    def _options(self) -> dict[str, Any]:  # keyword arguments of aiosmtplib.send
         parts = urlsplit(self.url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise InvalidInput(f"VEILIG_SMTP_URL must be smtp:// or smtps://, not {parts.scheme!r}")
         implicit_tls = parts.scheme == "smtps"
         query = parse_qs(parts.query)
         starttls = query.get("starttls", ["auto" if _is_loopback(parts.hostname) else "require"])[0]
-        options: dict[str, object] = {
+        options: dict[str, Any] = {
             "hostname": parts.hostname,
             "port": parts.port or (465 if implicit_tls else 587),
             "use_tls": implicit_tls,
@@ -110,7 +110,7 @@ class SmtpTransport:
         import aiosmtplib
 
         try:
-            await aiosmtplib.send(to_mime(email), **self._options())  # type: ignore[arg-type]
+            await aiosmtplib.send(to_mime(email), **self._options())
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Only the kind of failure: an SMTP reply can echo addresses back.
             raise DeliveryFailed(type(exc).__name__) from None

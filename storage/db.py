@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -29,14 +30,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _begin_immediate(connection) -> None:  # noqa: ANN001
+def _begin_immediate(connection: Connection) -> None:
     # Take the write lock when a transaction starts, not at its first write: two
     # processes that read, then write, would otherwise fail with "database is locked"
     # (SQLITE_BUSY_SNAPSHOT) instead of waiting their turn under the busy timeout.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # DB-API: untyped
     # Let SQLAlchemy's "begin" event issue BEGIN itself (the pysqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

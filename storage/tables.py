@@ -7,6 +7,7 @@ file name, code or guest address in the clear.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -43,11 +44,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
 
-def _time(**kw: object) -> object:
-    return Field(sa_column=Column(UtcDateTime(), **kw))  # type: ignore[arg-type]
+# A Field with its own Column, typed Any as sqlmodel's Field is: the annotation of the
+# attribute it is assigned to says what the column holds.
+def _time(**kw: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kw))
 
 
-def _bytes() -> object:
+def _bytes() -> Any:
     return Field(sa_column=Column(LargeBinary(), nullable=False))
 
 
@@ -55,7 +58,7 @@ class OrganisationRow(SQLModel, table=True):
     __tablename__ = "organisation"
     id: str = Field(primary_key=True, max_length=36)
     name: str
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
 
 
 class MailboxRow(SQLModel, table=True):
@@ -63,9 +66,9 @@ class MailboxRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     organisation_id: str = Field(foreign_key="organisation.id", index=True)
     address: str
-    public_key: bytes = _bytes()  # type: ignore[assignment]
-    recovery_wrap: bytes = _bytes()  # type: ignore[assignment]
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    public_key: bytes = _bytes()
+    recovery_wrap: bytes = _bytes()
+    created_at: datetime = _time(nullable=False)
 
 
 class StaffRow(SQLModel, table=True):
@@ -73,10 +76,10 @@ class StaffRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
     email: str = Field(unique=True)
-    key_wrap: bytes = _bytes()  # type: ignore[assignment]
-    totp_sealed: bytes = _bytes()  # type: ignore[assignment]
+    key_wrap: bytes = _bytes()
+    totp_sealed: bytes = _bytes()
     last_totp_step: int | None = None
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
 
 
 class ChallengeRow(SQLModel, table=True):
@@ -84,11 +87,11 @@ class ChallengeRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     purpose: str
     destination_tag: str = Field(index=True)
-    code_tag: bytes = _bytes()  # type: ignore[assignment]
+    code_tag: bytes = _bytes()
     attempts: int = 0
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    consumed_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    consumed_at: datetime | None = _time(nullable=True)
 
 
 class ConversationRow(SQLModel, table=True):
@@ -96,24 +99,24 @@ class ConversationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
     unread: bool = False
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    last_message_at: datetime | None = _time(nullable=True, index=True)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
+    last_message_at: datetime | None = _time(nullable=True, index=True)
 
 
 class ParticipantRow(SQLModel, table=True):
     __tablename__ = "participant"
     id: str = Field(primary_key=True, max_length=36)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
-    contact_sealed: bytes = _bytes()  # type: ignore[assignment]
-    thread_key_wrapped: bytes = _bytes()  # type: ignore[assignment]
+    contact_sealed: bytes = _bytes()
+    thread_key_wrapped: bytes = _bytes()
     method: str
     language: str = "nl"
     verified_via: str | None = None
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    revoked_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
-    opened_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
-    replied_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    revoked_at: datetime | None = _time(nullable=True)
+    opened_at: datetime | None = _time(nullable=True)
+    replied_at: datetime | None = _time(nullable=True)
 
 
 class InvitationRow(SQLModel, table=True):
@@ -121,24 +124,24 @@ class InvitationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     participant_id: str = Field(foreign_key="participant.id", index=True)
     reference_tag: str = Field(unique=True)
-    share_sealed: bytes = _bytes()  # type: ignore[assignment]
-    thread_key_wrap: bytes = _bytes()  # type: ignore[assignment]
+    share_sealed: bytes = _bytes()
+    thread_key_wrap: bytes = _bytes()
     notice_outbox_id: str | None = None
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
 
 
 class ParticipantKeyRow(SQLModel, table=True):
     __tablename__ = "participant_key"
     message_id: str = Field(foreign_key="message.id", primary_key=True)
     participant_id: str = Field(foreign_key="participant.id", primary_key=True)
-    wrapped: bytes = _bytes()  # type: ignore[assignment]
+    wrapped: bytes = _bytes()
 
 
 class LoginFailureRow(SQLModel, table=True):
     __tablename__ = "login_failure"
     id: str = Field(primary_key=True, max_length=36)
     email_tag: str = Field(index=True)
-    at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    at: datetime = _time(nullable=False)
 
 
 class AuditRow(SQLModel, table=True):
@@ -148,8 +151,8 @@ class AuditRow(SQLModel, table=True):
     action: str
     conversation_id: str | None = None
     detail: str = ""
-    mac: bytes = _bytes()  # type: ignore[assignment]
-    at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    mac: bytes = _bytes()
+    at: datetime = _time(nullable=False)
 
 
 class MessageRow(SQLModel, table=True):
@@ -157,10 +160,10 @@ class MessageRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     direction: str
-    wrapped_key: bytes = _bytes()  # type: ignore[assignment]
+    wrapped_key: bytes = _bytes()
     attachment_count: int = 0
     author_id: str | None = None
-    created_at: datetime = _time(nullable=False, index=True)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False, index=True)
 
 
 class MessageItemRow(SQLModel, table=True):
@@ -176,10 +179,10 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     id: str = Field(primary_key=True, max_length=36)
     channel: str
-    sealed_payload: bytes = _bytes()  # type: ignore[assignment]
+    sealed_payload: bytes = _bytes()
     status: str = Field(index=True)
     attempts: int = 0
     last_error: str | None = None
-    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    next_attempt_at: datetime = _time(nullable=False)  # type: ignore[assignment]
-    sent_at: datetime | None = _time(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _time(nullable=False)
+    next_attempt_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time(nullable=True)

@@ -26,7 +26,7 @@ MAILBOX = "info@declacare.nl"
 
 
 @pytest.fixture
-def clock():  # noqa: ANN201
+def clock():
     """Time that moves only when a test says so (lifetimes, windows, TOTP steps)."""
     from core.clock import FrozenClock
 
@@ -46,7 +46,7 @@ class Mailbag:
     received: queue.Queue[Message] = field(default_factory=queue.Queue)
     all: list[Message] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         message = email.message_from_bytes(envelope.content)
         self.all.append(message)
         self.received.put(message)
@@ -85,7 +85,7 @@ def code_in(message: Message) -> str:
     return match.group(1)
 
 
-def delivered_code(ctx, home: Path, to: str) -> str:  # noqa: ANN001
+def delivered_code(ctx, home: Path, to: str) -> str:
     """Deliver the outbox to the Maildir and read the one new code for ``to``, as the
     guest's mail program would (reading moves the mail from new/ to cur/)."""
     import asyncio
@@ -194,7 +194,7 @@ class SmsGateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+            def do_POST(self) -> None:  # http.server's hook name
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.path.endswith("/Messages.json"):
                     form = urllib.parse.parse_qs(raw.decode())
@@ -278,14 +278,14 @@ def said(template: str, **values: object) -> str:
     return _(template).format(**values)[:24]
 
 
-def staff_desk(ctx, totp: pyotp.TOTP):  # noqa: ANN001, ANN201
+def staff_desk(ctx, totp: pyotp.TOTP):
     """The staff member logged in (password + TOTP): the mailbox key unlocked."""
     from core.desk import Desk
 
     return Desk.login(ctx, STAFF_EMAIL, STAFF_PASSWORD, totp.at(ctx.clock()))
 
 
-def only_message(desk):  # noqa: ANN001, ANN201
+def only_message(desk):
     """The one stored message, opened: (OpenedMessage, content key)."""
     [row] = desk.inbox()
     [(opened, key)] = desk.thread(row.conversation.id).messages

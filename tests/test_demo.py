@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.walkthrough import SEED_SCRIPTS, parse
+from tui.walkthrough.script import SEED_SCRIPTS, parse
 
 pytestmark = pytest.mark.slow  # the walkthrough demo plays in full (about 80 s)
 

@@ -10,14 +10,16 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from core.attachments import Attachment
 from core.clock import FrozenClock
-from core.desk import Contact, Desk
+from core.contact import Contact
+from core.desk import Desk
 from core.errors import InvalidInput
 from core.i18n import _, speaking
 from core.models import Method
 from core.policy import Policy
 from core.recipient import Recipient
-from core.sealing import Attachment, Draft
+from core.sealing import Draft
 from tests.conftest import (
     STAFF_EMAIL,
     STAFF_PASSWORD,
@@ -176,3 +178,58 @@ def test_availability_outside_1_to_90_days_is_refused(ctx, totp, clock, days: in
         desk.send_new(
             Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"), timedelta(days=days)
         )
+
+
+def damage_first_message(home: Path, conversation_id: str) -> None:
+    """Flip the last byte of a conversation's first meta blob, on disk."""
+    import sqlite3
+
+    with sqlite3.connect(home / "veilig.db") as db:
+        [(blob_id, *_rest)] = db.execute(
+            "SELECT i.blob_id, m.created_at FROM message_item i JOIN message m"
+            " ON m.id = i.message_id WHERE m.conversation_id = ? AND i.role = 'meta'"
+            " ORDER BY m.created_at LIMIT 1",
+            (conversation_id,),
+        ).fetchall()
+    [path] = home.rglob(blob_id)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_one_damaged_message_leaves_the_other_rows_of_sent(ctx, totp, clock, home: Path) -> None:
+    """Given two secure messages sent and the first one damaged on disk, when the desk
+    lists *Sent*, then both rows are there: the damaged one marked and without a
+    subject, the other as ever (one damaged message must not empty the view)."""
+    desk = login(ctx, totp, clock)
+    desk.send_new(Contact(PRACTITIONER, MOBILE, "Fysio Jansen"), Method.SMS, Draft("Uitslag", "a"))
+    clock.advance(minutes=1)
+    desk.send_new(Contact("tweede@example.nl", MOBILE, "Tweede"), Method.SMS, Draft("Verslag", "b"))
+    [first] = [row for row in desk.sent() if row.subject == "Uitslag"]
+
+    damage_first_message(home, first.participant.conversation_id)
+    rows = desk.sent()
+
+    assert [(r.contact.name, r.subject, r.damaged) for r in rows] == [
+        ("Tweede", "Verslag", False),
+        ("Fysio Jansen", "", True),
+    ]
+
+
+def test_sent_takes_as_many_queries_for_four_recipients_as_for_two(ctx, totp, clock) -> None:
+    """*Sent* reads a page in a few queries, not a few per recipient."""
+    from sqlalchemy import event
+
+    desk = login(ctx, totp, clock)
+    statements: list[str] = []
+    event.listen(ctx.repo.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    counts = []
+    for n in range(4):
+        desk.send_new(Contact(f"p{n}@example.nl", MOBILE), Method.SMS, Draft("x", "y"))
+        deliver(ctx)
+        clock.advance(minutes=1)
+        if n in (1, 3):
+            statements.clear()
+            assert len(desk.sent()) == n + 1
+            counts.append(len(statements))
+    assert counts[0] == counts[1] <= 6, statements

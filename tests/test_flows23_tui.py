@@ -166,7 +166,8 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
 async def test_an_idle_desk_locks_and_asks_for_a_log_in_again(
     home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
 ) -> None:
-    from tui.desk import InboxScreen, LoginScreen
+    from tui.desk.inbox import InboxScreen
+    from tui.desk.login import LoginScreen
 
     clock = FrozenClock()
     settings = make_settings(home, smtp_server.url)
@@ -198,7 +199,9 @@ async def test_an_idle_recipient_dialog_closes(home: Path, policy: Policy) -> No
 async def test_escape_on_a_half_written_message_asks_first(
     home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
 ) -> None:
-    from tui.desk import ComposeScreen, ConfirmScreen, InboxScreen
+    from tui.desk.compose import ComposeScreen
+    from tui.desk.confirm import ConfirmScreen
+    from tui.desk.inbox import InboxScreen
 
     clock = FrozenClock()
     settings = make_settings(home, smtp_server.url)
@@ -221,7 +224,7 @@ async def test_the_inbox_pages_through_older_conversations(
 ) -> None:
     from core.sealing import Draft
     from core.starter import Starter, VerifiedGuest
-    from tui.desk import INBOX_PAGE
+    from tui.desk.inbox import INBOX_PAGE
 
     clock = FrozenClock()
     settings = make_settings(home)

@@ -116,10 +116,11 @@ def prose_outside_translation(path: Path) -> list[tuple[int, str]]:
     ]
 
 
-USER_FACING = sorted((ROOT / "tui").glob("*.py")) + [ROOT / "core" / "mail.py"]
+# Every module of tui/, its subpackages (desk/, ssh/, walkthrough/) included.
+USER_FACING = sorted((ROOT / "tui").rglob("*.py")) + [ROOT / "core" / "mail.py"]
 
 
-@pytest.mark.parametrize("path", USER_FACING, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", USER_FACING, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_user_facing_string_bypasses_the_translation_function(path: Path) -> None:
     assert prose_outside_translation(path) == []
 

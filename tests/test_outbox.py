@@ -31,7 +31,7 @@ def test_smtp_with_user_and_password(home: Path, policy: Policy) -> None:
     bag = Mailbag()
     seen: list[tuple[str, str]] = []
 
-    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+    def authenticator(server, session, envelope, mechanism, auth_data):
         seen.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"p@ss word")
 

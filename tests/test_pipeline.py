@@ -284,7 +284,7 @@ def test_o_direct_refused_mid_file_goes_on_through_the_page_cache(
     leaves the offset unaligned likewise): the rest goes through the page cache."""
     real_write, writes = os.write, []
 
-    def refusing_the_second(fd: int, data) -> int:  # noqa: ANN001
+    def refusing_the_second(fd: int, data) -> int:
         writes.append(len(data))
         if len(writes) == 2:
             raise OSError(errno.EINVAL, "Invalid argument")
@@ -304,7 +304,7 @@ def test_o_direct_refused_mid_file_goes_on_through_the_page_cache(
 def test_a_full_disk_is_not_taken_for_a_refused_o_direct(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(fd: int, data) -> int:  # noqa: ANN001
+    def full(fd: int, data) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", full)
@@ -394,7 +394,7 @@ def test_a_direct_reader_where_o_direct_is_refused_reads_plainly(
     path.write_bytes(data)
     real_preadv, calls = os.preadv, []
 
-    def refusing_the_first(fd: int, buffers, offset: int) -> int:  # noqa: ANN001
+    def refusing_the_first(fd: int, buffers, offset: int) -> int:
         calls.append(offset)
         if len(calls) == 1:
             raise OSError(errno.EINVAL, "Invalid argument")

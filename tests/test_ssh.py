@@ -16,16 +16,17 @@ import pyotp
 import pyte
 import pytest
 
-from core.desk import Contact
+from core.attachments import Attachment
+from core.contact import Contact
 from core.models import Method
 from core.policy import Policy
-from core.sealing import Attachment, Draft
+from core.sealing import Draft
 from core.setup import InitResult
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, only_message, staff_desk
 from tui.factory import make_context
-from tui.ssh_files import FileAreas
-from tui.ssh_keys import add_staff_key
-from tui.ssh_server import Hub, start_server, stop_server
+from tui.ssh.files import FileAreas
+from tui.ssh.keys import add_staff_key
+from tui.ssh.server import Hub, start_server, stop_server
 
 pytestmark = pytest.mark.slow  # a real SSH server and clients
 
@@ -77,7 +78,7 @@ class Terminal(asyncssh.SSHClientSession[bytes]):
 ENTER, CTRL_S, CTRL_D = b"\r", b"\x13", b"\x04"
 
 
-async def until(condition, what: str, timeout: float = TIMEOUT) -> None:  # noqa: ANN001
+async def until(condition, what: str, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -100,7 +101,7 @@ async def server(
     await stop_server(hub, acceptor)
 
 
-async def connect(hub: Hub, username: str = "guest", **options) -> asyncssh.SSHClientConnection:  # noqa: ANN003
+async def connect(hub: Hub, username: str = "guest", **options) -> asyncssh.SSHClientConnection:
     options.setdefault("client_keys", None)
     return await asyncssh.connect(
         "127.0.0.1",

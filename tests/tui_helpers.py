@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections import defaultdict
@@ -37,8 +38,11 @@ async def paste(pilot: Pilot, text: str) -> None:
 
 
 async def wait_for_workers(pilot: Pilot, group: str = "core") -> None:
-    """Wait until the core worker finished (the TUI runs core calls in threads)."""
-    await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group == group])
+    """Wait until the core worker finished (the TUI runs core calls in threads), with
+    its result or with an error: a worker lets a refusal (a wrong code, a damaged
+    message) out, and its screen says what it means (tui/base.py)."""
+    workers = [w for w in pilot.app.workers if w.group == group]
+    await asyncio.gather(*(worker.wait() for worker in workers), return_exceptions=True)
     await pilot.pause()
 
 

@@ -7,13 +7,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from core.context import Context
 from core.i18n import _
+from tui.base import BaseScreen
+from tui.guest import GuestChoiceScreen
+from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,16 @@ class VeiligApp(App[None]):
             self.last_input_at = time.monotonic()
         await super().on_event(event)
 
+    @on(FileUploaded)
+    def file_uploaded(self, event: FileUploaded) -> None:
+        """``veilig serve web``: the page uploaded a file; the dialog on top takes it."""
+        from tui.writing import WritingScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WritingScreen):
+                screen.file_uploaded(event.name)
+                return
+
     def lock_if_idle(self) -> None:
         idle = time.monotonic() - self.last_input_at
         if idle >= self.ctx.policy.idle_lock.total_seconds():
@@ -114,6 +127,15 @@ class VeiligApp(App[None]):
         parts = binding.key.split("+")
         key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])
         return "+".join([p.capitalize() for p in parts[:-1]] + [key])
+
+    @on(BaseScreen.OutboxDue)
+    def _outbox_due(self) -> None:
+        self.deliver_outbox()
+
+    @on(GuestChoiceScreen.Chosen)
+    def _guest_chose(self, chosen: GuestChoiceScreen.Chosen) -> None:
+        self.first_screen = chosen.screen  # the idle lock asks the dialog chosen
+        self.switch_screen(chosen.screen)
 
     def deliver_outbox(self) -> None:
         """Deliver what is due. Never two rounds at once, and never cancel one midway:

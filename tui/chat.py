@@ -1,47 +1,53 @@
-"""The chat-like dialog shared by the guest's starter, the recipient and the desk's replies.
+"""The chat-like dialog of the guest's starter, the recipient and the desk's conversation.
 
 A scrolling conversation of bubbles above, one answer area below. The answer area
 holds every kind of input a step may need; each step shows only its own
-(``show_only``). Writing a message (body, attachments, confirm, send with progress)
-is the same everywhere, so it lives here.
+(``WIDGETS``, ``show_only``). The step machine is the same for every dialog:
+``show_step`` shows a step's widgets and (normally) asks its question, Enter on the
+line goes to ``answer``, the send button to ``press``, Escape follows ``BACK``, and
+the footer shows only the keys ``allowed`` in the step. Each layer of screens handles
+its own steps in ``enter``/``answer``/``press``/``allowed`` and passes the rest on
+with ``super()``: :mod:`tui.writing` the writing steps, :mod:`tui.reading` the reading
+steps, the dialogs their own.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-from pathlib import Path
+from typing import ClassVar, TypeVar
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, ProgressBar, Static, TextArea
-from textual.worker import Worker, WorkerState
+from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from core.context import Context
+from core.dialog import Step
 from core.display import human_size, literal
-from core.errors import (
-    CannotOpen,
-    CodeRejected,
-    InvalidInput,
-    KeyDamaged,
-    RateLimited,
-    VeiligError,
-)
-from core.i18n import _, format_datetime, ngettext
+from core.errors import InvalidInput
+from core.i18n import _, format_datetime
 from core.models import Direction
-from core.sealing import Draft, OpenedMessage, check_attachments
-from tui.file_picker import FilePicker
+from core.sealing import OpenedMessage
+from tui.base import BaseScreen
 from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
-
-log = logging.getLogger(__name__)
 
 ANSWER_WIDGETS = ("line", "body", "files", "progress", "buttons")
 
+W = TypeVar("W", bound=Widget)
 
-class ChatScreen(Screen[None]):
-    """Base for guided dialogs. Subclasses define the steps; this holds the parts."""
+BACK_KEY = Binding("escape", "back", _("Back"), id="back")
+
+
+class ChatScreen(BaseScreen):
+    """Base for guided dialogs: the parts, and the step machine the dialogs fill in."""
+
+    WIDGETS: ClassVar[dict[Step, tuple[str, ...]]] = {}  # the answer widgets of each step
+    BACK: ClassVar[dict[Step, Step]] = {}  # where Escape leads from a step
+    ASK_AGAIN_ON_BACK: ClassVar[bool] = False  # Escape repeats the step's question
+
+    step: Step
 
     def __init__(self, ctx: Context, title: str) -> None:
         super().__init__()
@@ -68,19 +74,19 @@ class ChatScreen(Screen[None]):
         return self.query_one("#line", Input)
 
     @property
-    def body(self) -> TextArea:
-        return self.part("body")  # type: ignore[return-value]
+    def body(self) -> LiteralTextArea:
+        return self.part("body", LiteralTextArea)
 
     @property
     def files(self) -> AttachmentList:
-        return self.part("files")  # type: ignore[return-value]
+        return self.part("files", AttachmentList)
 
     @property
     def send_button(self) -> Button:
-        self.part("buttons")
+        self.part("buttons", Vertical)
         return self.query_one("#send", Button)
 
-    def part(self, widget_id: str) -> Widget:
+    def part(self, widget_id: str, kind: type[W]) -> W:
         """The answer widget ``widget_id`` (one of ANSWER_WIDGETS), made and mounted,
         hidden, in its place below the others the first time it is asked for."""
         answer = self.query_one("#answer", Vertical)
@@ -88,6 +94,7 @@ class ChatScreen(Screen[None]):
         before = None
         for child in answer.children:
             if child.id == widget_id:
+                assert isinstance(child, kind)
                 return child
             if before is None and child.id in later:
                 before = child
@@ -106,12 +113,13 @@ class ChatScreen(Screen[None]):
         answer.mount(widget, before=before)
         if widget_id == "buttons":
             widget.mount(Button(_("Send securely"), id="send", variant="success"))
+        assert isinstance(widget, kind)
         return widget
 
     def show_only(self, *widget_ids: str) -> None:
         for widget_id in ANSWER_WIDGETS:
             if widget_id in widget_ids:
-                self.part(widget_id).display = True
+                self.part(widget_id, Widget).display = True
             else:
                 for widget in self.query_one("#answer", Vertical).children:
                     if widget.id == widget_id:
@@ -130,114 +138,54 @@ class ChatScreen(Screen[None]):
             self.line.focus()
             self.line.select_all()  # kept, but selected: typing replaces it
 
-    # --- writing a message ----------------------------------------------------------
+    def show_failure(self, text: str) -> None:
+        self.show_error(text)
 
-    def add_attachment(self, text: str) -> None:
-        """Attach the file at ``text`` (a path). Raises InvalidInput with the reason."""
-        path = Path(text.strip()).expanduser()
-        attachment = self.ctx.attachment(path)
-        if any(f.path.resolve() == path.resolve() for f in self.files.files):
-            attachment.close()
-            self.line.value = ""
-            self.chat.say(_("{name} is already attached.").format(name=attachment.name), "notice")
-            return
+    # --- the step machine -------------------------------------------------------------
+
+    def show_step(self, step: Step, *, ask: bool = True) -> None:
+        """Show the widgets of ``step`` and (normally) ask its question."""
+        self.step = step
+        self.show_only(*self.WIDGETS[step])
+        self.enter(step, ask=ask)
+        self.refresh_bindings()
+
+    def enter(self, step: Step, *, ask: bool) -> None:
+        """What ``step`` says and where the focus goes; each layer handles its own steps."""
+
+    def answer(self, step: Step, text: str) -> None:
+        """Enter on the line in ``step``. Raise InvalidInput to have the reason said."""
+
+    def press(self, step: Step) -> None:
+        """The button below the dialog in ``step`` (send, or get the code)."""
+
+    def allowed(self) -> dict[str, bool]:
+        """Which actions do something in this step (the footer shows only those)."""
+        return {"back": self.step in self.BACK}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.allowed().get(action, True)
+
+    def action_back(self) -> None:
+        if self.step in self.BACK:
+            self.show_step(self.BACK[self.step], ask=self.ASK_AGAIN_ON_BACK)
+
+    def take_answer(self, text: str) -> None:
+        """``text`` as the answer to the step on screen; a refusal is said, the text kept."""
         try:
-            check_attachments((*self.files.files, attachment), self.ctx.policy)
-        except InvalidInput:
-            attachment.close()  # refused now, not after the others were encrypted
-            raise
-        self.line.value = ""
-        self.files.add_file(attachment)
+            self.answer(self.step, text)
+        except InvalidInput as exc:
+            self.show_error(str(exc))
 
-    def pick_file(self) -> None:
-        """The file picker; the chosen file is attached as if its path had been typed.
-        Over SSH it shows the session's upload folder and never leaves it."""
-        transfer = self.ctx.transfer
-        root = transfer.upload if transfer else Path.cwd()
-        self.app.push_screen(FilePicker(root, confined=transfer is not None), self._picked)
+    @on(Input.Submitted, "#line")
+    def _answered(self, event: Input.Submitted) -> None:
+        self.take_answer(event.value)
 
-    def save_folder(self) -> Path:
-        """Where attachments are saved: over SSH the session's download folder."""
-        return self.ctx.transfer.download if self.ctx.transfer else Path.cwd()
+    @on(Button.Pressed, "#send")
+    def _pressed(self) -> None:
+        self.press(self.step)
 
-    def shown_path(self, path: Path) -> str:
-        """A saved file as the person can name it: over SSH, inside their file area."""
-        transfer = self.ctx.transfer
-        if transfer is not None and path.is_relative_to(transfer.root):
-            return str(path.relative_to(transfer.root))
-        return str(path)
-
-    def say_upload_hint(self) -> None:
-        """Over SSH: how to put a file from your own computer into this session."""
-        transfer = self.ctx.transfer
-        if transfer is None:
-            return
-        self.chat.say(
-            _(
-                "You are connected over SSH. To attach a file from your own computer, open "
-                "a second terminal there and type:\n{command}\nThen type the file's name "
-                "here, or press Ctrl+O. Only this session can use this login.\n"
-                "Or with sftp: {sftp} (then: put FILE upload/)"
-            ).format(command=transfer.upload_command(), sftp=transfer.sftp_command()),
-            "notice",
-        )
-
-    def say_download_hint(self) -> None:
-        """Over SSH: how to fetch saved attachments to your own computer."""
-        transfer = self.ctx.transfer
-        if transfer is None:
-            return
-        self.chat.say(
-            _(
-                "To copy them to your own computer, type in a second terminal there:\n"
-                "{command}\nThis works only while this session is open."
-            ).format(command=transfer.download_command()),
-            "notice",
-        )
-
-    def _picked(self, path: Path | None) -> None:
-        if path is not None:
-            try:
-                self.add_attachment(str(path))
-            except InvalidInput as exc:
-                self.show_error(str(exc))
-
-    def clear_draft(self) -> None:
-        self.body.text = ""
-        for attachment in self.files.files:
-            attachment.close()
-        self.files.clear()
-        self.files.files.clear()
-
-    def draft(self, subject: str) -> Draft:
-        return Draft(subject=subject, body=self.body.text, attachments=tuple(self.files.files))
-
-    def summary(self, org: str, subject: str) -> str:
-        files = self.files.files
-        count = (
-            ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
-            if files
-            else _("no attachments")
-        )
-        total = human_size(sum(f.size for f in files))
-        return _(
-            "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "
-            "Press Enter to send securely, or Escape to change something."
-        ).format(org=org, subject=subject, count=count, total=total)
-
-    def progress_callback(self):  # noqa: ANN201 - a closure for a thread worker
-        """A progress function for sealing in a thread: at most 100 screen updates."""
-        bar = self.part("progress")
-        assert isinstance(bar, ProgressBar)
-        last = [-1]
-
-        def progress(done: int, total: int) -> None:
-            percent = done * 100 // total if total else 100
-            if percent != last[0]:
-                last[0] = percent
-                self.app.call_from_thread(bar.update, total=total, progress=done)
-
-        return progress
+    # --- showing a message ------------------------------------------------------------
 
     def show_message(self, opened: OpenedMessage, mine: Direction) -> None:
         """One message as a bubble: sender, time, subject, body, numbered attachments.
@@ -260,60 +208,3 @@ class ChatScreen(Screen[None]):
             lines.append(f"📎 {n}. {literal(attachment.name)}  ({size})")
         kind = "user" if opened.message.direction == mine else "bot"
         self.chat.say("\n".join(lines), kind)
-
-    # --- the one place for errors nobody foresaw --------------------------------------
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is not WorkerState.ERROR:
-            return
-        error = event.worker.error
-        # The kind only: an exception's text or traceback could quote what was typed.
-        log.error("unexpected %s in %s", type(error).__name__, event.worker.name)
-        self.recover()
-        self.show_error(
-            _("Something went wrong on our side. Nothing you typed is lost; please try again.")
-        )
-
-    def recover(self) -> None:
-        """Put the screen back in a state where the person can try again."""
-
-
-def explain(exc: VeiligError) -> str:
-    """A domain error in words for the person at the keyboard."""
-    if isinstance(exc, CannotOpen):
-        return _(
-            "This message cannot be opened: it was changed or damaged. Please tell the sender."
-        )
-    if isinstance(exc, KeyDamaged):
-        return _(
-            "The organisation's key is damaged, so nothing was sent. "
-            "Please tell the organisation's administrator."
-        )
-    return str(exc)
-
-
-def rate_message(exc: RateLimited) -> str:
-    minutes = max(1, -(-exc.retry_after_seconds // 60))
-    if exc.retry_after_seconds <= 60:
-        return _("A code was sent a moment ago. Please wait {s} seconds for a new one.").format(
-            s=exc.retry_after_seconds
-        )
-    return ngettext(
-        "Too many codes were asked for. Try again in {n} minute.",
-        "Too many codes were asked for. Try again in {n} minutes.",
-        minutes,
-    ).format(n=minutes)
-
-
-def code_message(exc: CodeRejected) -> str:
-    if exc.reason == CodeRejected.MALFORMED:
-        return _("A code is 6 digits. Please check what you typed.")
-    if exc.reason == CodeRejected.EXPIRED:
-        return _("This code has expired. Press Ctrl+R for a new code.")
-    if exc.reason == CodeRejected.USED_UP:
-        return _("This code can no longer be used. Press Ctrl+R for a new code.")
-    return ngettext(
-        "That code is not right. You can try {n} more time.",
-        "That code is not right. You can try {n} more times.",
-        exc.attempts_left,
-    ).format(n=exc.attempts_left)

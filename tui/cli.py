@@ -25,14 +25,14 @@ OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due m
 
 
 class _Formatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # noqa: ANN001
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with its own words in the chosen language too."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("add_help", False)
         super().__init__(*args, **kwargs)
@@ -66,14 +66,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
 
     serve = sub.add_parser("serve", help=_("serve the dialogs to others"))
-    serve.add_argument("protocol", choices=["ssh"], help=_("ssh: an SSH server"))
+    serve.add_argument(
+        "protocol", choices=["ssh", "web"], help=_("ssh: an SSH server; web: a web server")
+    )
     serve.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
-    serve.add_argument("--port", type=int, default=2222, help=_("port to listen on"))
+    serve.add_argument(
+        "--port", type=int, help=_("port to listen on (default: ssh 2222, web 8080)")
+    )
     serve.add_argument(
         "--public-host", help=_("host name that users type (shown in the file commands)")
     )
     serve.add_argument(
         "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help=_("web: the address people type, e.g. https://veilig.example.nl"),
+    )
+    serve.add_argument(
+        "--desk", action="store_true", help=_("web: also serve the staff desk, to loopback only")
+    )
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
     staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
@@ -117,7 +134,12 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+WEB_DRIVER = "tui.web.driver:VeiligWebDriver"  # set by `veilig serve web` for its sessions
+
+
 def _require_terminal() -> None:
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return  # a browser tab's session: the terminal is xterm.js, over pipes
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise VeiligError(
             _("veilig needs a terminal for this (run it in a terminal or with ssh -t).")
@@ -191,13 +213,17 @@ def cmd_guest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.protocol == "web":
+        from tui.web.run import serve_web
+
+        return serve_web(args, settings)
     import signal
     import socket
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_files import FileAreas
-    from tui.ssh_server import Hub, host_fingerprint, start_server, stop_server
+    from tui.ssh.files import FileAreas
+    from tui.ssh.server import Hub, host_fingerprint, start_server, stop_server
 
     make_context(settings)  # refuses a home that is not set up, before listening
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
@@ -210,7 +236,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> None:
-        server = await start_server(hub, args.host, args.port)
+        server = await start_server(hub, args.host, 2222 if args.port is None else args.port)
         print(
             _("veilig: SSH on {host}:{port}, host key {fingerprint}").format(
                 host=args.host, port=hub.port, fingerprint=host_fingerprint(settings.home)
@@ -238,7 +264,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from tui.factory import make_context
-    from tui.ssh_keys import add_staff_key
+    from tui.ssh.keys import add_staff_key
 
     ctx = make_context(settings)
     email = args.email.strip().casefold()
@@ -317,9 +343,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from core.i18n import current_language
-    from tui.demo import play
     from tui.factory import DEMO_PASSWORD, log_to_file, make_context, make_demo_home
-    from tui.walkthrough import seed_scripts
+    from tui.walkthrough.demo import play
+    from tui.walkthrough.script import seed_scripts
 
     if not args.headless:
         _require_terminal()

@@ -15,6 +15,7 @@ from core.config import Settings
 from core.context import Context
 from core.errors import AlreadyInitialised, NotInitialised
 from core.i18n import _
+from core.mail import WaysIn
 from core.policy import DEFAULT_POLICY, Policy
 from core.server_secret import FILE_NAME, ServerSecret
 from core.sms import sms_transport
@@ -89,6 +90,7 @@ def make_context(
         clock=clock,
         home=settings.home,
         transfer=settings.transfer,
+        ways_in=WaysIn(web=settings.public_url, ssh=settings.public_ssh),
     )
 
 
@@ -235,7 +237,7 @@ def make_recipient_app(
 
 
 def make_desk_app(settings: Settings, *, ctx: Context | None = None, email: str = "") -> VeiligApp:
-    from tui.desk import LoginScreen
+    from tui.desk.login import LoginScreen
 
     ctx, org_name, later = _quick_context(settings, ctx)
     return _app(ctx, LoginScreen(ctx, org_name, email), later)

@@ -3,6 +3,7 @@ Escape cancels. Names are shown literally (a file name can hold terminal escapes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from textual.widgets import DirectoryTree, Footer, Static
 
 from core.display import literal
 from core.i18n import _
+from tui.widgets import Notice
 
 
 class SafeDirectoryTree(DirectoryTree):
@@ -54,11 +56,27 @@ class FilePicker(ModalScreen[Path | None]):
                 markup=False,
             )
             yield Static(literal(str(self.root)), id="where", markup=False)
+            yield Notice(id="error")
             yield SafeDirectoryTree(self.root, id="tree")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#tree", DirectoryTree).focus()
+        self.check_readable(self.root)
+
+    def check_readable(self, folder: Path) -> None:
+        """The tree's loader shows a folder it cannot read as empty, without a word:
+        say so instead."""
+        try:
+            with os.scandir(folder):
+                text = ""
+        except OSError:
+            text = _("{path} cannot be read.").format(path=str(folder))
+        self.query_one("#error", Notice).say(text)
+
+    @on(DirectoryTree.DirectorySelected)
+    def _opened(self, event: DirectoryTree.DirectorySelected) -> None:
+        self.check_readable(event.path)
 
     def action_up(self) -> None:
         tree = self.query_one("#tree", DirectoryTree)
@@ -67,9 +85,12 @@ class FilePicker(ModalScreen[Path | None]):
             return
         tree.path = parent
         self.query_one("#where", Static).update(literal(str(parent)))
+        self.check_readable(parent)
 
     @on(DirectoryTree.FileSelected)
     def chosen(self, event: DirectoryTree.FileSelected) -> None:
+        if event.path == Path(self.query_one("#tree", DirectoryTree).path):
+            return  # the folder itself, gone (the tree takes it for a file): said above
         self.dismiss(event.path)
 
     def action_cancel(self) -> None:

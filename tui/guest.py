@@ -6,23 +6,34 @@ message that it sent (flows 2 and 3, with the reference from the e-mail).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
 from core.context import Context
 from core.i18n import _
+from tui.base import BaseScreen
 from tui.widgets import plain
 
 
-class GuestChoiceScreen(Screen[None]):
+class GuestChoiceScreen(BaseScreen):
     BINDINGS = [
         Binding("1", "write", _("Write to us"), id="write"),
         Binding("2", "open", _("Open a message"), id="open"),
     ]
+
+    @dataclass
+    class Chosen(Message):
+        """The dialog chosen; the app shows it in place of this one (and the idle lock
+        asks it, not this screen, what to do)."""
+
+        screen: Screen[None]
 
     def __init__(self, ctx: Context, org_name: str) -> None:
         super().__init__()
@@ -49,16 +60,11 @@ class GuestChoiceScreen(Screen[None]):
         from core.starter import Starter
         from tui.starter import StarterScreen
 
-        starter = Starter(self.ctx)
-        self._go(StarterScreen(starter, self.org_name))
+        self.post_message(self.Chosen(StarterScreen(Starter(self.ctx), self.org_name)))
 
     @on(Button.Pressed, "#open")
     def action_open(self) -> None:
         from core.recipient import Recipient
         from tui.recipient import RecipientScreen
 
-        self._go(RecipientScreen(Recipient(self.ctx), self.org_name))
-
-    def _go(self, screen: Screen[None]) -> None:
-        self.app.first_screen = screen  # type: ignore[attr-defined] - the idle lock follows
-        self.app.switch_screen(screen)
+        self.post_message(self.Chosen(RecipientScreen(Recipient(self.ctx), self.org_name)))

@@ -2,47 +2,35 @@
 
 Each step asks one question in a bubble and takes the answer at the bottom. The
 screen holds only what was typed; every decision is a call into ``core.starter``,
-run in a thread worker so that the database and sealing never freeze it.
+run in a thread worker so that the database and sealing never freeze it. Writing
+the message is the shared flow of :mod:`tui.writing`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on, work
 from textual.binding import Binding
-from textual.widgets import Button, Input
+from textual.message import Message
 
-from core.dialog import BACK, StarterStep
-from core.display import mask_email
-from core.errors import CodeRejected, InvalidInput, RateLimited, VeiligError
+from core.contact import check_email, mask_email
+from core.dialog import STARTER_BACK, StarterStep, Step, WriteStep
 from core.i18n import N_, _
-from core.starter import PendingGuest, Starter, VerifiedGuest, check_email, check_name
-from tui.chat import ChatScreen, code_message, explain, rate_message
-
-Step = StarterStep
+from core.sealing import Draft, Progress
+from core.starter import PendingGuest, Starter, VerifiedGuest, check_name
+from tui.writing import WRITE_WIDGETS, WritingScreen
 
 # What the single-line input asks for, per step.
 PLACEHOLDERS = {
-    Step.NAME: N_("Your name"),
-    Step.EMAIL: N_("Your e-mail address"),
-    Step.CODE: N_("Verification code"),
-    Step.SUBJECT: N_("Subject"),
-    Step.ATTACHMENTS: N_("Path of a file to attach (Enter on an empty line: done)"),
-}
-
-WIDGETS = {
-    Step.NAME: ("line",),
-    Step.EMAIL: ("line",),
-    Step.CODE: ("line",),
-    Step.SUBJECT: ("line",),
-    Step.BODY: ("body",),
-    Step.ATTACHMENTS: ("line", "files"),
-    Step.CONFIRM: ("files", "buttons"),
-    Step.SENDING: ("progress",),
-    Step.DONE: (),
+    StarterStep.NAME: N_("Your name"),
+    StarterStep.EMAIL: N_("Your e-mail address"),
+    StarterStep.CODE: N_("Verification code"),
+    StarterStep.SUBJECT: N_("Subject"),
 }
 
 
-class StarterScreen(ChatScreen):
+class StarterScreen(WritingScreen):
     BINDINGS = [
         Binding(
             "escape", "back", _("Back"), id="back", tooltip=_("One step back; nothing is lost")
@@ -52,13 +40,36 @@ class StarterScreen(ChatScreen):
         Binding("ctrl+o", "pick_file", _("Pick file"), id="pick", tooltip=_("Choose a file")),
         Binding("ctrl+n", "new_message", _("New message"), id="new"),
     ]
+    WIDGETS = {
+        StarterStep.NAME: ("line",),
+        StarterStep.EMAIL: ("line",),
+        StarterStep.CODE: ("line",),
+        StarterStep.SUBJECT: ("line",),
+        **WRITE_WIDGETS,
+        StarterStep.DONE: (),
+    }
+    BACK = STARTER_BACK
+    ASK_AGAIN_ON_BACK = True
+    ASK_ATTACHMENTS = N_(
+        "Do you want to attach files? Type a file's path and press Enter, or press "
+        "Ctrl+O to pick one. Delete removes a file. Press Enter on an empty line when "
+        "you are done."
+    )
+
+    @dataclass
+    class CodeSent(Message):
+        pending: PendingGuest
+
+    @dataclass
+    class Unlocked(Message):
+        guest: VerifiedGuest
 
     def __init__(self, starter: Starter, org_name: str) -> None:
         super().__init__(starter.ctx, _("veilig · secure message to {org}").format(org=org_name))
         self.starter = starter
         self.org_name = org_name
-        self.step = Step.NAME
-        self.answers: dict[Step, str] = {}
+        self.step = StarterStep.NAME
+        self.answers: dict[StarterStep, str] = {}
         self.pending: PendingGuest | None = None
         self.guest: VerifiedGuest | None = None
 
@@ -69,202 +80,132 @@ class StarterScreen(ChatScreen):
                 "encrypted end-to-end. First we check your e-mail address."
             ).format(org=self.org_name)
         )
-        self.show_step(Step.NAME)
+        self.show_step(StarterStep.NAME)
 
-    def show_step(self, step: Step, *, ask: bool = True) -> None:
-        """Show the widgets of ``step`` and (normally) ask its question."""
-        self.step = step
-        self.show_only(*WIDGETS[step])
+    # --- the steps --------------------------------------------------------------------
+
+    def enter(self, step: Step, *, ask: bool) -> None:
+        if not isinstance(step, StarterStep):
+            super().enter(step, ask=ask)
+            return
         if step in PLACEHOLDERS:
-            # Earlier answers come back when going back; the attachment line starts empty
-            # (Enter on an empty line means "done").
-            value = "" if step is Step.ATTACHMENTS else self.answers.get(step, "")
-            self.ask_line(_(PLACEHOLDERS[step]), value)
-        if ask:
-            self.ask(step)
-        if step is Step.BODY:
-            self.body.focus()
-        elif step is Step.CONFIRM:
-            self.send_button.focus()
-        self.refresh_bindings()
+            # Earlier answers come back when going back.
+            self.ask_line(_(PLACEHOLDERS[step]), self.answers.get(step, ""))
+        if not ask:
+            return
+        name = self.answers.get(StarterStep.NAME, "")
+        if step is StarterStep.NAME:
+            self.chat.say(_("What is your name?"))
+        elif step is StarterStep.EMAIL:
+            text = _("Thank you, {name}. What is your e-mail address?").format(name=name)
+            self.chat.say(text, multiline=False)
+        elif step is StarterStep.SUBJECT:
+            self.chat.say(_("What is the subject of your message?"))
 
-    def ask(self, step: Step) -> None:
-        name = self.answers.get(Step.NAME, "")
-        questions = {
-            Step.NAME: _("What is your name?"),
-            Step.EMAIL: _("Thank you, {name}. What is your e-mail address?").format(name=name),
-            Step.SUBJECT: _("What is the subject of your message?"),
-            Step.BODY: _("Write your message below. Press Ctrl+S when you are done."),
-            Step.ATTACHMENTS: _(
-                "Do you want to attach files? Type a file's path and press Enter, or press "
-                "Ctrl+O to pick one. Delete removes a file. Press Enter on an empty line when "
-                "you are done."
-            ),
-        }
-        if step in questions:
-            self.chat.say(questions[step], multiline=step is not Step.EMAIL)
-        if step is Step.ATTACHMENTS:
-            self.say_upload_hint()
-        if step is Step.CONFIRM:
-            self.chat.say(self.summary(self.org_name, self.answers.get(Step.SUBJECT, "")))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the keys that do something in this step (the footer follows)."""
-        allowed = {
-            "resend": self.step is Step.CODE,
-            "done_writing": self.step is Step.BODY,
-            "pick_file": self.step is Step.ATTACHMENTS,
-            "back": self.step in BACK,
-            "new_message": self.step is Step.DONE,
-        }
-        return allowed.get(action, True)
-
-    @on(Input.Submitted, "#line")
-    def answer(self, event: Input.Submitted) -> None:
-        text = event.value
-        step = self.step
+    def answer(self, step: Step, text: str) -> None:
+        if not isinstance(step, StarterStep):
+            super().answer(step, text)
+            return
         self.answers[step] = text
-        try:
-            if step is Step.NAME:
-                check_name(text)
-                self.chat.say(text.strip(), "user", multiline=False)
-                self.show_step(Step.EMAIL)
-            elif step is Step.EMAIL:
-                address = check_email(text)
-                self.chat.say(text.strip(), "user", multiline=False)
-                if self.pending and self.pending.email == address:
-                    self._code_sent(self.pending, again=True)  # back and forth: same code
-                else:
-                    self.request_code()
-            elif step is Step.CODE:
-                if text.strip():
-                    self.verify(text)
-            elif step is Step.SUBJECT:
-                self.chat.say(text if text.strip() else _("(no subject)"), "user", multiline=False)
-                self.show_step(Step.BODY)
-            elif step is Step.ATTACHMENTS:
-                if text.strip():
-                    self.add_attachment(text)
-                else:
-                    self.draft(self.answers.get(Step.SUBJECT, "")).check(self.ctx.policy)
-                    self.show_step(Step.CONFIRM)
-        except InvalidInput as exc:
-            self.show_error(str(exc))
+        if step is StarterStep.NAME:
+            check_name(text)
+            self.chat.say(text.strip(), "user", multiline=False)
+            self.show_step(StarterStep.EMAIL)
+        elif step is StarterStep.EMAIL:
+            address = check_email(text)
+            self.chat.say(text.strip(), "user", multiline=False)
+            if self.pending and self.pending.email == address:
+                self._code_sent(self.pending, again=True)  # back and forth: same code
+            else:
+                self.request_code()
+        elif step is StarterStep.CODE:
+            if text.strip():
+                self.verify(text)
+        elif step is StarterStep.SUBJECT:
+            self.chat.say(text if text.strip() else _("(no subject)"), "user", multiline=False)
+            self.show_step(WriteStep.BODY)
+
+    def allowed(self) -> dict[str, bool]:
+        """Show only the keys that do something in this step (the footer follows)."""
+        return super().allowed() | {
+            "resend": self.step is StarterStep.CODE,
+            "new_message": self.step is StarterStep.DONE,
+        }
+
+    def addressee(self) -> str:
+        return self.org_name
+
+    def draft_subject(self) -> str:
+        return self.answers.get(StarterStep.SUBJECT, "")
 
     # --- actions ------------------------------------------------------------------
 
-    def action_back(self) -> None:
-        if self.step in BACK:
-            # The pending code stays valid: the same address again reuses it.
-            self.show_step(BACK[self.step])
-
     def action_resend(self) -> None:
-        if self.step is Step.CODE:
+        if self.step is StarterStep.CODE:
             self.request_code(resend=True)
 
-    def action_done_writing(self) -> None:
-        if self.step is not Step.BODY:
-            return
-        self.answers[Step.BODY] = self.body.text
-        if self.body.text.strip():
-            self.chat.say(self.body.text, "user")
-        self.show_step(Step.ATTACHMENTS)
-
-    def action_pick_file(self) -> None:
-        if self.step is Step.ATTACHMENTS:
-            self.pick_file()
-
     def action_new_message(self) -> None:
-        if self.step is Step.DONE:
-            for step in (Step.SUBJECT, Step.BODY):
-                self.answers.pop(step, None)
-            self.clear_draft()
-            self.show_step(Step.SUBJECT)
-
-    @on(Button.Pressed, "#send")
-    def send_pressed(self) -> None:
-        if self.step is Step.CONFIRM:
-            self.show_step(Step.SENDING, ask=False)
-            self.send()
+        if self.step is StarterStep.DONE:
+            self.answers.pop(StarterStep.SUBJECT, None)
+            self.show_step(StarterStep.SUBJECT)
 
     # --- workers: core calls off the event loop -------------------------------------
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def request_code(self, resend: bool = False) -> None:
-        try:
-            if resend and self.pending:
-                pending = self.starter.resend(self.pending)
-            else:
-                pending = self.starter.request_code(
-                    self.answers.get(Step.NAME, ""), self.answers.get(Step.EMAIL, "")
-                )
-        except RateLimited as exc:
-            self.app.call_from_thread(self.show_error, rate_message(exc))
-            return
-        except VeiligError as exc:
-            self.app.call_from_thread(self.show_error, explain(exc))
-            return
-        self.app.call_from_thread(self._code_sent, pending)
+        if resend and self.pending:
+            pending = self.starter.resend(self.pending)
+        else:
+            pending = self.starter.request_code(
+                self.answers.get(StarterStep.NAME, ""), self.answers.get(StarterStep.EMAIL, "")
+            )
+        self.post_message(self.CodeSent(pending))
+
+    @on(CodeSent)
+    def _on_code_sent(self, sent: CodeSent) -> None:
+        self._code_sent(sent.pending)
 
     def _code_sent(self, pending: PendingGuest, again: bool = False) -> None:
         self.pending = pending
-        self.show_step(Step.CODE, ask=False)
+        self.show_step(StarterStep.CODE, ask=False)
         if again:
             text = _(
                 "We already sent a code to {address}. Type it here and press Enter to unlock. "
                 "No e-mail? Press Ctrl+R for a new code."
             )
         else:
-            self.answers.pop(Step.CODE, None)
+            self.answers.pop(StarterStep.CODE, None)
             text = _(
                 "We sent a verification code to {address}. Look in your mailbox, type the code "
                 "here and press Enter to unlock. No e-mail? Press Ctrl+R for a new code."
             )
         # The full address: the guest just typed it, and a typo must be easy to spot.
         self.chat.say(text.format(address=pending.email), multiline=False)
-        self.line.value = self.answers.get(Step.CODE, "")
-        self.app.deliver_outbox()  # type: ignore[attr-defined]
+        self.line.value = self.answers.get(StarterStep.CODE, "")
+        self.outbox_due()
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def verify(self, typed: str) -> None:
-        if self.pending is None:
-            return
-        try:
-            guest = self.starter.verify(self.pending, typed)
-        except CodeRejected as exc:
-            self.app.call_from_thread(self.show_error, code_message(exc))
-            return
-        self.app.call_from_thread(self._unlocked, guest)
+        if self.pending is not None:
+            self.post_message(self.Unlocked(self.starter.verify(self.pending, typed)))
 
-    def _unlocked(self, guest: VerifiedGuest) -> None:
-        self.guest = guest
+    @on(Unlocked)
+    def _unlocked(self, unlocked: Unlocked) -> None:
+        self.guest = unlocked.guest
         self.chat.say(
             _("Unlocked. You can now write your message to {org}.").format(org=self.org_name),
             "notice",
         )
-        self.show_step(Step.SUBJECT)
+        self.show_step(StarterStep.SUBJECT)
 
-    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
-    def send(self) -> None:
+    # --- sending (the flow is tui.writing's) -----------------------------------------
+
+    def seal(self, draft: Draft, progress: Progress) -> object:
         assert self.guest is not None
-        draft = self.draft(self.answers.get(Step.SUBJECT, ""))
-        try:
-            receipt = self.starter.send(self.guest, draft, self.progress_callback())
-        except VeiligError as exc:
-            self.app.call_from_thread(self._send_failed, explain(exc))
-            return
-        self.app.call_from_thread(self._sent, receipt.attachments)
+        return self.starter.send(self.guest, draft, progress)
 
-    def recover(self) -> None:
-        if self.step is Step.SENDING:
-            self.show_step(Step.CONFIRM, ask=False)
-
-    def _send_failed(self, text: str) -> None:
-        self.show_step(Step.CONFIRM, ask=False)
-        self.show_error(text)
-
-    def _sent(self, attachments: int) -> None:
-        self.show_step(Step.DONE, ask=False)
+    def sealed(self, result: object) -> None:
+        self.show_step(StarterStep.DONE, ask=False)
         assert self.guest is not None
         self.chat.say(
             _(
@@ -274,4 +215,3 @@ class StarterScreen(ChatScreen):
             ).format(org=self.org_name, address=mask_email(self.guest.email)),
             "notice",
         )
-        self.app.deliver_outbox()  # type: ignore[attr-defined]

@@ -10,9 +10,11 @@ from textual.message import Message
 from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
 from textual.widgets.text_area import Edit, EditResult
 
+from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
+from core.errors import InvalidInput
 from core.i18n import _
-from core.sealing import Attachment
+from core.policy import Policy
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:
@@ -48,8 +50,25 @@ class Bubble(Static):
         super().__init__(plain(text, multiline=multiline), classes=f"bubble {kind}")
 
 
+class Notice(Static):
+    """One line that says what went wrong (``#error``); not there while all is well."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.display = False
+
+    def say(self, text: str) -> None:
+        """Say ``text`` (other people's words may be in it: shown literally); "" hides."""
+        self.update(plain(text))
+        self.display = bool(text)
+
+
 class ChatLog(VerticalScroll):
     """The scrolling conversation; it sticks to the newest bubble."""
+
+    # A click or tap on the conversation (natural in a browser) must not take the focus
+    # from the answer: what is typed next would go nowhere. Tab still reaches the log.
+    FOCUS_ON_CLICK = False
 
     def on_mount(self) -> None:
         self.anchor()
@@ -69,14 +88,36 @@ class AttachmentList(ListView):
     class Changed(Message):
         attachment_list: AttachmentList
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.files: list[Attachment] = []
+
+    def take(self, attachment: Attachment, policy: Policy) -> bool:
+        """Add ``attachment``, an opened file. False (and closed) when the same file is
+        here already; over the policy's limits it is closed and InvalidInput says why:
+        refused now, not after the others were encrypted."""
+        if any(f.path.resolve() == attachment.path.resolve() for f in self.files):
+            attachment.close()
+            return False
+        try:
+            check_attachments((*self.files, attachment), policy)
+        except InvalidInput:
+            attachment.close()
+            raise
+        self.add_file(attachment)
+        return True
 
     def add_file(self, attachment: Attachment) -> None:
         self.files.append(attachment)
         self.append(ListItem(Label(self._label(attachment))))
         self.post_message(self.Changed(self))
+
+    def close_all(self) -> None:
+        """Close every file and empty the list (a draft sent or thrown away)."""
+        for attachment in self.files:
+            attachment.close()
+        self.files.clear()
+        self.clear()
 
     @staticmethod
     def _label(attachment: Attachment) -> Content:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, create_engine
 
 import storage.tables  # noqa: F401 - registers the tables on the metadata
@@ -11,7 +12,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def run(connection) -> None:  # noqa: ANN001
+def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -26,5 +27,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "alembic needs sqlalchemy.url (storage.db.alembic_config sets it)"
+    with create_engine(url).begin() as conn:
         run(conn)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from core import labels
 from core.clock import FrozenClock
 from core.errors import CannotOpen, KeyDamaged
 from core.i18n import _
@@ -21,20 +22,9 @@ from core.keys import (
     MailboxPrivateKey,
     MailboxPublicKey,
     Password,
+    invitation_key,
     new_recovery_key,
     new_thread_key,
-    open_thread_key,
-    seal_thread_key,
-    unwrap_content_key,
-    unwrap_for_thread,
-    unwrap_thread_key,
-    unwrap_with_password,
-    unwrap_with_recovery_key,
-    wrap_content_key,
-    wrap_for_thread,
-    wrap_thread_key_to_mailbox,
-    wrap_with_password,
-    wrap_with_recovery_key,
 )
 from core.policy import Argon2Cost, Policy
 from core.sealing import Draft
@@ -43,7 +33,7 @@ from core.stream import CHUNK_SIZE, HEADER_SIZE, SEALED_CHUNK_SIZE, new_content_
 from tests.conftest import make_settings, staff_desk
 from tests.test_flows23_tui import log_in
 from tests.tui_helpers import screen_text, wait_for_workers
-from tui.chat import explain
+from tui.base import explain
 from tui.factory import make_context, make_desk_app
 
 PRIVATE = MailboxPrivateKey.generate()
@@ -80,45 +70,45 @@ def flipped(data: bytes, position: int) -> bytes:
     ids=["mlkem", "x25519", "key", "tag"],
 )
 def test_a_flipped_byte_in_each_region_of_a_wrapped_key_does_not_unwrap(region: slice) -> None:
-    wrapped = wrap_content_key(PUBLIC, new_content_key(), "message-1")
+    wrapped = PUBLIC.wrap(new_content_key(), labels.content_key("message-1"))
     assert len(wrapped) == TAG.stop
     for position in (region.start, (region.start + region.stop) // 2, region.stop - 1):
         with pytest.raises(CannotOpen):
-            unwrap_content_key(PRIVATE, flipped(wrapped, position), "message-1")
+            PRIVATE.unwrap(flipped(wrapped, position), labels.content_key("message-1"))
 
 
 def test_a_cut_or_lengthened_wrapped_key_does_not_unwrap() -> None:
-    wrapped = wrap_content_key(PUBLIC, new_content_key(), "message-1")
+    wrapped = PUBLIC.wrap(new_content_key(), labels.content_key("message-1"))
     for changed in (b"", wrapped[:1], wrapped[:1120], wrapped[:-1], wrapped + b"\0"):
         with pytest.raises(CannotOpen):
-            unwrap_content_key(PRIVATE, changed, "message-1")
+            PRIVATE.unwrap(changed, labels.content_key("message-1"))
 
 
 def test_a_wrapped_key_moved_to_another_message_or_mailbox_does_not_unwrap() -> None:
     key = new_content_key()
-    wrapped = wrap_content_key(PUBLIC, key, "message-1")
-    assert unwrap_content_key(PRIVATE, wrapped, "message-1") == key
+    wrapped = PUBLIC.wrap(key, labels.content_key("message-1"))
+    assert PRIVATE.unwrap(wrapped, labels.content_key("message-1")) == key
     with pytest.raises(CannotOpen):
-        unwrap_content_key(PRIVATE, wrapped, "message-2")
+        PRIVATE.unwrap(wrapped, labels.content_key("message-2"))
     with pytest.raises(CannotOpen):
-        unwrap_content_key(MailboxPrivateKey.generate(), wrapped, "message-1")
-    thread = wrap_thread_key_to_mailbox(PUBLIC, new_thread_key(), "participant-1")
+        MailboxPrivateKey.generate().unwrap(wrapped, labels.content_key("message-1"))
+    thread = PUBLIC.wrap(new_thread_key(), labels.thread_key("participant-1"))
     with pytest.raises(CannotOpen):
-        unwrap_thread_key(PRIVATE, thread, "participant-2")
+        PRIVATE.unwrap(thread, labels.thread_key("participant-2"))
     with pytest.raises(CannotOpen):  # a content-key wrap passed off as a thread-key wrap
-        unwrap_thread_key(PRIVATE, wrapped, "message-1")
+        PRIVATE.unwrap(wrapped, labels.thread_key("message-1"))
 
 
 @pytest.mark.parametrize("point", LOW_ORDER_POINTS, ids=lambda p: p[:2].hex())
 def test_an_all_zero_or_low_order_x25519_share_does_not_unwrap(point: bytes) -> None:
-    wrapped = wrap_content_key(PUBLIC, new_content_key(), "message-1")
+    wrapped = PUBLIC.wrap(new_content_key(), labels.content_key("message-1"))
     forged = wrapped[: X25519_SHARE.start] + point + wrapped[X25519_SHARE.stop :]
     with pytest.raises(CannotOpen):
-        unwrap_content_key(PRIVATE, forged, "message-1")
-    thread = wrap_thread_key_to_mailbox(PUBLIC, new_thread_key(), "participant-1")
+        PRIVATE.unwrap(forged, labels.content_key("message-1"))
+    thread = PUBLIC.wrap(new_thread_key(), labels.thread_key("participant-1"))
     forged = thread[: X25519_SHARE.start] + point + thread[X25519_SHARE.stop :]
     with pytest.raises(CannotOpen):
-        unwrap_thread_key(PRIVATE, forged, "participant-1")
+        PRIVATE.unwrap(forged, labels.thread_key("participant-1"))
 
 
 @pytest.mark.parametrize("point", LOW_ORDER_POINTS, ids=lambda p: p[:2].hex())
@@ -127,34 +117,37 @@ def test_a_mailbox_public_key_with_a_low_order_share_refuses_to_seal(point: byte
     to it, and the sender hears why instead of a crash."""
     weak = MailboxPublicKey(PUBLIC.raw[:1184] + point)
     with pytest.raises(KeyDamaged):
-        wrap_content_key(weak, new_content_key(), "message-1")
+        weak.wrap(new_content_key(), labels.content_key("message-1"))
     with pytest.raises(KeyDamaged):
-        wrap_thread_key_to_mailbox(weak, new_thread_key(), "participant-1")
+        weak.wrap(new_thread_key(), labels.thread_key("participant-1"))
     assert "nothing was sent" in explain(KeyDamaged("x")).lower()
 
 
 def test_thread_key_and_recovery_wraps_refuse_tampering_and_garbage() -> None:
     thread_key, reference, share = new_thread_key(), b"r" * 20, b"s" * 32
-    sealed = seal_thread_key(thread_key, reference, share, "invitation-1")
-    assert open_thread_key(sealed, reference, share, "invitation-1") == thread_key
+    unlock = invitation_key(reference, share, "invitation-1")
+    bound = labels.invitation_thread_key("invitation-1")
+    sealed = unlock.wrap(thread_key, bound)
+    assert unlock.unwrap(sealed, bound) == thread_key
     content = new_content_key()
-    for_thread = wrap_for_thread(thread_key, content, "message-1")
+    for_thread = thread_key.wrap(content, labels.thread_content("message-1"))
     recovery = new_recovery_key()
-    recovered = wrap_with_recovery_key(b"mailbox key", recovery, b"binding")
+    recovered = recovery.wrap(b"mailbox key", b"binding")
     garbage = [b"", b"\0", b"short", bytes(11), bytes(12), bytes(27)]
     for changed in [flipped(sealed, 0), flipped(sealed, len(sealed) - 1), *garbage]:
         with pytest.raises(CannotOpen):
-            open_thread_key(changed, reference, share, "invitation-1")
+            unlock.unwrap(changed, bound)
+    other = invitation_key(reference, share, "invitation-2")
     with pytest.raises(CannotOpen):
-        open_thread_key(sealed, reference, share, "invitation-2")
+        other.unwrap(sealed, labels.invitation_thread_key("invitation-2"))
     for changed in [flipped(for_thread, 12), *garbage]:
         with pytest.raises(CannotOpen):
-            unwrap_for_thread(thread_key, changed, "message-1")
+            thread_key.unwrap(changed, labels.thread_content("message-1"))
     with pytest.raises(CannotOpen):
-        unwrap_for_thread(thread_key, for_thread, "message-2")
+        thread_key.unwrap(for_thread, labels.thread_content("message-2"))
     for changed in [flipped(recovered, 5), *garbage]:
         with pytest.raises(CannotOpen):
-            unwrap_with_recovery_key(changed, recovery, b"binding")
+            recovery.unwrap(changed, b"binding")
 
 
 CHEAP = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
@@ -163,17 +156,17 @@ CHEAP = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
 def test_a_password_wrap_refuses_tampering_and_a_forged_cost() -> None:
     """The Argon2 cost travels in the wrap's header. A forged header must not make the
     desk allocate terabytes or run for hours: out-of-range costs are refused unread."""
-    wrapped = wrap_with_password(b"mailbox key", Password("pw"), CHEAP, b"staff-1")
-    assert unwrap_with_password(wrapped, Password("pw"), b"staff-1") == b"mailbox key"
+    wrapped = Password("pw").wrap(b"mailbox key", b"staff-1", CHEAP)
+    assert Password("pw").unwrap(wrapped, b"staff-1") == b"mailbox key"
     for position in range(0, len(wrapped), 7):
         with pytest.raises(CannotOpen):
-            unwrap_with_password(flipped(wrapped, position), Password("pw"), b"staff-1")
+            Password("pw").unwrap(flipped(wrapped, position), b"staff-1")
     huge_memory = wrapped[:5] + (2**32 - 1).to_bytes(4, "big") + wrapped[9:]
     many_rounds = wrapped[:1] + (2**32 - 1).to_bytes(4, "big") + wrapped[5:]
     no_lanes = wrapped[:9] + b"\0" + wrapped[10:]
     for forged in (huge_memory, many_rounds, no_lanes, b"", wrapped[:20]):
         with pytest.raises(CannotOpen):
-            unwrap_with_password(forged, Password("pw"), b"staff-1")
+            Password("pw").unwrap(forged, b"staff-1")
 
 
 # --- the stored message, changed on disk, opened by the real desk ----------------------
@@ -214,14 +207,14 @@ def message_items(home: Path, conversation_id: str) -> tuple[str, dict[str, Path
     return message_id, {role: blob_path(home, blob_id) for role, blob_id in items}
 
 
-def assert_damaged(desk, conversation_id: str) -> None:  # noqa: ANN001
+def assert_damaged(desk, conversation_id: str) -> None:
     """The desk opens what it can; the message that does not open is set apart,
     its content nowhere (CannotOpen inside, caught per message)."""
     view = desk.thread(conversation_id)
     assert view.messages == [] and len(view.damaged) == 1
 
 
-def opened_in(desk, conversation_id: str):  # noqa: ANN001, ANN201
+def opened_in(desk, conversation_id: str):
     [(opened, key)] = desk.thread(conversation_id).messages
     return opened, key
 

@@ -18,8 +18,9 @@ import pyotp
 import pytest
 
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.errors import CodeRejected, InvalidInput, LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Policy
@@ -62,7 +63,7 @@ def net(home: Path, policy: Policy, clock: FrozenClock, smtp_server: SmtpServer,
 
 
 @pytest.fixture
-def ctx(net) -> Context:  # noqa: ANN001
+def ctx(net) -> Context:
     return net()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyotp
 
 from core.clock import FrozenClock
-from core.desk import Contact
+from core.contact import Contact
 from core.display import literal
 from core.models import Method
 from core.policy import Policy
@@ -67,7 +67,7 @@ def assert_shown_literally(shown: str, text: str, *, what: str) -> None:
         assert raw not in shown, f"{what}: raw {raw!r} reached the screen"
 
 
-def mail_text(message) -> str:  # noqa: ANN001
+def mail_text(message) -> str:
     return body_of(message).replace("\r\n", "\n")  # SMTP's own line ends are not an attack
 
 

@@ -26,8 +26,9 @@ import pyotp
 import pytest
 
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.errors import LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Argon2Cost, Policy
@@ -161,7 +162,7 @@ def failing(call: Callable[..., object], *args: object) -> Callable[[], str]:
     def run() -> str:
         try:
             call(*args)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we compare
+        except Exception as exc:  # the outcome is what we compare
             return f"{type(exc).__name__}: {exc} {sorted(vars(exc).items())}"
         return "succeeded"
 
@@ -359,7 +360,7 @@ def slow_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[Context]:
     Its database lives in memory (/dev/shm) where there is one: both paths write a failed
     log-in with fsync, and a shared disk's flush times would drown what is measured here,
     the work that differs."""
-    shm = Path("/dev/shm")  # noqa: S108 - a private temporary directory in it, removed after
+    shm = Path("/dev/shm")  # a private temporary directory in it, removed after
     base = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
     settings = make_settings(base / "slow")
     init_home(
@@ -400,9 +401,9 @@ def test_the_timing_check_notices_a_skipped_kdf(
 ) -> None:
     """The check above can fail: with the dummy key wrap of unknown accounts broken
     (so their Argon2id is skipped), the gap is far outside the noise."""
-    import core.desk
+    import core.login
 
-    monkeypatch.setattr(core.desk, "_dummy_wrap", lambda cost: b"")  # fails before the KDF
+    monkeypatch.setattr(core.login, "_dummy_wrap", lambda cost: b"")  # fails before the KDF
     timing = login_timing(slow_ctx, clock)
     assert not timing.indistinguishable, timing
 

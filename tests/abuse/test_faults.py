@@ -54,7 +54,7 @@ print("sent", flush=True)
 """
 
 
-def python(*args: str, **kwargs) -> subprocess.Popen:  # noqa: ANN003
+def python(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, text=True, **kwargs)
 
@@ -102,7 +102,7 @@ def test_kill_9_in_the_middle_of_sealing_leaves_nothing_half_visible(
     assert set(blobs.ids()) == {item.blob_id for item in opened.message.items}
 
 
-def staff_desk_save(ctx, totp, clock, opened, key, out: Path) -> Path:  # noqa: ANN001
+def staff_desk_save(ctx, totp, clock, opened, key, out: Path) -> Path:
     clock.advance(seconds=30)
     return staff_desk(ctx, totp).save_attachment(opened, key, 0, out)
 
@@ -116,7 +116,7 @@ class HoldingMailbag:
         self.first_arrived = threading.Event()
         self.release = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         import email
 
         self.received.append(email.message_from_bytes(envelope.content))

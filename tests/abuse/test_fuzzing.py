@@ -14,23 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import labels
 from core.codes import CodeIssuer
-from core.contact import mask_phone, parse_mobile
+from core.contact import check_email, mask_phone, parse_mobile
 from core.display import literal
 from core.errors import CannotOpen, CodeRejected, InvalidInput
 from core.filenames import MAX_NAME_BYTES, safe_name
-from core.keys import (
-    MailboxPrivateKey,
-    open_thread_key,
-    unwrap_content_key,
-    unwrap_for_thread,
-    unwrap_with_password,
-    unwrap_with_recovery_key,
-)
+from core.keys import MailboxPrivateKey, Password, RecoveryKey, ThreadKey, invitation_key
 from core.policy import DEFAULT_POLICY
 from core.recipient import MessageUnavailable, Recipient
 from core.references import new_reference, parse_reference, reference_bytes
-from core.starter import check_email, check_name
+from core.starter import check_name
 from core.stream import ContentKey, open_stream, seal_bytes
 
 pytestmark = pytest.mark.slow  # hypothesis fuzzing
@@ -135,11 +129,11 @@ PRIVATE = MailboxPrivateKey.generate()
 @given(st.binary(max_size=1300))
 def test_key_unwrappers(data: bytes) -> None:
     for unwrap in (
-        lambda: unwrap_content_key(PRIVATE, data, "m"),
-        lambda: open_thread_key(data, b"r" * 20, b"s" * 32, "i"),
-        lambda: unwrap_for_thread(bytes(32), data, "m"),  # type: ignore[arg-type]
-        lambda: unwrap_with_recovery_key(data, "AAAA-BBBB", b"b"),  # type: ignore[arg-type]
-        lambda: unwrap_with_password(data, "pw", b"b"),  # type: ignore[arg-type]
+        lambda: PRIVATE.unwrap(data, labels.content_key("m")),
+        lambda: invitation_key(b"r" * 20, b"s" * 32, "i").unwrap(data, b"i"),
+        lambda: ThreadKey(bytes(32)).unwrap(data, labels.thread_content("m")),
+        lambda: RecoveryKey("AAAA-BBBB").unwrap(data, b"b"),
+        lambda: Password("pw").unwrap(data, b"b"),
     ):
         with pytest.raises(CannotOpen):
             unwrap()
@@ -149,7 +143,7 @@ def test_key_unwrappers(data: bytes) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(typed=TYPED)
-def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:  # noqa: ANN001
+def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:
     """The whole path a stranger's input takes: parse, tag, look up, decoy."""
     try:
         invited = Recipient(ctx).lookup(typed)
@@ -159,14 +153,14 @@ def test_reference_lookup_against_a_real_database(ctx, typed: str) -> None:  # n
 
 
 @pytest.fixture
-def ctx(home, policy):  # noqa: ANN001, ANN201
+def ctx(home, policy):
     from tests.conftest import make_settings
     from tui.factory import make_context
 
     return make_context(make_settings(home), policy=policy)
 
 
-def test_codes_are_refused_with_their_reason_for_any_typed_text(ctx) -> None:  # noqa: ANN001
+def test_codes_are_refused_with_their_reason_for_any_typed_text(ctx) -> None:
     """A wrong code of any shape costs an attempt only if it looks like a code."""
     from core.starter import Starter
 

@@ -28,13 +28,15 @@ import pyotp
 import pytest
 from rich.pretty import pretty_repr
 
+from core.attachments import Attachment
 from core.clock import FrozenClock
+from core.contact import Contact
 from core.context import Context
-from core.desk import Contact, Desk
+from core.desk import Desk
 from core.mail import notification_email, open_code_email, open_code_sms, verification_email
 from core.models import Method, Purpose
 from core.recipient import Recipient
-from core.sealing import Attachment, Draft, open_message
+from core.sealing import Draft, open_message
 from core.setup import InitResult
 from core.sms import Sms
 from core.starter import Starter
@@ -119,14 +121,14 @@ def exception_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
-def open_damaged(ctx, desk: Desk, message) -> None:  # noqa: ANN001
+def open_damaged(ctx, desk: Desk, message) -> None:
     open_message(blobs=ctx.blobs, mailbox_key=desk._key, message=message)
 
 
 def raised(call: Callable[..., object], *args: object) -> str:
     try:
         call(*args)
-    except Exception as exc:  # noqa: BLE001 - we want to look at any of them
+    except Exception as exc:  # we want to look at any of them
         return exception_text(exc)
     raise AssertionError(f"{call} did not fail")
 
@@ -184,7 +186,7 @@ def deliver(ctx: Context) -> None:
 def test_flows_and_failures_leave_no_secret_in_logs_or_exceptions(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_down: SmtpServer,
     sms_gateway: SmsGateway,
     debug_log: Path,
@@ -269,7 +271,7 @@ def test_flows_and_failures_leave_no_secret_in_logs_or_exceptions(
 def test_objects_that_hold_secrets_do_not_print_them(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     sms_gateway: SmsGateway,
 ) -> None:
@@ -340,7 +342,7 @@ def test_objects_that_hold_secrets_do_not_print_them(
 
 async def test_an_unforeseen_error_in_the_tui_shows_and_logs_no_secret(
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     debug_log: Path,
     caplog: pytest.LogCaptureFixture,
@@ -420,7 +422,7 @@ def veilig(home: Path, *args: str, stdin: str = "", **env: str) -> str:
 def test_the_command_line_prints_no_secret_on_failure(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
-    policy,  # noqa: ANN001
+    policy,
     smtp_server: SmtpServer,
     sms_gateway: SmsGateway,
 ) -> None:

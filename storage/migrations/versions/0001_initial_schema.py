@@ -8,7 +8,7 @@ Create Date: 2026-11-28 15:17:03.116993
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.tables

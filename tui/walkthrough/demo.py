@@ -11,7 +11,8 @@ from pathlib import Path
 from core.context import Context
 from core.i18n import _
 from tui.app import VeiligApp
-from tui.walkthrough import Player, ScriptError, Step, parse, sections
+from tui.walkthrough.player import Player
+from tui.walkthrough.script import ScriptError, Step, parse, sections
 
 HEADLESS_SIZE = (120, 40)
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _app_for(step: Step, ctx: Context, player: Player) -> VeiligApp:
     from core.desk import Desk  # noqa: F401 - the desk screens need it importable
     from core.recipient import Recipient
     from core.starter import Starter
-    from tui.desk import LoginScreen
+    from tui.desk.login import LoginScreen
     from tui.recipient import RecipientScreen
     from tui.starter import StarterScreen
 
@@ -113,14 +114,14 @@ def _play(
             failure = str(exc)
             break
 
-        async def autopilot(pilot, steps=steps, app=app) -> None:  # noqa: ANN001
+        async def autopilot(pilot, steps=steps, app=app) -> None:
             nonlocal failure
             try:
                 await pilot.pause()
                 await player.play(pilot, steps)
             except ScriptError as exc:
                 failure = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any crash of a step names the step
+            except Exception as exc:  # any crash of a step names the step
                 log.exception("walkthrough step failed")
                 failure = f"{player.current}: {type(exc).__name__}"
             finally:

@@ -1,26 +1,5 @@
-"""Scripted walkthroughs: plain files of steps, played on the real apps.
-
-A desk writes its own training demos in this format; the three seed flows ship as
-such files (``tui/walkthroughs``). One step per line, ``#`` starts a comment::
-
-    app start | app desk | app open       run that screen (ends the one before)
-    say TEXT                              narration, shown as a notice
-    type TEXT                             type at human speed
-    paste TEXT                            paste at once (long paths)
-    press KEY [KEY…]                      keys: enter, escape, ctrl+s, tab…
-    insert TEXT                           text into the focused editor (\\n for new lines)
-    focus ID                              move the focus to the widget with that id
-    expect TEXT                           wait until TEXT is on screen, or fail here
-    screenshot NAME                       an SVG of the screen (with --screenshots)
-    pause SECONDS                         wait (scaled by --speed)
-    deliver                               let the outbox send what is queued
-    file NAME KIB                         make a demo file; {files} is its folder
-    code email ADDRESS | code sms         read the newest code, as the person would: {code}
-    reference ADDRESS                     read the reference from the notification: {reference}
-    totp                                  the staff member's authenticator code: {totp}
-
-``{name}`` in a step is replaced by what an earlier step read.
-"""
+"""Plays walkthrough steps (:mod:`tui.walkthrough.script`) on a running app through its
+Pilot, as a person at the keyboard would; reads codes and references as they would."""
 
 from __future__ import annotations
 
@@ -29,7 +8,7 @@ import mailbox
 import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,49 +19,7 @@ from textual.pilot import Pilot
 
 from core.display import literal
 from core.i18n import _
-
-WALKTHROUGHS = Path(__file__).with_name("walkthroughs")
-SEED_NAMES = ["seed-1-guest-writes.txt", "seed-2-staff-sends.txt", "seed-3-recipient-replies.txt"]
-
-
-def seed_scripts(language: str) -> list[Path]:
-    """The seed's walkthroughs in ``language`` (their expectations are screen text)."""
-    folder = WALKTHROUGHS / language if (WALKTHROUGHS / language).is_dir() else WALKTHROUGHS
-    return [folder / name for name in SEED_NAMES]
-
-
-SEED_SCRIPTS = seed_scripts("en")
-VERBS = {
-    "app", "say", "type", "paste", "press", "insert", "focus", "expect", "screenshot",
-    "pause", "deliver", "file", "code", "reference", "totp",
-}  # fmt: skip
-
-
-class ScriptError(Exception):
-    """A step that cannot run or whose expectation did not hold; names the step."""
-
-
-@dataclass(frozen=True)
-class Step:
-    source: str  # file:line, for messages
-    verb: str
-    argument: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.verb} {self.argument}".rstrip()
-
-
-def parse(path: Path) -> list[Step]:
-    steps = []
-    for number, raw in enumerate(path.read_text("utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        verb, _sep, argument = line.partition(" ")
-        if verb not in VERBS:
-            raise ScriptError(f"{path.name}:{number}: unknown step {verb!r}")
-        steps.append(Step(f"{path.name}:{number}", verb, argument.strip()))
-    return steps
+from tui.walkthrough.script import ScriptError, Step
 
 
 def screen_text(app: App) -> str:
@@ -123,7 +60,7 @@ class Player:
     files: Path  # where ``file`` steps make demo files: outside the home (never attachable)
     speed: float = 1.0
     screenshots: Path | None = None
-    deliver: Callable[[], object] | None = None  # async: the app's outbox, now
+    deliver: Callable[[], Awaitable[object]] | None = None  # the app's outbox, now
     variables: dict[str, str] = field(default_factory=dict)
     tally: Tally = field(default_factory=Tally)
     logins: int = 0
@@ -141,7 +78,7 @@ class Player:
             self.tally.steps += 1
             await self.run(pilot, step)
 
-    async def run(self, pilot: Pilot, step: Step) -> None:  # noqa: C901 - one branch per verb
+    async def run(self, pilot: Pilot, step: Step) -> None:  # one branch per verb
         app = pilot.app
         argument = self.expand(step.argument)
         if step.verb == "say":
@@ -187,7 +124,7 @@ class Player:
             await pilot.pause(self._wait(float(argument)))
         elif step.verb == "deliver":
             if self.deliver is not None:
-                await self.deliver()  # type: ignore[misc]
+                await self.deliver()
         elif step.verb == "file":
             name, kib = shlex.split(argument)
             self.files.mkdir(parents=True, exist_ok=True)
@@ -216,7 +153,7 @@ class Player:
             if wanted in flat(screen_text(pilot.app)):
                 return
             if self.deliver is not None and _round % 20 == 19:
-                await self.deliver()  # type: ignore[misc]
+                await self.deliver()
             await pilot.pause(0.025)
         raise ScriptError(f"{step}: expected {text!r} on screen, but it is not there")
 
@@ -263,18 +200,3 @@ class Player:
             if match:
                 return match.group(1)
         raise ScriptError(f"{step}: no notification with a reference for {address}")
-
-
-def sections(steps: list[Step]) -> list[tuple[Step, list[Step]]]:
-    """Split a script at its ``app`` steps: (the app step, the steps played on it)."""
-    result: list[tuple[Step, list[Step]]] = []
-    for step in steps:
-        if step.verb == "app":
-            result.append((step, []))
-        elif not result:
-            raise ScriptError(
-                f"{step}: the script must start with 'app start', 'app desk' or 'app open'"
-            )
-        else:
-            result[-1][1].append(step)
-    return result

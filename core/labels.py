@@ -1,0 +1,94 @@
+"""Every label that veilig derives a key with or binds a ciphertext to, in one place.
+
+These bytes are part of the format of every home: change one and existing homes stop
+opening (their keys derive differently, their bindings no longer match). So they
+change only with a new version prefix, never in place; tests pin them
+(tests/test_key_format.py, tests/test_stream.py's known-answer vector).
+
+Two kinds:
+
+- *Derivation labels* are HKDF ``info`` strings: one root secret gives unrelated keys
+  for unrelated jobs (NIST SP 800-108's "label").
+- *Bindings* are AES-GCM associated data or HPKE ``info``: they tie a ciphertext to the
+  row it belongs to, so that a wrapped key or a sealed record copied onto another row
+  (by someone who can write the database) does not open there.
+"""
+
+from __future__ import annotations
+
+_V1 = b"veilig/v1/"
+
+# --- derivation labels (HKDF info) ------------------------------------------------
+
+TAGS = _V1 + b"tags"  # server secret -> the key of keyed hashes (codes, references, …)
+AT_REST = _V1 + b"at-rest"  # server secret -> the key that seals records in the database
+RECOVERY = _V1 + b"recovery"  # recovery key -> the key that wraps the mailbox key
+
+
+def stream(context: bytes) -> bytes:
+    """A stream's item key, from the content key (see core.stream's format)."""
+    return _V1 + b"stream|" + context
+
+
+def stream_item(message_id: str, role: str, position: int = 0) -> bytes:
+    """The ``context`` of one item of a message: a blob swapped between messages or
+    between items of one message derives another key and does not open."""
+    return f"{message_id}|{role}|{position}".encode()
+
+
+def invitation(invitation_id: str) -> bytes:
+    """The key made of reference and server share, for one invitation."""
+    return _V1 + b"invitation|" + invitation_id.encode()
+
+
+# --- bindings: what a wrapped key belongs to ----------------------------------------
+
+
+def content_key(message_id: str) -> bytes:
+    """A content key wrapped to the mailbox (HPKE info), for one message."""
+    return _V1 + b"content-key|" + message_id.encode()
+
+
+def thread_key(participant_id: str) -> bytes:
+    """A thread key wrapped to the mailbox (HPKE info), for one participant."""
+    return _V1 + b"thread-key|" + participant_id.encode()
+
+
+def thread_content(message_id: str) -> bytes:
+    """A content key wrapped under a thread key, for one message."""
+    return _V1 + b"thread-content|" + message_id.encode()
+
+
+def invitation_thread_key(invitation_id: str) -> bytes:
+    """A thread key wrapped under an invitation's key. Format v1 bound it to the bare
+    id (the key itself is already derived with the ``invitation`` label)."""
+    return invitation_id.encode()
+
+
+def staff_key(staff_id: str, mailbox_id: str) -> bytes:
+    """The mailbox key wrapped under one staff member's password."""
+    return _V1 + f"staff-key|{staff_id}|{mailbox_id}".encode()
+
+
+def recovery_wrap(mailbox_id: str) -> bytes:
+    """The mailbox key wrapped under the recovery key."""
+    return _V1 + f"recovery|{mailbox_id}".encode()
+
+
+# --- bindings: records sealed with the server secret ---------------------------------
+
+
+def totp(staff_id: str) -> bytes:
+    return _V1 + f"totp|{staff_id}".encode()
+
+
+def contact(participant_id: str) -> bytes:
+    return _V1 + f"contact|{participant_id}".encode()
+
+
+def share(invitation_id: str) -> bytes:
+    return _V1 + f"share|{invitation_id}".encode()
+
+
+def outbox(item_id: str) -> bytes:
+    return _V1 + b"outbox|" + item_id.encode()

@@ -1,0 +1,80 @@
+"""Staff log-in: e-mail, password and TOTP, or :class:`LoginFailed` for every kind of wrong.
+
+The password unwraps the mailbox key for this session only (core.keys); the TOTP code
+is checked with replay prevention (core.two_factor). Failures are throttled per typed
+address, known or not, and an unknown address takes the same path and the same
+Argon2id time as a known one, so the answer does not tell whether an account exists.
+"""
+
+from __future__ import annotations
+
+from core import labels, two_factor
+from core.audit import Action
+from core.context import Context, require_organisation
+from core.errors import CannotOpen, LoginFailed, RateLimited
+from core.keys import PRIVATE_KEY_SIZE, MailboxPrivateKey, Password, unopenable_password_wrap
+from core.models import LoginFailure, StaffMember
+from core.policy import Argon2Cost
+
+
+def _dummy_wrap(cost: Argon2Cost) -> bytes:
+    """A key wrap nobody can open, so an unknown account costs the same Argon2id time.
+
+    Made fresh each time and without running the KDF: one made with the KDF (and kept)
+    made the first unknown log-in of every process cost two derivations, and each
+    ``veilig desk`` is a new process, so that first try told a typed address apart."""
+    return unopenable_password_wrap(cost, PRIVATE_KEY_SIZE)
+
+
+def log_in(
+    ctx: Context, email: str, password: str, totp_code: str
+) -> tuple[StaffMember, MailboxPrivateKey]:
+    """The staff member and their unlocked mailbox key; raises :class:`LoginFailed` (or
+    :class:`RateLimited`) — the same for every kind of wrong."""
+    typed = email.strip().casefold()
+    tag = ctx.secret.tag("login", typed).hex()
+    now = ctx.clock()
+    with ctx.repo.transaction() as tx:
+        require_organisation(tx)
+        since = now - ctx.policy.login_failure_window
+        if tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed:
+            raise RateLimited("too many failed log-ins")
+        staff = tx.staff_by_email(typed)
+    binding = labels.staff_key(staff.id, staff.mailbox_id) if staff else b"dummy"
+    wrap = staff.key_wrap if staff else _dummy_wrap(ctx.policy.argon2)
+    key: MailboxPrivateKey | None = None
+    step: int | None = None
+    try:
+        key = MailboxPrivateKey(Password(password).unwrap(wrap, binding))
+    except CannotOpen:
+        key = None
+    if staff is not None and key is not None:
+        secret = two_factor.open_secret(ctx.secret, staff.totp_sealed, staff.id)
+        step = two_factor.matching_step(secret, totp_code, now, ctx.policy)
+    with ctx.repo.transaction() as tx:
+        # Count again, inside the transaction that records the outcome: attempts that
+        # raced past the first check all ran the KDF, but beyond the limit their
+        # outcome is thrown away unseen, so parallel tries gain nothing.
+        allowed = ctx.policy.login_failures_allowed
+        throttled = tx.count_login_failures(tag, since) >= allowed
+        fresh = tx.staff_by_email(typed) if staff and not throttled else None
+        replay = (
+            fresh is not None
+            and step is not None
+            and two_factor.is_replay(step, fresh.last_totp_step)
+        )
+        if fresh is None or key is None or step is None or replay:
+            tx.add(LoginFailure(email_tag=tag, at=now))
+            ctx.audit.append(tx, f"staff:{typed}" if staff else "unknown", Action.LOGIN_FAILED)
+            failed = True
+        else:
+            fresh.last_totp_step = step  # this code, and any older, never again
+            tx.save_staff(fresh)
+            tx.clear_login_failures(tag)
+            ctx.audit.append(tx, f"staff:{typed}", Action.LOGIN_OK)
+            failed = False
+    if throttled:
+        raise RateLimited("too many failed log-ins")
+    if failed or fresh is None or key is None:
+        raise LoginFailed("login failed")
+    return fresh, key

@@ -1,0 +1,62 @@
+"""The SQL implementation of ``core.ports``: one module of queries per aggregate, composed
+into one transaction, with the converters between rows and dataclasses in ``rows``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.models import Message
+from core.ports import Entity
+from storage.repository.audit import AuditQueries
+from storage.repository.challenges import ChallengeQueries
+from storage.repository.conversations import ConversationQueries
+from storage.repository.outbox import OutboxQueries
+from storage.repository.participants import ParticipantQueries
+from storage.repository.rows import SIMPLE_ROWS
+from storage.repository.staff import StaffQueries
+
+
+class SqlTransaction(
+    StaffQueries,
+    ConversationQueries,
+    ParticipantQueries,
+    ChallengeQueries,
+    OutboxQueries,
+    AuditQueries,
+):
+    """``core.ports.Transaction`` over one SQLAlchemy session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.on_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.on_commit.append(callback)
+
+    def add(self, entity: Entity) -> None:
+        if isinstance(entity, Message):
+            self._add_message(entity)
+            return
+        row_type = SIMPLE_ROWS[type(entity)]
+        self.session.add(row_type(**asdict(entity)))
+        self.session.flush()  # surface constraint errors here, inside the transaction
+
+
+class SqlRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        # expire_on_commit=False: returned dataclasses are built inside, rows not reused.
+        with Session(self.engine, expire_on_commit=False) as session:
+            tx = SqlTransaction(session)
+            with session.begin():
+                yield tx
+            for callback in tx.on_commit:
+                callback()

@@ -1,0 +1,48 @@
+"""One-time codes, known only by their keyed tags (``ChallengeRecords``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from core.models import Challenge
+from storage.repository import rows
+from storage.repository.rows import SessionBound, rowcount
+from storage.tables import ChallengeRow
+
+
+class ChallengeQueries(SessionBound):
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        row = self.session.get(ChallengeRow, challenge_id)
+        return rows.challenge(row) if row else None
+
+    def challenges_since(self, destination_tag: str, since: datetime) -> list[Challenge]:
+        found = self.session.exec(
+            select(ChallengeRow).where(
+                ChallengeRow.destination_tag == destination_tag,
+                col(ChallengeRow.created_at) >= since,
+            )
+        )
+        return [rows.challenge(r) for r in found]
+
+    def count_failed_attempt(self, challenge_id: str) -> int:
+        self.session.execute(
+            update(ChallengeRow)
+            .where(col(ChallengeRow.id) == challenge_id)
+            .values(attempts=col(ChallengeRow.attempts) + 1)
+        )
+        attempts = self.session.exec(
+            select(ChallengeRow.attempts).where(ChallengeRow.id == challenge_id)
+        ).one()
+        return attempts
+
+    def consume_challenge(self, challenge_id: str, at: datetime) -> bool:
+        # One conditional UPDATE: of two racing verifications only one sees rowcount 1.
+        result = self.session.execute(
+            update(ChallengeRow)
+            .where(col(ChallengeRow.id) == challenge_id, col(ChallengeRow.consumed_at).is_(None))
+            .values(consumed_at=at)
+        )
+        return rowcount(result) == 1

@@ -1,0 +1,67 @@
+"""Queued e-mail and SMS (``OutboxRecords``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from core.models import Channel, DeliveryStatus, OutboxItem
+from storage.repository import rows
+from storage.repository.rows import SessionBound, rowcount, update_row
+from storage.tables import OutboxRow
+
+_PENDING = DeliveryStatus.PENDING.value
+
+
+class OutboxQueries(SessionBound):
+    def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]:
+        found = self.session.exec(
+            select(OutboxRow)
+            .where(OutboxRow.status == _PENDING, col(OutboxRow.next_attempt_at) <= now)
+            .order_by(col(OutboxRow.created_at))
+            .limit(limit)
+        ).all()
+        return [rows.outbox_item(r) for r in found]
+
+    def retrying_outbox(self, limit: int) -> list[OutboxItem]:
+        found = self.session.exec(
+            select(OutboxRow)
+            .where(OutboxRow.status == _PENDING, col(OutboxRow.attempts) > 0)
+            .order_by(col(OutboxRow.created_at))
+            .limit(limit)
+        ).all()
+        return [rows.outbox_item(r) for r in found]
+
+    def count_pending_outbox(self) -> int:
+        return self.session.exec(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.status == _PENDING)
+        ).one()
+
+    def outbox_queued_since(self, channel: Channel, since: datetime) -> list[datetime]:
+        found = self.session.exec(
+            select(OutboxRow.created_at).where(
+                OutboxRow.channel == channel.value, col(OutboxRow.created_at) >= since
+            )
+        )
+        return list(found)
+
+    def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.id) == item_id,
+                col(OutboxRow.status) == _PENDING,
+                col(OutboxRow.next_attempt_at) == expected_next,
+            )
+            .values(next_attempt_at=lease_until)
+        )
+        return rowcount(result) == 1
+
+    def outbox_item(self, item_id: str) -> OutboxItem | None:
+        row = self.session.get(OutboxRow, item_id)
+        return rows.outbox_item(row) if row else None
+
+    def save_outbox(self, item: OutboxItem) -> None:
+        update_row(self.session, OutboxRow, item.id, item)

@@ -1,0 +1,112 @@
+"""Converters between SQL rows and the core's dataclasses, shared by every aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, cast
+
+from sqlalchemy.engine import CursorResult, Result
+from sqlmodel import Session, SQLModel
+
+from core.models import (
+    AuditEntry,
+    Challenge,
+    Channel,
+    Conversation,
+    DeliveryStatus,
+    Invitation,
+    LoginFailure,
+    Mailbox,
+    Method,
+    Organisation,
+    OutboxItem,
+    Participant,
+    ParticipantKey,
+    Purpose,
+    StaffMember,
+)
+from storage.tables import (
+    AuditRow,
+    ChallengeRow,
+    ConversationRow,
+    InvitationRow,
+    LoginFailureRow,
+    MailboxRow,
+    OrganisationRow,
+    OutboxRow,
+    ParticipantKeyRow,
+    ParticipantRow,
+    StaffRow,
+)
+
+# Entities whose row has the same fields; a Message has its items in a table apart.
+SIMPLE_ROWS: dict[type, type[SQLModel]] = {
+    Organisation: OrganisationRow,
+    Mailbox: MailboxRow,
+    StaffMember: StaffRow,
+    Challenge: ChallengeRow,
+    Conversation: ConversationRow,
+    OutboxItem: OutboxRow,
+    Participant: ParticipantRow,
+    Invitation: InvitationRow,
+    ParticipantKey: ParticipantKeyRow,
+    AuditEntry: AuditRow,
+    LoginFailure: LoginFailureRow,
+}
+
+
+class SessionBound:
+    """What every aggregate's queries share: the transaction's session."""
+
+    session: Session
+
+
+def update_row(session: Session, row_type: type[SQLModel], key: object, entity: Any) -> None:
+    """Copy a dataclass's fields onto its existing row."""
+    row = session.get(row_type, key)
+    if row is None:
+        raise KeyError(key)
+    for name, value in asdict(entity).items():
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (``Session.execute`` gives a
+    CursorResult for those, typed as the general Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def participant(row: ParticipantRow) -> Participant:
+    data = row.model_dump()
+    data["method"] = Method(row.method)
+    data["verified_via"] = Method(row.verified_via) if row.verified_via else None
+    return Participant(**data)
+
+
+def challenge(row: ChallengeRow) -> Challenge:
+    return Challenge(
+        id=row.id,
+        purpose=Purpose(row.purpose),
+        destination_tag=row.destination_tag,
+        code_tag=row.code_tag,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        attempts=row.attempts,
+        consumed_at=row.consumed_at,
+    )
+
+
+def outbox_item(row: OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        channel=Channel(row.channel),
+        sealed_payload=row.sealed_payload,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        status=DeliveryStatus(row.status),
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+    )

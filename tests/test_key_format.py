@@ -1,0 +1,125 @@
+"""The bytes of every key wrap and sealed record stay what existing homes hold.
+
+Each wrap is made here by hand, from the format as written below and independently of
+core.keys, and the code must open it (and the other way round): a changed label,
+binding or layout would leave every existing home unreadable, so it must fail here
+first. The stream format has its own known-answer vector (tests/test_stream.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import struct
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core import labels
+from core.keys import (
+    MailboxPrivateKey,
+    Password,
+    RecoveryKey,
+    ThreadKey,
+    invitation_key,
+    new_recovery_key,
+)
+from core.policy import Argon2Cost
+from core.server_secret import ServerSecret
+
+
+def hkdf(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret)
+
+
+def nonce_and_gcm(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def test_every_label_is_the_v1_string() -> None:
+    assert (labels.TAGS, labels.AT_REST, labels.RECOVERY) == (
+        b"veilig/v1/tags",
+        b"veilig/v1/at-rest",
+        b"veilig/v1/recovery",
+    )
+    assert labels.stream(b"m|body|0") == b"veilig/v1/stream|m|body|0"
+    assert labels.stream_item("m", "attachment", 2) == b"m|attachment|2"
+    assert labels.invitation("i") == b"veilig/v1/invitation|i"
+    assert labels.content_key("m") == b"veilig/v1/content-key|m"
+    assert labels.thread_key("p") == b"veilig/v1/thread-key|p"
+    assert labels.thread_content("m") == b"veilig/v1/thread-content|m"
+    assert labels.invitation_thread_key("i") == b"i"
+    assert labels.staff_key("s", "mb") == b"veilig/v1/staff-key|s|mb"
+    assert labels.recovery_wrap("mb") == b"veilig/v1/recovery|mb"
+    assert labels.totp("s") == b"veilig/v1/totp|s"
+    assert labels.contact("p") == b"veilig/v1/contact|p"
+    assert labels.share("i") == b"veilig/v1/share|i"
+    assert labels.outbox("o") == b"veilig/v1/outbox|o"
+
+
+def test_a_record_sealed_by_hand_with_the_server_secret_opens() -> None:
+    root = secrets.token_bytes(32)
+    sealed = nonce_and_gcm(hkdf(root, b"veilig/v1/at-rest"), b"record", b"veilig/v1/totp|s")
+
+    assert ServerSecret(root).open(sealed, labels.totp("s")) == b"record"
+
+
+def test_a_thread_key_and_an_invitation_wrap_made_by_hand_open() -> None:
+    thread_key, content_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    reference, share = secrets.token_bytes(20), secrets.token_bytes(32)
+    for_thread = nonce_and_gcm(thread_key, content_key, b"veilig/v1/thread-content|m")
+    locked = nonce_and_gcm(hkdf(reference, b"veilig/v1/invitation|i", salt=share), thread_key, b"i")
+
+    assert ThreadKey(thread_key).unwrap(for_thread, labels.thread_content("m")) == content_key
+    unlock = invitation_key(reference, share, "i")
+    assert unlock.unwrap(locked, labels.invitation_thread_key("i")) == thread_key
+
+
+def test_a_recovery_wrap_made_by_hand_opens_and_the_code_makes_the_same() -> None:
+    recovery = new_recovery_key()
+    raw = base64.b32decode(recovery.replace("-", "") + "====")
+    key = hkdf(raw, b"veilig/v1/recovery")
+    by_hand = nonce_and_gcm(key, b"mailbox key", b"veilig/v1/recovery|mb")
+
+    assert recovery.unwrap(by_hand, labels.recovery_wrap("mb")) == b"mailbox key"
+    made = RecoveryKey(recovery).wrap(b"mailbox key", labels.recovery_wrap("mb"))
+    assert AESGCM(key).decrypt(made[:12], made[12:], b"veilig/v1/recovery|mb") == b"mailbox key"
+
+
+def test_a_password_wrap_made_by_hand_opens() -> None:
+    """Header ``>BIIB16s12s`` (version 1, passes, KiB, lanes, salt, nonce), then AES-GCM
+    under Argon2id(password) with the header and the binding as associated data."""
+    cost = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    head = struct.pack(">BIIB16s12s", 1, 1, 8, 1, salt, nonce)
+    key = Argon2id(salt=salt, length=32, iterations=1, lanes=1, memory_cost=8).derive(b"pw")
+    by_hand = head + AESGCM(key).encrypt(nonce, b"mailbox key", head + b"veilig/v1/staff-key|s|mb")
+
+    assert Password("pw").unwrap(by_hand, labels.staff_key("s", "mb")) == b"mailbox key"
+    made = Password("pw").wrap(b"mailbox key", labels.staff_key("s", "mb"), cost)
+    assert made[:1] == b"\x01" and len(made) == len(by_hand)
+
+
+def test_a_mailbox_wrap_made_by_hand_opens() -> None:
+    """HPKE (RFC 9180), ML-KEM-768 + X25519, HKDF-SHA256, AES-256-GCM, the binding as
+    info; the private key is the ML-KEM seed (64) followed by the X25519 key (32)."""
+    from cryptography.hazmat.primitives import hpke
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    private = MailboxPrivateKey.generate()
+    raw = private.raw_bytes()
+    by_hand = hpke.MLKEM768X25519PrivateKey(
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(raw[:64]),
+        x25519.X25519PrivateKey.from_private_bytes(raw[64:]),
+    )
+    suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+    content_key = secrets.token_bytes(32)
+    wrapped = suite.encrypt(content_key, by_hand.public_key(), info=b"veilig/v1/content-key|m")
+
+    assert len(wrapped) == 1168
+    assert private.unwrap(wrapped, labels.content_key("m")) == content_key
+    made = private.public_key().wrap(content_key, labels.thread_key("p"))
+    assert suite.decrypt(made, by_hand, info=b"veilig/v1/thread-key|p") == content_key

@@ -1,0 +1,166 @@
+"""A new secure message from the desk (seed 2A): one form, sent with Ctrl+S."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+
+from core.contact import Contact
+from core.desk import Desk
+from core.errors import InvalidInput
+from core.i18n import _
+from core.models import Method
+from core.sealing import Draft
+from tui.base import BaseScreen
+from tui.desk.confirm import ConfirmScreen
+from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
+
+
+class ComposeScreen(BaseScreen):
+    BINDINGS = [
+        Binding("escape", "cancel", _("Cancel"), id="cancel"),
+        Binding("ctrl+s", "send", _("Send securely"), id="send"),
+    ]
+
+    class Sent(Message):
+        """The message is stored and its notification queued."""
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+
+    def compose(self) -> ComposeResult:
+        days = self.desk.ctx.policy.message_expiry_default.days
+        yield Static(_("New secure message"), id="title", markup=False)
+        with VerticalScroll(classes="form"):
+            yield Label(_("Recipient's e-mail"))
+            yield LiteralInput(id="to", placeholder="praktijk@example.nl", compact=True)
+            yield Label(_("Recipient's name (optional)"))
+            yield LiteralInput(id="name", compact=True)
+            yield Label(_("Mobile number (for the SMS code)"))
+            yield LiteralInput(id="phone", placeholder="06 12345678", compact=True)
+            yield Label(_("Verification, days available and language of the e-mails"))
+            with Horizontal(id="method-row"):
+                yield Select(
+                    [(_("Code by SMS"), Method.SMS), (_("Code by e-mail"), Method.EMAIL)],
+                    value=Method.SMS,
+                    allow_blank=False,
+                    id="method",
+                    compact=True,
+                )
+                yield LiteralInput(str(days), id="days", max_length=2, compact=True)
+                yield Select(
+                    [
+                        (_("Language: automatic"), ""),
+                        ("Nederlands", "nl"),
+                        ("English", "en"),
+                    ],
+                    value="",
+                    allow_blank=False,
+                    id="language",
+                    compact=True,
+                )
+            yield Label(_("Subject"))
+            yield LiteralInput(id="subject", compact=True)
+            yield Label(_("Message"))
+            yield LiteralTextArea(id="compose-body", tab_behavior="focus", compact=True)
+            yield Label(_("Attach a file: type its path and press Enter (Delete removes one)"))
+            yield LiteralInput(id="attach", compact=True)
+            yield AttachmentList(id="files")
+            yield Static("", id="error")
+            yield Button(_("Send securely (Ctrl+S)"), id="send-button", variant="success")
+        yield Footer()
+
+    @property
+    def files(self) -> AttachmentList:
+        return self.query_one("#files", AttachmentList)
+
+    def on_mount(self) -> None:
+        self.query_one("#to", Input).focus()
+
+    def say(self, text: str) -> None:
+        """One line above the send button: what is wrong, or that it is sending."""
+        self.query_one("#error", Static).update(plain(text))
+
+    def show_failure(self, text: str) -> None:
+        self.say(text)
+
+    def action_cancel(self) -> None:
+        """Leave; but a half-written message is not thrown away without asking."""
+        typed = any(i.value.strip() for i in self.query(Input) if i.id != "days")
+        typed = typed or bool(self.query_one("#compose-body", TextArea).text.strip())
+        typed = typed or bool(self.files.files)
+        if not typed:
+            self.app.pop_screen()
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.files.close_all()
+                self.app.pop_screen()
+
+        self.app.push_screen(
+            ConfirmScreen(_("Discard this message? What you typed is lost.")), decided
+        )
+
+    @on(Input.Submitted, "#to, #name, #phone, #days, #subject")
+    def next_field(self) -> None:
+        self.focus_next()
+
+    @on(Input.Submitted, "#attach")
+    def attach(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            return
+        try:
+            attachment = self.desk.ctx.attachment(Path(event.value.strip()).expanduser())
+            added = self.files.take(attachment, self.desk.ctx.policy)
+        except InvalidInput as exc:
+            self.say(str(exc))
+            return
+        event.input.value = ""
+        self.say("" if added else _("{name} is already attached.").format(name=attachment.name))
+
+    @on(Button.Pressed, "#send-button")
+    def action_send(self) -> None:
+        value = lambda widget_id: self.query_one(f"#{widget_id}", Input).value  # noqa: E731
+        try:
+            days = int(value("days")) if value("days").strip() else None
+        except ValueError:
+            self.say(_("Days available must be a number."))
+            return
+        method = Method(str(self.query_one("#method", Select).value))  # never blank
+        contact = Contact(email=value("to"), phone=value("phone"), name=value("name"))
+        draft = Draft(
+            subject=value("subject"),
+            body=self.query_one("#compose-body", TextArea).text,
+            attachments=tuple(self.files.files),
+        )
+        self.say(_("Sending…"))
+        language = str(self.query_one("#language", Select).value) or None
+        expires_in = None if days is None else timedelta(days=days)
+        self.send(contact, method, draft, expires_in, language)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def send(
+        self,
+        contact: Contact,
+        method: Method,
+        draft: Draft,
+        expires_in: timedelta | None,
+        language: str | None,
+    ) -> None:
+        self.desk.send_new(contact, method, draft, expires_in, language=language)
+        self.post_message(self.Sent())
+
+    @on(Sent)
+    def _sent(self) -> None:
+        self.outbox_due()
+        self.app.pop_screen()
+        self.app.notify(_("Sent securely. The recipient gets a notification e-mail."))

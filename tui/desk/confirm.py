@@ -1,0 +1,36 @@
+"""A yes/no question over the screen: Y (or J, "ja") for yes, Escape for no."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from core.i18n import _
+from tui.widgets import plain
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("escape", "no", _("No"), id="no"),
+        Binding("y", "yes", _("Yes"), id="yes"),
+        Binding("j", "yes", _("Yes"), id="ja", show=False),  # "ja" on Dutch keyboards
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(plain(self.question))
+            yield Static(_("Press Y for yes, Escape for no."), markup=False)
+        yield Footer()
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)

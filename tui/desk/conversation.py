@@ -1,0 +1,104 @@
+"""A conversation at the desk: read it, save its attachments, reply (Ctrl+E).
+
+Reading, saving and replying are the shared flows of :mod:`tui.reading` and
+:mod:`tui.writing`; here: who it is with, and the desk's own words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
+from textual.message import Message
+
+from core.desk import Desk, ThreadView
+from core.dialog import READ_BACK, ReadStep
+from core.i18n import N_, _
+from core.models import Direction
+from core.sealing import Draft, OpenedMessage, Progress
+from core.stream import ContentKey
+from tui.chat import BACK_KEY
+from tui.reading import REPLY_KEY, SAVE_KEY, ReadingScreen
+from tui.writing import DONE_KEY, PICK_KEY
+
+
+class ConversationScreen(ReadingScreen):
+    BINDINGS = [BACK_KEY, REPLY_KEY, SAVE_KEY, DONE_KEY, PICK_KEY]
+    BACK = READ_BACK
+    ASK_BODY = N_("Write your reply. Ctrl+S when you are done.")
+    ASK_ATTACHMENTS = N_(
+        "Attach files? Type a path and press Enter; Enter on an empty line when done."
+    )
+    ASK_SAVE = None  # the folder is asked on the line, without a bubble
+    ECHO_BODY = False  # the reply shows in the conversation, reloaded once it is sent
+
+    @dataclass
+    class Loaded(Message):
+        view: ThreadView
+
+    def __init__(self, desk: Desk, conversation_id: str) -> None:
+        super().__init__(desk.ctx, _("Conversation"))
+        self.desk = desk
+        self.conversation_id = conversation_id
+        self.view: ThreadView | None = None
+        self.step = ReadStep.READ
+
+    def on_mount(self) -> None:
+        self.show_only()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(self.desk.thread(self.conversation_id)))
+
+    @on(Loaded)
+    def _show(self, loaded: Loaded) -> None:
+        self.view = view = loaded.view
+        for participant, contact in view.participants:
+            who = f"{contact.name} <{contact.email}>" if contact.name else contact.email
+            if contact.phone:
+                who += f", {contact.phone}"
+            if participant.revoked_at:
+                who += " · " + _("access revoked")
+            self.chat.say(_("Conversation with {who}").format(who=who), "notice")
+        self.show_thread(view.messages, len(view.damaged), mine=Direction.OUTBOUND)
+        hint = (
+            _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
+            if self.has_files()
+            else _("Ctrl+E: reply · Esc: back to the inbox.")
+        )
+        self.chat.say(hint, "notice")
+        self.refresh_bindings()
+
+    def allowed(self) -> dict[str, bool]:
+        return super().allowed() | {"back": self.step is ReadStep.READ or self.step in self.BACK}
+
+    def action_back(self) -> None:
+        if self.step is ReadStep.READ:
+            self.app.pop_screen()
+        else:
+            super().action_back()
+
+    def addressee(self) -> str:
+        if self.view and self.view.participants:
+            active = [c for p, c in self.view.participants if p.revoked_at is None]
+            return ", ".join(c.name or c.email for c in active) or _("nobody (access revoked)")
+        first = next(
+            (m for m, _k in self.messages if m.message.direction == Direction.INBOUND), None
+        )
+        return first.sender.name if first else _("the recipient")
+
+    def save_one(self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path) -> Path:
+        return self.desk.save_attachment(opened, key, position, folder)
+
+    # --- replying (the flow is tui.writing's) -----------------------------------------
+
+    def seal(self, draft: Draft, progress: Progress) -> object:
+        return self.desk.reply(self.conversation_id, draft, progress)
+
+    def sealed(self, result: object) -> None:
+        self.show_step(ReadStep.READ, ask=False)
+        self.chat.remove_children()
+        self.load()  # the thread again, with the reply in it
+        self.app.notify(_("Sent securely. The recipient gets a notification e-mail."))

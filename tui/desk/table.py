@@ -1,0 +1,92 @@
+"""The desk's two tables, the inbox and *Sent*: their screen base and their cells.
+
+A table screen loads its rows in a worker and shows them with ``show_table``; when
+the worker fails, the rows shown stay and a line above them says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Static
+
+from core.display import literal
+from core.i18n import format_datetime
+from tui.base import BaseScreen
+from tui.widgets import Notice
+
+CELL_WIDTH = 40  # a stranger's 500-character name must not push the other columns away
+
+
+def cell(text: str) -> Text:
+    """A table cell from other people's text: literal, never markup, and at most
+    CELL_WIDTH wide (the whole text is in the conversation itself)."""
+    shown = literal(text)
+    if len(shown) > CELL_WIDTH:
+        shown = shown[: CELL_WIDTH - 1] + "…"
+    return Text(shown)
+
+
+def when(moment: datetime | None) -> str:
+    return format_datetime(moment) if moment else "—"
+
+
+def short(moment: datetime | None) -> str:
+    """Day, month and time: enough for the Sent overview, and it fits 80 columns."""
+    return moment.astimezone().strftime("%d-%m %H:%M") if moment else "—"
+
+
+Row = tuple[str | None, Sequence[str | Text]]  # (row key, cells)
+
+
+def fill(table: DataTable[str | Text], labels: Sequence[str], rows: Sequence[Row]) -> None:
+    """Replace the table's columns and rows, each column as wide as its widest cell.
+
+    Measured here: DataTable's own auto width is measured later, when idle, and a
+    redraw in between could leave the table drawn at the width of its labels
+    ("Kar", "karin@")."""
+    table.clear(columns=True)
+    for n, label in enumerate(labels):
+        width = max((cell_len(str(cells[n])) for _key, cells in rows), default=0)
+        table.add_column(label, width=max(width, cell_len(label)))
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+
+
+class TableScreen(BaseScreen):
+    """A title, a notice line (hidden while all is well), a table of rows, the keys."""
+
+    TABLE_ID = "table"
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="title", markup=False)
+        yield Notice(id="error")
+        yield DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+
+    def load(self) -> object:
+        """Start the worker that loads the rows."""
+        raise NotImplementedError
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def show_table(self, labels: Sequence[str], rows: Sequence[Row]) -> None:
+        fill(self.table, labels, rows)
+        self.query_one("#error", Notice).say("")
+        self.table.focus()
+
+    def show_failure(self, text: str) -> None:
+        self.query_one("#error", Notice).say(text)  # above the rows, which stay
