@@ -16,7 +16,7 @@ seal|open …``) so that peak memory (that child's VmHWM) counts only the seal o
 not the parent's buffers. Its baseline is the same interpreter with the same modules
 loaded and nothing sealed (``idle``): the ratio is what a seal or open adds. age's own
 peak is a row apart, where age and GNU time are installed. The seal is the real one:
-``seal_message`` into the ``FileBlobStore`` (write-behind and fsync, as in use); the
+``seal_message`` into the ``FileBlobStore`` (O_DIRECT writes and fsync, as in use); the
 open is ``save_attachment`` (temporary file, fsynced, linked into place once verified).
 """
 
@@ -243,6 +243,8 @@ def _evict(*paths: Path) -> None:
     """Drop ``paths`` (files, or every file under a folder) from the page cache, after
     a ``sync`` made them clean: a stored message is read from the disk, as when it is
     opened some time after it was sealed."""
+    if not hasattr(os, "posix_fadvise"):
+        return  # not Linux: the page cache keeps what it has
     files = [f for p in paths for f in (p.rglob("*") if p.is_dir() else [p]) if f.is_file()]
     for file in files:
         fd = os.open(file, os.O_RDONLY)
