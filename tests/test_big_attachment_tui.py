@@ -20,9 +20,15 @@ from textual.widgets import ProgressBar
 
 from core.clock import FrozenClock
 from core.policy import Policy
-from tests.conftest import SmsGateway, SmtpServer, make_settings, reference_in, said, sms_code
+from tests.conftest import SmsGateway, SmtpServer, make_settings, reference_in, said
 from tests.test_flows23_tui import PRACTITIONER, fill, log_in
-from tests.tui_helpers import paste, save_attachments_to, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import (
+    paste,
+    save_attachments_to,
+    screen_text,
+    unlock_by_sms,
+    wait_for_workers,
+)
 from tui.factory import make_context, make_desk_app, make_recipient_app
 
 pytestmark = pytest.mark.slow  # 200 MiB sealed and opened twice
@@ -139,17 +145,7 @@ async def test_a_200_mib_attachment_both_ways_byte_identical_with_progress_and_f
     saved = tmp_path / "saved"
     saved.mkdir()
     async with recipient.run_test(size=(120, 45)) as pilot:
-        await paste(pilot, reference)
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
-        await pilot.press("enter")  # get the code
-        await wait_for_workers(pilot)
-        await recipient.workers.wait_for_complete(
-            [w for w in recipient.workers if w.group == "outbox"]
-        )
-        await type_text(pilot, sms_code(await asyncio.to_thread(sms_gateway.next)))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await unlock_by_sms(pilot, reference, sms_gateway)
         assert scan.name in screen_text(recipient)
         with PeakMemory() as opening:
             await save_attachments_to(pilot, saved)
