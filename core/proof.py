@@ -93,6 +93,17 @@ def resolve_message_ids(desk: Desk, typed: str) -> list[str]:
         return [m.id for m in tx.messages_in(found_id)]
 
 
+def messages_to(desk: Desk, participant_id: str) -> list[str]:
+    """The messages staff sent to one recipient (the rows of *Sent*), oldest first."""
+    with desk.ctx.repo.transaction() as tx:
+        participant = tx.participant(participant_id)
+        if participant is None:
+            raise CannotOpen("no such recipient")
+        keys = tx.participant_keys(participant_id)
+        messages = tx.messages_in(participant.conversation_id)
+    return [m.id for m in messages if m.id in keys and m.direction is Direction.OUTBOUND]
+
+
 def build_proof(desk: Desk, message_id: str) -> dict[str, Any]:
     ctx = desk.ctx
     with ctx.repo.transaction() as tx:
