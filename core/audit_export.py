@@ -7,7 +7,7 @@ the organisation's key (core.signing), so an auditor checks it with the public k
 
 The format of an export (version 1), the same in CSV and JSON:
 
-- a header of named values: ``format``, ``organisation``, ``exported``, ``exported by``,
+- a header of named values: ``format``, ``organisation``, ``exported``, ``exported_by``,
   ``filter``, ``chain`` (the chain's state when exported: its entries, its head, intact
   or not, as ``server.key`` checked it), ``key`` (the signing key's fingerprint);
 - rows with ``row`` and ``of`` (its place and how many there are), ``entry`` (its number
@@ -60,7 +60,7 @@ COLUMNS = (
     "mac",
     "link",
 )
-HEADER_KEYS = ("format", "organisation", "exported", "exported by", "filter", "chain", "key")
+HEADER_KEYS = ("format", "organisation", "exported", "exported_by", "filter", "chain", "key")
 _SEPARATOR = "\x1f"  # between the values a link covers: they never hold it (see _clean)
 NOBODY = "-"  # the pseudonym asked for when a number belongs to nobody: matches no entry
 
@@ -220,7 +220,7 @@ def build_export(
         "format": FORMAT,
         "organisation": _clean(org.name),
         "exported": ctx.clock().astimezone(UTC).isoformat(),
-        "exported by": _clean(f"{by} ({ctx.audit.client or 'unknown client'})"),
+        "exported_by": _clean(f"{by} ({ctx.audit.client or 'unknown client'})"),
         "filter": _clean(chosen.words),
         "chain": chain,
         "key": SigningKey.of(ctx.secret).public_key().fingerprint,

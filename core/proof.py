@@ -140,7 +140,7 @@ def build_proof(desk: Desk, message_id: str) -> dict[str, Any]:
         else "from the organisation",
         "sender": sender,
         "sent": _iso(message.created_at),
-        "text sha256": body.sha.hexdigest(),
+        "text_sha256": body.sha.hexdigest(),
         "attachments": [
             {"number": n, "size": size, "sha256": digest.sha.hexdigest()}
             for n, (size, digest) in enumerate(attachments, start=1)
@@ -152,11 +152,11 @@ def build_proof(desk: Desk, message_id: str) -> dict[str, Any]:
         receipt = [("text", body)] + [
             (f"attachment {n}", d) for n, (_size, d) in enumerate(attachments, start=1)
         ]
-        document["receipt hmac-sha256"] = [
+        document["receipt_hmac_sha256"] = [
             {"item": label, "value": d.mac.hexdigest()} for label, d in receipt if d.mac
         ]
     document["issued"] = _iso(ctx.clock())
-    document["issued by"] = desk.actor
+    document["issued_by"] = desk.actor
     document["key"] = SigningKey.of(ctx.secret).public_key().fingerprint
     return document
 
@@ -183,9 +183,9 @@ def _recipient(
         "notification": {
             "state": notice.status.value if notice else "unknown",
             "accepted": _iso(notice.sent_at) if notice else None,
-            "accepted by": notice.accepted_by if notice else None,
+            "accepted_by": notice.accepted_by if notice else None,
         },
-        "opened": {"at": _iso(opened.at), "verified by": opened.detail or None} if opened else None,
+        "opened": {"at": _iso(opened.at), "verified_by": opened.detail or None} if opened else None,
         "replied": _iso(replied.at) if replied else None,
         "revoked": _iso(participant.revoked_at),
     }
@@ -215,7 +215,7 @@ def proof_text(document: dict[str, Any]) -> str:
         ),
         _("Sender:       {value}").format(value=document.get("sender")),
         _("Sent:         {value}").format(value=document.get("sent")),
-        _("Text SHA-256: {value}").format(value=document.get("text sha256")),
+        _("Text SHA-256: {value}").format(value=document.get("text_sha256")),
     ]
     for attachment in document.get("attachments", []):
         lines.append(
@@ -225,7 +225,7 @@ def proof_text(document: dict[str, Any]) -> str:
                 sha=attachment.get("sha256"),
             )
         )
-    for item in document.get("receipt hmac-sha256", []):
+    for item in document.get("receipt_hmac_sha256", []):
         lines.append(
             _("Receipt ({item}): {value}").format(item=item.get("item"), value=item.get("value"))
         )
@@ -242,7 +242,7 @@ def proof_text(document: dict[str, Any]) -> str:
         if notice.get("accepted"):
             lines.append(
                 _("  Notified:   {at}, accepted by {server}").format(
-                    at=notice["accepted"], server=notice.get("accepted by") or none
+                    at=notice["accepted"], server=notice.get("accepted_by") or none
                 )
             )
         else:
@@ -250,7 +250,7 @@ def proof_text(document: dict[str, Any]) -> str:
         opened = person.get("opened")
         lines.append(
             _("  Opened:     {at}, verified by a code by {how}").format(
-                at=opened["at"], how=opened.get("verified by") or none
+                at=opened["at"], how=opened.get("verified_by") or none
             )
             if opened
             else _("  Opened:     not yet")
@@ -261,7 +261,7 @@ def proof_text(document: dict[str, Any]) -> str:
     lines += [
         "",
         _("Issued:       {at} by {who}").format(
-            at=document.get("issued"), who=document.get("issued by")
+            at=document.get("issued"), who=document.get("issued_by")
         ),
         _("Signed with:  {key}").format(key=document.get("key")),
     ]

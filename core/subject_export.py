@@ -212,10 +212,10 @@ def _write(desk: Desk, person: _Person, finder: _Finder, folder: Path) -> Subjec
                     )
                     result.attachments += 1
     details = {
-        "asked for": person.email or person.phone,
-        "pseudonyms in the audit log": sorted(pseudonyms),
-        "contact details on file": [_participant(p, c) for p, c in finder.participants],
-        "as written in their own messages": guests,
+        "asked_for": person.email or person.phone,
+        "pseudonyms_in_the_audit_log": sorted(pseudonyms),
+        "contact_details_on_file": [_participant(p, c) for p, c in finder.participants],
+        "as_written_in_their_own_messages": guests,
     }
     (folder / "person.json").write_text(
         json.dumps(details, ensure_ascii=False, indent=1) + "\n", "utf-8"
@@ -263,10 +263,10 @@ def _participant(participant: Participant, contact: Contact) -> dict[str, Any]:
         "name": contact.name,
         "email": contact.email,
         "phone": contact.phone or None,
-        "verifies by": participant.method.value,
+        "verifies_by": participant.method.value,
         "language": participant.language,
         "added": iso(participant.created_at),
-        "opens until": iso(participant.expires_at),
+        "opens_until": iso(participant.expires_at),
         "opened": iso(participant.opened_at),
         "replied": iso(participant.replied_at),
         "revoked": iso(participant.revoked_at),
@@ -328,7 +328,7 @@ def _manifest(desk: Desk, org: str, folder: Path, pseudonyms: list[str]) -> None
         "organisation": org,
         "about": pseudonyms,
         "exported": desk.ctx.clock().astimezone(UTC).isoformat(),
-        "exported by": desk.actor,
+        "exported_by": desk.actor,
         "key": key.public_key().fingerprint,
         "files": files,
     }

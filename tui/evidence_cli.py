@@ -391,7 +391,7 @@ def _report_export(path: Path, check: ExportCheck, fingerprint: str) -> int:
         _("Audit export of {org}, exported {when} by {who}.").format(
             org=header.get("organisation"),
             when=header.get("exported"),
-            who=header.get("exported by"),
+            who=header.get("exported_by"),
         )
     )
     print(
