@@ -22,8 +22,9 @@ TOTP_STEP = 30
 
 class Authenticator:
     """The staff member's app, for log-ins in other processes (real time): each log-in
-    takes the next TOTP step the server still accepts (one step back to one ahead), so
-    a few log-ins within one step's 30 seconds are not replays."""
+    takes the next TOTP step that is not a replay, from the current one on. The server
+    accepts one step back to one ahead, so two log-ins fit in one step's 30 seconds,
+    and a step boundary passed while the process starts does not void the code."""
 
     def __init__(self, totp: pyotp.TOTP, after: float | None = None) -> None:
         self.totp = totp
@@ -31,7 +32,7 @@ class Authenticator:
 
     def code(self) -> str:
         now = int(time.time() // TOTP_STEP)
-        step = now - 1 if self.last is None else max(now - 1, self.last + 1)
+        step = now if self.last is None else max(now, self.last + 1)
         assert step <= now + 1, "more log-ins than the TOTP window allows: wait a step"
         self.last = step
         return self.totp.at(step * TOTP_STEP)
