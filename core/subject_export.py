@@ -85,6 +85,7 @@ class _Finder:
 
     def find(self) -> None:
         ctx = self.desk.ctx
+        everyone = self._all_participants()
         with ctx.repo.transaction() as tx:
             tagged = (
                 tx.conversations_about(pseudonym(ctx.secret, self.person.email))
@@ -92,7 +93,6 @@ class _Finder:
                 else []
             )
             untagged = tx.untagged_conversations()
-            everyone = self._all_participants()
         mine = {c.id for c in tagged}
         for participant, contact in everyone:
             if _is_them(self.person, contact):

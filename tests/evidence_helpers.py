@@ -62,7 +62,7 @@ def guest_writes(
     starter = Starter(ctx)
     pending = starter.request_code(name, email)
     deliver(ctx)
-    guest = starter.verify(pending, code_in(smtp.bag.next_to(email)))
+    guest = starter.verify(pending, code_in(smtp.bag.next_to(email, "code")))
     draft = Draft(subject, body, tuple(Attachment.from_path(f, ctx.policy) for f in files))
     receipt = starter.send(guest, draft)
     deliver(ctx)
