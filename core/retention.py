@@ -229,14 +229,19 @@ class Retention:
     # --- the daily run ---------------------------------------------------------------
 
     def run_if_due(self) -> PurgeReport | None:
-        """The outbox worker's daily job: purge, then sign the audit head. None when the
-        last run is less than ``Policy.purge_interval`` ago."""
+        """The outbox worker's daily job: purge, and sign the audit head, each when it
+        last happened ``Policy.purge_interval`` ago or more (an operator's own purge
+        counts as the day's purge; the head is signed all the same). The purge's report,
+        or None when no purge was due."""
+        interval, now = self.ctx.policy.purge_interval, self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
-            last = tx.audit_last(Action.PURGE_RUN)
-        if last is not None and self.ctx.clock() - last.at < self.ctx.policy.purge_interval:
-            return None
-        report = self.purge()
-        self.sign_head()
+            purged = tx.audit_last(Action.PURGE_RUN)
+            signed = tx.audit_last(Action.AUDIT_HEAD_SIGNED)
+        report = None
+        if purged is None or now - purged.at >= interval:
+            report = self.purge()
+        if signed is None or now - signed.at >= interval:
+            self.sign_head()
         return report
 
     def sign_head(self, actor: str = PURGE_ACTOR) -> str:

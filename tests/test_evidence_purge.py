@@ -178,7 +178,7 @@ def test_a_purge_destroys_a_conversation_past_retention_everywhere_and_keeps_a_h
     # An office admin looks first (the real command, now)...
     dry = veilig(home, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert all(c in dry.stdout for c in gone) and "kept: on hold" in dry.stdout
+    assert all(c in dry.stdout for c in gone) and "Kept, on hold:" in dry.stdout
     assert _rows(db, "SELECT count(*) FROM conversation") == [(3,)]  # a dry run changes nothing
 
     # ... and the outbox worker purges, as `veilig outbox --watch` does once a day: a
@@ -214,7 +214,7 @@ def test_a_purge_destroys_a_conversation_past_retention_everywhere_and_keeps_a_h
     # The operator's own run finds nothing more; the held one stays.
     again = veilig(home, "purge")
     assert again.returncode == 0 and "Nothing is past its retention period" in again.stdout
-    assert "kept: on hold" in again.stdout
+    assert "Kept, on hold:" in again.stdout
 
     # The audit log is intact, says what went, and names no content.
     verified = veilig(home, "audit", "verify")
@@ -243,15 +243,25 @@ def test_the_outbox_worker_purges_once_a_day_and_signs_the_head(
     first = retention.run_if_due()
     assert first is not None and first.purged == []
     assert retention.run_if_due() is None  # not again the same day
+    clock.advance(hours=1)
+    retention.purge("operator:root")  # an operator's own purge counts as the day's
     clock.advance(hours=23)
+
+    def count(action: Action) -> int:
+        with wired_ctx.repo.transaction() as tx:
+            return sum(1 for e in tx.audit_entries() if e.action == action)
+
+    # Purged 23 hours ago: no purge; but the head was signed 24 hours ago, and an
+    # operator's purge must not cost the day its signed head.
     assert retention.run_if_due() is None
+    assert (count(Action.PURGE_RUN), count(Action.AUDIT_HEAD_SIGNED)) == (2, 2)
     clock.advance(hours=2)
-    assert retention.run_if_due() is not None
+    assert retention.run_if_due() is not None  # the purge is due; the head is not
+    assert (count(Action.PURGE_RUN), count(Action.AUDIT_HEAD_SIGNED)) == (3, 2)
     with wired_ctx.repo.transaction() as tx:
         entries = list(tx.audit_entries())
         assert wired_ctx.audit.verify(tx) == []
     heads = [e for e in entries if e.action == Action.AUDIT_HEAD_SIGNED]
-    assert len(heads) == 2 and [e.action for e in entries].count(Action.PURGE_RUN) == 2
     # Each names the entry before it; its signature checks with the public key alone.
     import base64
     import re

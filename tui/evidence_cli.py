@@ -274,11 +274,13 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
             )
     else:
         print(_("Nothing is past its retention period."))
+    if report.held:
+        print(_("Kept, on hold:"))
     for c in report.held:
         assert c.hold is not None
         print(
             "  "
-            + _("{id}  kept: on hold since {since} by {who}").format(
+            + _("{id}  on hold since {since} by {who}").format(
                 id=c.conversation.id,
                 since=c.hold.placed_at.astimezone().strftime(day),
                 who=c.hold.placed_by,
