@@ -131,6 +131,20 @@ class Retention:
         reason = self.ctx.secret.open(hold.reason_sealed, labels.hold(conversation_id))
         return hold, reason.decode("utf-8", "replace")
 
+    def keeping(self, conversation_id: str) -> tuple[Candidate, str] | None:
+        """How long a conversation is kept: its last activity, the day it may be purged,
+        and its hold with the reason ("" when not held). For the person it is about
+        (GDPR art. 15(1)(d): the period the data is kept)."""
+        with self.ctx.repo.transaction() as tx:
+            conversation = tx.conversation(conversation_id)
+            if conversation is None:
+                return None
+            candidate = self._candidate(tx, conversation, self.period(tx))
+        if candidate is None:
+            return None
+        held = self.hold_of(conversation_id) if candidate.hold is not None else None
+        return candidate, held[1] if held else ""
+
     # --- the purge -------------------------------------------------------------------
 
     def due(self) -> PurgeReport:

@@ -31,12 +31,13 @@ from typing import Any
 from core.audit import Action, pseudonym
 from core.audit_export import Filter, build_export
 from core.contact import Contact, check_email, parse_mobile
-from core.context import require_organisation
+from core.context import Context, require_organisation
 from core.desk import Desk
 from core.errors import CannotOpen, InvalidInput
 from core.i18n import _
 from core.models import Conversation, Direction, Message, Participant
 from core.ports import AuditQuery
+from core.retention import Retention
 from core.saving import save_attachment_in
 from core.sealing import OpenedMessage
 from core.signing import SigningKey
@@ -216,6 +217,10 @@ def _write(desk: Desk, person: _Person, finder: _Finder, folder: Path) -> Subjec
         "pseudonyms_in_the_audit_log": sorted(pseudonyms),
         "contact_details_on_file": [_participant(p, c) for p, c in finder.participants],
         "as_written_in_their_own_messages": guests,
+        "how_long_each_conversation_is_kept": [
+            _keeping(ctx, c.id)
+            for c in sorted(finder.conversations.values(), key=lambda c: c.created_at)
+        ],
     }
     (folder / "person.json").write_text(
         json.dumps(details, ensure_ascii=False, indent=1) + "\n", "utf-8"
@@ -252,6 +257,28 @@ def _audit_entries(desk: Desk, pseudonyms: set[str], conversations: set[str]) ->
             for entry in tx.audit_find(AuditQuery(conversation_id=conversation_id)):
                 found[entry.seq] = entry
     return [found[seq] for seq in sorted(found)]
+
+
+def _keeping(ctx: Context, conversation_id: str) -> dict[str, Any]:
+    """How long a conversation is kept (GDPR art. 15(1)(d)) and, when staff keep it from
+    the purge, since when, by whom and why: their reason may be about the person."""
+    kept = Retention(ctx).keeping(conversation_id)
+    if kept is None:
+        return {"conversation": conversation_id}
+    candidate, reason = kept
+    hold = candidate.hold
+    return {
+        "conversation": conversation_id,
+        "last_activity": candidate.last_activity.astimezone(UTC).isoformat(),
+        "deleted_after": None if hold else candidate.purge_after.astimezone(UTC).isoformat(),
+        "kept_from_deletion": None
+        if hold is None
+        else {
+            "since": hold.placed_at.astimezone(UTC).isoformat(),
+            "by": hold.placed_by,
+            "reason": reason,
+        },
+    }
 
 
 def _participant(participant: Participant, contact: Contact) -> dict[str, Any]:
@@ -294,7 +321,8 @@ def _readme(desk: Desk, person: _Person, result: SubjectExport) -> str:
         "{conversations} conversations with {messages} messages and {attachments} attachments;\n"
         "{entries} entries of the audit log about this person (audit.csv: who did what,\n"
         "from where, when, with what outcome; the person is named by a pseudonym).\n"
-        "person.json: the contact details on file. Each conversation-… folder holds its\n"
+        "person.json: the contact details on file, and how long each conversation is\n"
+        "kept (and why, when it is kept longer). Each conversation-… folder holds its\n"
         "messages as text and their attachments.\n\n"
         "manifest.json lists every file with its SHA-256 and is signed by the organisation\n"
         "(manifest.json.sig). Check it with the organisation's public key:\n"
@@ -355,4 +383,12 @@ def check_manifest(folder: Path, manifest: dict[str, Any]) -> list[str]:
             continue
         if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
             problems.append(_("{file} was changed.").format(file=entry.get("file")))
+    # A file put in a conversation's folder after signing (another person's message,
+    # say) would pass as part of the export: the signature does not vouch for it. Only
+    # there: an export unpacked into a folder of other files is still checked.
+    listed = {str(entry.get("file", "")) for entry in manifest.get("files", [])}
+    for path in sorted(folder.glob("conversation-*/**/*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name not in listed:
+            problems.append(_("{file} is not in the manifest: it was added.").format(file=name))
     return problems

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 from copy import deepcopy
 from pathlib import Path
 
@@ -178,6 +180,16 @@ def test_the_guests_confirmation_lets_them_check_what_the_office_stored(
     assert values["text"] == commitment(code, b"Hierbij de stukken.")
     checked = veilig(tmp_path / "no-home", "receipt", code, str(scans[0]))
     assert checked.returncode == 0 and values["attachment 1"] in checked.stdout
+    # Or with the e-mail's own line (openssl dgst -sha256 -hmac 'RECEIPT-CODE' FILE),
+    # the code typed exactly as the screen showed it.
+    assert "openssl dgst -sha256 -hmac 'RECEIPT-CODE' FILE" in mail
+    if shutil.which("openssl"):
+        for n, path in enumerate(scans, start=1):
+            dgst = subprocess.run(
+                ["openssl", "dgst", "-sha256", "-hmac", receipt.receipt_code, str(path)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            assert dgst.stdout.split()[-1] == values[f"attachment {n}"]
 
     # The office's signed proof of that message shows the same values, from what it stored.
     desk = Desk.login(ctx, STAFF_EMAIL, STAFF_PASSWORD, totp.at(clock.now))

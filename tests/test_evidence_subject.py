@@ -8,6 +8,7 @@ import io
 import json
 import os
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyotp
@@ -39,6 +40,8 @@ KARIN_MESSAGES = [("Declaratie maart", "Hierbij de verwijsbrief."), ("Nog een vr
 PIET_MESSAGE = ("Klacht over factuur", "De factuur van februari klopt niet.")
 STAFF_REPLY = ("Re: Nog een vraag", "Ja, dat klopt zo.")
 TO_PRACTITIONER = ("Uitslag", "De uitslag is binnen.")
+KARIN_HOLD = "bezwaar tegen declaratie maart, dossier B-114"
+PIET_HOLD = "klacht van Piet over de factuur, dossier K-2290"
 
 
 def test_a_data_subject_export_holds_all_and_only_the_guests_data(
@@ -67,6 +70,12 @@ def test_a_data_subject_export_holds_all_and_only_the_guests_data(
     hers = [r for r in rows if r.email == KARIN[1]]
     assert len(hers) == 2
     desk.reply(max(hers, key=lambda r: r.when).conversation.id, Draft(*STAFF_REPLY))
+    # Staff keep her first conversation from the purge, and Piet's: their words about
+    # her are hers to see; theirs about him are not.
+    first = min(hers, key=lambda r: r.when).conversation.id
+    desk.hold(first, KARIN_HOLD)
+    [piets] = [r.conversation.id for r in rows if r.email == PIET[1]]
+    desk.hold(piets, PIET_HOLD)
     name, address, mobile = PRACTITIONER
     attachment = (Attachment.from_path(files["uitslag-fysio.pdf"], ctx.policy),)
     desk.send_new(Contact(address, mobile, name), Method.SMS, Draft(*TO_PRACTITIONER, attachment))
@@ -93,6 +102,16 @@ def test_a_data_subject_export_holds_all_and_only_the_guests_data(
     assert person["as_written_in_their_own_messages"] == [{"name": KARIN[0], "email": KARIN[1]}]
     [on_file] = person["contact_details_on_file"]  # she got access with staff's reply
     assert (on_file["email"], on_file["verifies_by"]) == (KARIN[1], "email")
+    # How long each of hers is kept (GDPR art. 15(1)(d)), and why the first is kept longer.
+    kept = {k["conversation"]: k for k in person["how_long_each_conversation_is_kept"]}
+    assert set(kept) == {r.conversation.id for r in hers}
+    hold = kept.pop(first)["kept_from_deletion"]
+    assert (hold["reason"], hold["by"]) == (KARIN_HOLD, "staff:" + STAFF_EMAIL)
+    [(_id, other)] = kept.items()
+    assert other["kept_from_deletion"] is None
+    assert datetime.fromisoformat(other["deleted_after"]) - datetime.fromisoformat(
+        other["last_activity"]
+    ) == timedelta(days=90)
     karin = pseudonym(ctx.secret, KARIN[1])
     assert person["pseudonyms_in_the_audit_log"] == [karin]
     lines = exported["audit.csv"].decode().splitlines(True)
@@ -102,7 +121,7 @@ def test_a_data_subject_export_holds_all_and_only_the_guests_data(
     assert "code.sent" in [r["action"] for r in audit]  # before there was a conversation
 
     # Only hers: nothing of the other guest, nor of the practitioner, in any file.
-    others = [*PIET, *PIET_MESSAGE, *PRACTITIONER, *TO_PRACTITIONER, "+31612345127"]
+    others = [*PIET, *PIET_MESSAGE, *PRACTITIONER, *TO_PRACTITIONER, "+31612345127", PIET_HOLD]
     others += [pseudonym(ctx.secret, PIET[1]), pseudonym(ctx.secret, address)]
     for value in others:
         assert value.encode() not in everything, value
@@ -120,6 +139,14 @@ def test_a_data_subject_export_holds_all_and_only_the_guests_data(
     person_file.write_text(person_file.read_text().replace(KARIN[0], "Karin Jansen"))
     changed = veilig(tmp_path / "no-home", "verify", str(manifest), "--key", str(key_file))
     assert changed.returncode == 1 and "person.json was changed" in changed.stdout
+    # A message slipped into a conversation's folder after signing is named too.
+    person_file.write_bytes(exported["person.json"])
+    slipped = next(out.glob("conversation-01-*")) / "03-20260101T000000Z-in.txt"
+    slipped.write_text("From: someone else\n\nNot hers.\n")
+    added = veilig(tmp_path / "no-home", "verify", str(manifest), "--key", str(key_file))
+    assert added.returncode == 1, added.stdout
+    assert f"{slipped.relative_to(out).as_posix()} is not in the manifest" in added.stdout
+    assert "person.json" not in added.stdout
 
     # By mobile number, as a ZIP: the practitioner's conversation, none of Karin's.
     zipped = export_subject(desk, mobile, tmp_path / "fysio.zip")
