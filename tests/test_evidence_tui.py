@@ -117,6 +117,20 @@ async def test_staff_write_a_proof_from_sent_and_keep_a_conversation_from_the_pu
         await wait_for_workers(pilot)
         await wait_until(pilot, lambda: desk.hold_of(message.conversation_id) is None, "released")
 
+        # The purge takes it while the desk is open on it: keeping it now says so,
+        # rather than that a message is damaged.
+        with ctx.repo.transaction() as tx:
+            tx.delete_conversation(message.conversation_id)
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        await paste(pilot, "te laat")
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        gone = said("This conversation is no longer here: it was deleted at the end of its "
+                    "retention period. Press Esc for the inbox.")  # fmt: skip
+        await wait_until(pilot, lambda: gone in " ".join(screen_text(app).split()), "gone")
+        assert "damaged" not in screen_text(app)
+
     [proof] = tmp_path.glob("proof-*.json")
     public = SigningKey.of(ctx.secret).public_key()
     assert public.verify(proof.with_name(proof.name + ".sig").read_bytes(), proof.read_bytes())

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from core.desk import Desk, ThreadView
 from core.dialog import READ_BACK, ReadStep
+from core.errors import CannotOpen
 from core.i18n import N_, _, format_datetime
 from core.models import Direction, Hold
 from core.sealing import Draft, OpenedMessage, Progress
@@ -137,11 +138,25 @@ class ConversationScreen(ReadingScreen):
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def change_hold(self, reason: str | None) -> None:
-        if reason is None:
-            self.desk.lift_hold(self.conversation_id)
-        else:
-            self.desk.hold(self.conversation_id, reason)
+        try:
+            if reason is None:
+                self.desk.lift_hold(self.conversation_id)
+            else:
+                self.desk.hold(self.conversation_id, reason)
+        except CannotOpen:
+            # The purge came first (the desk was open on it): say so, not "damaged".
+            self.app.call_from_thread(self.purged_meanwhile)
+            return
         self.app.call_from_thread(self.held_changed, reason)
+
+    def purged_meanwhile(self) -> None:
+        self.chat.say(
+            _(
+                "This conversation is no longer here: it was deleted at the end of its "
+                "retention period. Press Esc for the inbox."
+            ),
+            "error",
+        )
 
     def held_changed(self, reason: str | None) -> None:
         self.held = reason is not None
