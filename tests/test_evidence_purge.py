@@ -179,6 +179,8 @@ def test_a_purge_destroys_a_conversation_past_retention_everywhere_and_keeps_a_h
     dry = veilig(home, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert all(c in dry.stdout for c in gone) and "Kept, on hold:" in dry.stdout
+    assert "1 message, 1 attachment\n" in dry.stdout  # Anna's; the practitioner's:
+    assert "2 messages, 1 attachment\n" in dry.stdout  # the message and the reply
     assert _rows(db, "SELECT count(*) FROM conversation") == [(3,)]  # a dry run changes nothing
 
     # ... and the outbox worker purges, as `veilig outbox --watch` does once a day: a

@@ -86,7 +86,7 @@ def test_a_data_subject_export_holds_all_and_only_the_guests_data(
     app = Authenticator(totp, after=logged_in_at.timestamp())
     asked = logged_in(home, app, "access-request", KARIN[1].upper(), "--out", str(out))
     assert asked.returncode == 0, asked.stderr
-    assert "2 conversations, 3 messages, 1 attachments" in asked.stdout
+    assert "2 conversations, 3 messages, 1 attachment, " in asked.stdout
 
     exported = {
         p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()

@@ -263,13 +263,11 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
         for c in report.purged:
             print(
                 "  "
-                + _(
-                    "{id}  last activity {last}  {messages} messages, {attachments} attachments"
-                ).format(
+                + _("{id}  last activity {last}  {messages}, {attachments}").format(
                     id=c.conversation.id,
                     last=c.last_activity.astimezone().strftime(day),
-                    messages=c.messages,
-                    attachments=c.attachments,
+                    messages=_count_messages(c.messages),
+                    attachments=_count_attachments(c.attachments),
                 )
             )
     else:
@@ -457,22 +455,35 @@ def cmd_access_request(args: argparse.Namespace, settings: Settings) -> int:
     desk = admin(ctx)
     result = export_subject(desk, args.person, Path(args.out))
     desk.log_out("command")
+    n = result.conversations
+    entries = result.audit_entries
     print(
-        _(
-            "Written to {path}: {conversations} conversations, {messages} messages, "
-            "{attachments} attachments, {entries} audit entries."
-        ).format(
+        _("Written to {path}: {conversations}, {messages}, {attachments}, {entries}.").format(
             path=result.path,
-            conversations=result.conversations,
-            messages=result.messages,
-            attachments=result.attachments,
-            entries=result.audit_entries,
+            conversations=ngettext("{n} conversation", "{n} conversations", n).format(n=n),
+            messages=_count_messages(result.messages),
+            attachments=_count_attachments(result.attachments),
+            entries=ngettext("{n} audit entry", "{n} audit entries", entries).format(n=entries),
         )
     )
     if result.damaged:
-        print(_("{n} messages did not open (damaged) and are not in it.").format(n=result.damaged))
+        print(
+            ngettext(
+                "{n} message did not open (damaged) and is not in it.",
+                "{n} messages did not open (damaged) and are not in it.",
+                result.damaged,
+            ).format(n=result.damaged)
+        )
     print(_("manifest.json in it is signed: the person can check every file with your key."))
     return 0
+
+
+def _count_messages(n: int) -> str:
+    return ngettext("{n} message", "{n} messages", n).format(n=n)
+
+
+def _count_attachments(n: int) -> str:
+    return ngettext("{n} attachment", "{n} attachments", n).format(n=n)
 
 
 COMMANDS: dict[str, Command] = {
