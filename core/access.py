@@ -76,9 +76,11 @@ def invite(
     participant: Participant,
     thread_key: ThreadKey,
     expires_at: datetime,
+    message_id: str | None = None,
 ) -> None:
     """A fresh reference per notification: it is never stored, so it cannot be resent.
-    It opens until ``expires_at`` (its own: a later notification does not extend it)."""
+    It opens until ``expires_at`` (its own: a later notification does not extend it).
+    ``message_id``: the message it announces (for the proof of delivery)."""
     reference = new_reference()
     share = secrets.token_bytes(32)
     invitation = Invitation(
@@ -89,6 +91,7 @@ def invite(
         created_at=ctx.clock(),
         # Whole seconds: the binding holds epoch seconds, whatever a database rounds.
         expires_at=expires_at.replace(microsecond=0),
+        message_id=message_id,
     )
     invitation.share_sealed = ctx.secret.seal(
         share, share_binding(invitation, participant, participant.method)

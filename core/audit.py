@@ -12,7 +12,15 @@ codes, no addresses of guests.
 
 Who holds ``server.key`` and the host's files can rewrite the whole chain and its head:
 the head is anchored outside the host only when someone copies it elsewhere
-(``veilig audit verify`` prints it; docs/SECURITY.md).
+(``veilig audit verify`` prints it; docs/SECURITY.md). The organisation's signing key
+signs the head every day and in every export (core.signing, core.audit_export): a
+signed head that has left the host is a fixed point a rewrite cannot move.
+
+Each entry has the fields NEN 7513 asks for (who, which client or host, what, about
+whom, when, outcome). *About whom* is a pseudonym: a keyed tag of the person's
+address (:func:`pseudonym`), the same in every entry about them, which the office can
+compute from an address it is asked about and an auditor cannot turn back into one.
+Entries of version 1 (before issue 18) keep their MAC over the fields they had.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from core import labels
 from core.clock import Clock
 from core.i18n import _
 from core.models import AuditEntry
@@ -51,6 +60,47 @@ class Action(StrEnum):
     STAFF_LOCKED = "staff.locked"
     STAFF_UNLOCKED = "staff.unlocked"
     MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
+    # Issue 18: the events NEN 7513 asks for that were missing.
+    STAFF_LOGOUT = "staff.logout"  # the desk closed or locked after idling
+    # Staff changes. STAFF_KEY_ADDED is written by `veilig staff add-key`; the others are
+    # for the staff administration (`veilig staff add/remove/reset`, roles) to write.
+    STAFF_ADDED = "staff.added"
+    STAFF_REMOVED = "staff.removed"
+    STAFF_RESET = "staff.reset"
+    STAFF_ROLE_CHANGED = "staff.role-changed"
+    STAFF_KEY_ADDED = "staff.key-added"
+    SEARCH = "search"  # a look-up of a person (the desk's search, `audit show --person`)
+    AUDIT_VIEWED = "audit.viewed"  # NEN 7513 §8.4: access to the log is logged too
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_HEAD_SIGNED = "audit.head-signed"  # detail: seq, MAC and the signature
+    PROOF_ISSUED = "proof.issued"
+    SUBJECT_EXPORTED = "subject.exported"  # a data-subject export (GDPR art. 15)
+    RETENTION_SET = "retention.set"
+    HOLD_PLACED = "hold.placed"
+    HOLD_LIFTED = "hold.lifted"
+    PURGED = "purged"  # one conversation's content destroyed (core.retention)
+    PURGE_RUN = "purge.run"  # a run of the purge, also when nothing was due
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+FAILURES = frozenset(
+    {
+        Action.LOGIN_FAILED,
+        Action.CODE_FAILED,
+        Action.NOTIFICATION_FAILED,
+        Action.MAILBOX_KEY_MISMATCH,
+    }
+)
+
+
+def pseudonym(secret: ServerSecret, address: str) -> str:
+    """The person behind an e-mail address, as the audit log names them: a keyed tag
+    (64 bits shown), stable for the address, meaningless without ``server.key``."""
+    return "p-" + secret.tag(labels.PSEUDONYM, address.strip().casefold()).hex()[:16]
 
 
 GENESIS = bytes(32)
@@ -74,14 +124,16 @@ class Problem:
 
 
 class AuditLog:
-    def __init__(self, secret: ServerSecret, clock: Clock, head_file: Path | None) -> None:
+    def __init__(
+        self, secret: ServerSecret, clock: Clock, head_file: Path | None, client: str = ""
+    ) -> None:
         self.secret = secret
         self.clock = clock
         self.head_file = head_file
+        self.client = client  # which client or host this process acts for
 
     def _mac(self, previous: bytes, entry: AuditEntry) -> bytes:
-        return self.secret.tag(
-            "audit",
+        fields = (
             previous.hex(),
             str(entry.seq),
             entry.at.isoformat(),
@@ -90,6 +142,9 @@ class AuditLog:
             entry.conversation_id or "",
             entry.detail,
         )
+        if entry.version == 1:
+            return self.secret.tag(labels.AUDIT, *fields)
+        return self.secret.tag(labels.AUDIT_V2, *fields, entry.subject, entry.client, entry.outcome)
 
     def append(
         self,
@@ -98,7 +153,17 @@ class AuditLog:
         action: Action,
         conversation_id: str | None = None,
         detail: str = "",
+        *,
+        subject: str | None = None,
+        outcome: Outcome | None = None,
     ) -> AuditEntry:
+        """Note ``action`` by ``actor``. ``subject`` is whom it is about (a pseudonym);
+        by default, the person of ``conversation_id``. ``outcome`` follows the action
+        unless given."""
+        if subject is None:
+            subject = tx.conversation_subject(conversation_id) if conversation_id else ""
+        if outcome is None:
+            outcome = Outcome.FAILED if action in FAILURES else Outcome.OK
         last = tx.audit_tail()
         seq, previous = (last.seq, last.mac) if last else (0, GENESIS)
         head = self._read_head()
@@ -118,6 +183,10 @@ class AuditLog:
             conversation_id=conversation_id,
             detail=detail,
             mac=b"",
+            subject=subject,
+            client=self.client,
+            outcome=outcome.value,
+            version=2,
         )
         entry.mac = self._mac(previous, entry)
         tx.add(entry)

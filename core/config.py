@@ -31,6 +31,10 @@ class Settings:
     public_url: str | None = None  # https://veilig.example.nl
     public_ssh: str | None = None  # veilig.example.nl:2222
     maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
+    # Which client or host the audit log names for what this process does (NEN 7513):
+    # VEILIG_CLIENT (set by `veilig serve ssh/web` for their sessions: "ssh 192.0.2.7"),
+    # else the address of an OpenSSH client, else this terminal's user and host.
+    client: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +50,12 @@ class Settings:
             public_url=env.get("VEILIG_PUBLIC_URL") or None,
             public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
             maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
+            client=_client(env),
         )
+
+    @property
+    def audit_client(self) -> str:
+        return self.client or _client(os.environ)
 
     @property
     def maildir(self) -> Path:
@@ -69,3 +78,22 @@ class Settings:
         """Create the data directory, private to this user (0700)."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.home, 0o700)
+
+
+def _client(env: Mapping[str, str]) -> str:
+    """Where this process's person is, for the audit log: informative, not an identity
+    (an OpenSSH client's address comes from its environment, which the client can
+    shape; who acted is the log-in, the actor)."""
+    if env.get("VEILIG_CLIENT"):
+        return env["VEILIG_CLIENT"][:100]
+    ssh = env.get("SSH_CONNECTION", "").split()
+    if ssh:
+        return f"ssh {ssh[0]}"
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"terminal {user}@{socket.gethostname()}"

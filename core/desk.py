@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core import labels
 from core.access import invite, new_participant, thread_key_of
-from core.audit import Action
+from core.audit import Action, pseudonym
 from core.contact import Contact, check_contact
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput
@@ -25,6 +25,7 @@ from core.login import log_in
 from core.models import (
     Conversation,
     Direction,
+    Hold,
     Message,
     Method,
     Participant,
@@ -33,6 +34,7 @@ from core.models import (
 )
 from core.pins import sealing_key
 from core.ports import Transaction
+from core.retention import Retention
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.store import store_message
 from core.stream import ContentKey
@@ -79,6 +81,7 @@ class Desk:
         self.ctx = ctx
         self.staff = staff
         self._key = key
+        self.logged_out = False
 
     @property
     def actor(self) -> str:
@@ -92,6 +95,35 @@ class Desk:
         (core.login)."""
         staff, key = log_in(ctx, email, password, totp_code)
         return cls(ctx, staff, key)
+
+    def log_out(self, reason: str = "") -> None:
+        """The session ends (quit, or locked after idling): noted once. The key itself
+        goes with this object; the screens drop it."""
+        if self.logged_out:
+            return
+        self.logged_out = True
+        with self.ctx.repo.transaction() as tx:
+            self.ctx.audit.append(tx, self.actor, Action.STAFF_LOGOUT, detail=reason)
+
+    def opens_content(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
+        """One message opened with the session's key (a proof of delivery hashes it)."""
+        return self._open(message)
+
+    def sender_of(self, message: Message) -> Sender:
+        """Only who sent ``message``, from its sealed meta (CannotOpen if it does not open)."""
+        blobs, secret = self.ctx.blobs, self.ctx.secret
+        return open_sender(blobs=blobs, mailbox_key=self._key, message=message, secret=secret)
+
+    # --- holds: kept from the purge (core.retention) ---------------------------------
+
+    def hold(self, conversation_id: str, reason: str) -> None:
+        Retention(self.ctx).place_hold(self.actor, conversation_id, reason)
+
+    def lift_hold(self, conversation_id: str) -> bool:
+        return Retention(self.ctx).lift_hold(self.actor, conversation_id)
+
+    def hold_of(self, conversation_id: str) -> tuple[Hold, str] | None:
+        return Retention(self.ctx).hold_of(conversation_id)
 
     # --- reading -------------------------------------------------------------------
 
@@ -197,7 +229,12 @@ class Desk:
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
-        conversation = Conversation(mailbox_id=mailbox.id, created_at=now, last_message_at=now)
+        conversation = Conversation(
+            mailbox_id=mailbox.id,
+            created_at=now,
+            last_message_at=now,
+            subject_tag=pseudonym(self.ctx.secret, contact.email),
+        )
         participant, thread_key = new_participant(
             self.ctx,
             conversation.id,
@@ -240,6 +277,9 @@ class Desk:
         if not readers:
             guest = self._who(conversation, messages)
             contact = Contact(email=guest[1], name=guest[0])
+            if not conversation.subject_tag and contact.email:
+                # A conversation from before issue 18: name its person from now on.
+                conversation.subject_tag = pseudonym(self.ctx.secret, contact.email)
             readers.append(
                 new_participant(
                     self.ctx,
@@ -323,6 +363,7 @@ class Desk:
                     participant=participant,
                     thread_key=thread_key,
                     expires_at=participant.expires_at,
+                    message_id=message.id,
                 )
 
         sender = Sender(org.name, mailbox.address)

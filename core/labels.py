@@ -29,6 +29,8 @@ RECOVERY = _V1 + b"recovery"  # recovery key -> the key that wraps the mailbox k
 PEPPER = _V2 + b"pepper"
 # Argon2id(password) with the pepper as salt -> the key of a password wrap of format 2
 PEPPERED_PASSWORD = _V2 + b"peppered-password"
+# server secret -> the seed of the organisation's Ed25519 signing key (core.signing)
+ORG_SIGNING = _V1 + b"org-signing"
 
 
 def stream(context: bytes) -> bytes:
@@ -120,6 +122,11 @@ def outbox(item_id: str) -> bytes:
     return _V1 + b"outbox|" + item_id.encode()
 
 
+def hold(conversation_id: str) -> bytes:
+    """The reason staff gave for keeping a conversation from the purge."""
+    return _V1 + b"hold|" + conversation_id.encode()
+
+
 def _field(value: str) -> bytes:
     """One length-prefixed field of a format-2 binding: unambiguous whatever it holds."""
     raw = value.encode("utf-8")
@@ -130,3 +137,6 @@ def _field(value: str) -> bytes:
 
 MAILBOX_PIN = "mailbox-public-key"  # the mailbox public key, pinned (core.pins)
 MESSAGE_ORIGIN = "message-origin"  # a message stored by veilig itself (core.pins)
+PSEUDONYM = "pseudonym"  # a person's address -> whom audit entries are about (core.audit)
+AUDIT = "audit"  # an audit entry of version 1, chained to the one before (core.audit)
+AUDIT_V2 = "audit-v2"  # version 2: also about whom, from where, the outcome

@@ -20,6 +20,9 @@ def new_id() -> str:
 class Organisation:
     name: str
     created_at: datetime
+    # How many days a conversation's content is kept after its last activity
+    # (core.retention); None: the policy's default.
+    retention_days: int | None = None
     id: str = field(default_factory=new_id)
 
 
@@ -98,7 +101,22 @@ class Conversation:
     created_at: datetime
     last_message_at: datetime | None = None
     unread: bool = False  # an inbound message that no staff member opened yet
+    # Whom it is about: the outside person's pseudonym (core.audit.pseudonym), a keyed
+    # tag of their address; what audit entries about this conversation name. "" in
+    # conversations from before issue 18 until someone writes in them again.
+    subject_tag: str = ""
     id: str = field(default_factory=new_id)
+
+
+@dataclass
+class Hold:
+    """A conversation staff keep from the purge (core.retention), with why: the reason
+    is staff's own words, which may name the person, so it rests sealed."""
+
+    conversation_id: str
+    reason_sealed: bytes  # sealed with the server secret, bound to the conversation
+    placed_by: str  # the staff member's actor name
+    placed_at: datetime
 
 
 @dataclass
@@ -145,6 +163,7 @@ class Invitation:
     created_at: datetime
     expires_at: datetime  # this reference's own: a later reply does not extend it
     notice_outbox_id: str | None = None  # the notification e-mail, for "notified"
+    message_id: str | None = None  # the message it announced (None: before issue 18)
     id: str = field(default_factory=new_id)
 
 
@@ -185,7 +204,13 @@ class LoginFailure:
 
 @dataclass
 class AuditEntry:
-    """One line of the audit log; ``mac`` chains it to the line before (see core.audit)."""
+    """One line of the audit log; ``mac`` chains it to the line before (see core.audit).
+
+    The fields NEN 7513 asks for: who (``actor``), from which client or host
+    (``client``), what (``action``, ``conversation_id``, ``detail``), about whom
+    (``subject``: a pseudonym, never an address), when (``at``) and with what outcome
+    (``outcome``). Entries of version 1 (before issue 18) have no subject, client or
+    outcome, and their MAC does not cover them."""
 
     seq: int
     at: datetime
@@ -194,6 +219,10 @@ class AuditEntry:
     conversation_id: str | None
     detail: str
     mac: bytes
+    subject: str = ""
+    client: str = ""
+    outcome: str = ""
+    version: int = 1
 
 
 class Channel(StrEnum):
@@ -217,4 +246,6 @@ class OutboxItem:
     status: DeliveryStatus = DeliveryStatus.PENDING
     last_error: str | None = None  # the error's kind only: never a payload
     sent_at: datetime | None = None
+    # Who took it: the SMTP server and its answer (a queue id), for proof of delivery.
+    accepted_by: str | None = None
     id: str = field(default_factory=new_id)

@@ -71,12 +71,13 @@ class Outbox:
         tx.add(item)
         return item
 
-    async def _send(self, item: OutboxItem) -> None:
+    async def _send(self, item: OutboxItem) -> str | None:
+        """Deliver one item; who accepted it, when the transport says."""
         payload = self.secret.open(item.sealed_payload, labels.outbox(item.id))
         if item.channel is Channel.SMS:
             await self.sms.send(Sms.from_json(payload))
-        else:
-            await self.email.send(Email.from_json(payload))
+            return None
+        return await self.email.send(Email.from_json(payload))
 
     def retrying(self, limit: int = 20) -> list[OutboxItem]:
         """Items that failed at least once and will be tried again, oldest first: what
@@ -130,29 +131,32 @@ class Outbox:
                 if tx.claim_outbox(item.id, item.next_attempt_at, now + DELIVERY_LEASE)
             ]  # the others: another process is delivering them
 
-        async def attempt(item: OutboxItem) -> str | None:
+        async def attempt(item: OutboxItem) -> tuple[str | None, str | None]:
+            """(error, who accepted it)."""
             try:
-                await self._send(item)
+                taken = await self._send(item)
             except (DeliveryFailed, CannotOpen) as exc:
-                return str(exc) or type(exc).__name__
-            return None
+                return str(exc) or type(exc).__name__, None
+            return None, taken
 
         outcomes = await asyncio.gather(*(attempt(item) for item in claimed))
         sent = failed = 0
         with self.repo.transaction() as tx:
-            for item, error in zip(claimed, outcomes, strict=True):
+            for item, (error, taken) in zip(claimed, outcomes, strict=True):
                 if error is not None:
                     failed += 1
                     self._record_failure(tx, item, error)
                     continue
                 # Delivered: the sealed copy (with any code in it) has no use any more.
+                detail = f"{item.channel} {item.id}" + (f" accepted by {taken}" if taken else "")
                 self._record(
                     tx,
                     item,
                     status=DeliveryStatus.SENT,
                     sent_at=self.clock(),
                     sealed_payload=b"",
-                    audit=(Action.NOTIFICATION_DELIVERED, f"{item.channel} {item.id}"),
+                    accepted_by=taken,
+                    audit=(Action.NOTIFICATION_DELIVERED, detail),
                 )
                 sent += 1
         return sent, failed
@@ -198,4 +202,8 @@ class Outbox:
             setattr(current, name, value)
         tx.save_outbox(current)
         if audit and self.audit:
-            self.audit.append(tx, "outbox", audit[0], detail=audit[1])
+            # A notification names its conversation (and so whom it is about).
+            invitation = tx.invitation_by_notice(item.id)
+            participant = tx.participant(invitation.participant_id) if invitation else None
+            conversation = participant.conversation_id if participant else None
+            self.audit.append(tx, "outbox", audit[0], conversation, audit[1])

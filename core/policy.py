@@ -8,6 +8,9 @@ Sources:
 - RFC 9106 §4: Argon2id, second recommended option (t=3, 64 MiB, p=4) for
   environments with less memory than the first option's 2 GiB.
 - RFC 6238 (TOTP): 30 s step, one step of clock drift allowed.
+- GDPR art. 5(1)(e) (storage limitation); the Dutch Minister's decision on log
+  retention (Staatscourant 2019, 38007: NEN 7513 logging at least 5 years); WGBO
+  art. 7:454 (20 years for the medical record itself).
 """
 
 from __future__ import annotations
@@ -159,6 +162,32 @@ class Policy:
     # twice (receivers drop the copies by their stable Message-ID), and one wave lasts
     # at most one SMTP timeout (30 s), well inside the delivery lease (2 min).
     delivery_concurrency: int = 10
+
+    # --- retention and purge (issue 18) ------------------------------------------------
+    # How long a conversation's content (messages, attachments, wrapped keys, contact
+    # details) is kept after its last activity: its last message, or the end of the last
+    # reference that opens it, whichever is later. Then the purge destroys it; the audit
+    # entries stay. veilig is a channel, not the record: the care record and the
+    # administration live elsewhere (WGBO art. 7:454 keeps the record 20 years; the tax
+    # administration 7), and staff file what they need there. GDPR art. 5(1)(e) asks to
+    # keep personal data no longer than the purpose needs: 90 days after the last activity
+    # covers a quarter's declarations and their questions, and is what Zorgmail keeps
+    # secure mail. An office chooses its own (`veilig retention DAYS`), within these bounds.
+    retention_default: timedelta = timedelta(days=90)
+    # Shorter than a month, conversations would vanish while people still answer them.
+    retention_min: timedelta = timedelta(days=30)
+    # Longer than the medical record itself is never needed (WGBO art. 7:454: 20 years).
+    retention_max: timedelta = timedelta(days=20 * 365)
+    # The outbox worker purges once a day (and signs the audit head then).
+    purge_interval: timedelta = timedelta(days=1)
+    # Codes, failed log-ins and delivered or given-up outbox rows serve only limits of
+    # an hour or 15 minutes (above) and the delivery itself: gone after a day.
+    records_kept: timedelta = timedelta(days=1)
+    # The audit log is kept whole: its entries name no content, and the Dutch Minister's
+    # decision on NEN 7513 logging (Staatscourant 2019, 38007) asks for at least 5 years
+    # (NEN 7513 §8.5: at most the record's own term). veilig deletes no audit entry; this
+    # number is said where the retention is shown.
+    audit_log_kept_at_least: timedelta = timedelta(days=5 * 365)
 
     def with_cheap_kdf(self) -> Policy:
         """The same policy with a fast Argon2id, for tests and throwaway demos only."""

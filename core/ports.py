@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -19,6 +20,7 @@ from core.models import (
     Challenge,
     Channel,
     Conversation,
+    Hold,
     Invitation,
     LoginFailure,
     Mailbox,
@@ -43,7 +45,32 @@ Entity = (
     | ParticipantKey
     | AuditEntry
     | LoginFailure
+    | Hold
 )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to find; every field left empty matches all."""
+
+    conversation_id: str | None = None
+    subjects: frozenset[str] = frozenset()  # any of these pseudonyms
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+    limit: int | None = None  # the newest this many (in sequence order all the same)
+
+
+@dataclass
+class PurgedRows:
+    """What deleting one conversation's rows took with it (core.retention)."""
+
+    blob_ids: list[str] = field(default_factory=list)  # to delete from the blob store
+    messages: int = 0
+    attachments: int = 0
+    participants: int = 0
+    wrapped_keys: int = 0  # content keys and thread keys wrapped to anyone
 
 
 class UnitOfWork(Protocol):
@@ -71,6 +98,8 @@ class StaffRecords(UnitOfWork, Protocol):
 
     def staff_by_email(self, email: str) -> StaffMember | None: ...
 
+    def staff_member(self, staff_id: str) -> StaffMember | None: ...
+
     def save_staff(self, staff: StaffMember) -> None: ...
 
     def count_failed_login(self, staff_id: str) -> int:
@@ -81,6 +110,8 @@ class StaffRecords(UnitOfWork, Protocol):
     def count_login_failures(self, email_tag: str, since: datetime) -> int: ...
 
     def clear_login_failures(self, email_tag: str) -> None: ...
+
+    def save_organisation(self, organisation: Organisation) -> None: ...
 
 
 class ConversationRecords(UnitOfWork, Protocol):
@@ -110,6 +141,43 @@ class ConversationRecords(UnitOfWork, Protocol):
     def blob_ids(self) -> set[str]:
         """Every blob id a stored message refers to."""
         ...
+
+    def message(self, message_id: str) -> Message | None: ...
+
+    def ids_starting(self, prefix: str, limit: int = 5) -> list[tuple[str, str]]:
+        """(kind, id) of messages and conversations whose id starts with ``prefix``;
+        kind is "message" or "conversation"."""
+        ...
+
+    def conversations_about(self, subject_tag: str) -> list[Conversation]:
+        """Conversations whose person has this pseudonym, oldest first."""
+        ...
+
+    def untagged_conversations(self) -> list[Conversation]:
+        """Conversations from before issue 18, whose person is not named by a tag."""
+        ...
+
+    def inactive_conversations(
+        self, before: datetime, limit: int, offset: int = 0
+    ) -> list[Conversation]:
+        """Conversations whose last message (or creation) is before ``before``, oldest
+        first: the candidates of the purge, which checks expiries and holds itself."""
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> PurgedRows:
+        """Delete the conversation with its messages, their items, its participants,
+        their invitations (and those notices' outbox rows) and every wrapped key."""
+        ...
+
+
+class HoldRecords(UnitOfWork, Protocol):
+    """Conversations staff keep from the purge (core.retention)."""
+
+    def hold(self, conversation_id: str) -> Hold | None: ...
+
+    def holds(self) -> list[Hold]: ...
+
+    def remove_hold(self, conversation_id: str) -> None: ...
 
 
 class ParticipantRecords(UnitOfWork, Protocol):
@@ -160,6 +228,14 @@ class ParticipantRecords(UnitOfWork, Protocol):
         """Message id -> content key wrapped under the participant's thread key."""
         ...
 
+    def readers_of(self, message_id: str) -> list[Participant]:
+        """The participants a message's content key is wrapped for."""
+        ...
+
+    def invitations_of(self, participant_id: str) -> list[Invitation]:
+        """Oldest first."""
+        ...
+
 
 class ChallengeRecords(UnitOfWork, Protocol):
     """One-time codes, known only by their keyed tags."""
@@ -201,6 +277,12 @@ class OutboxRecords(UnitOfWork, Protocol):
 
     def save_outbox(self, item: OutboxItem) -> None: ...
 
+    def delete_old_records(self, before: datetime) -> int:
+        """Delete what only served limits or deliveries: codes that expired, failed
+        log-ins and outbox rows that are delivered or given up, all before ``before``;
+        how many rows."""
+        ...
+
 
 class AuditRecords(UnitOfWork, Protocol):
     """The chained audit log (core.audit)."""
@@ -211,6 +293,18 @@ class AuditRecords(UnitOfWork, Protocol):
         """In sequence order."""
         ...
 
+    def audit_find(self, query: AuditQuery) -> list[AuditEntry]:
+        """The entries ``query`` matches, in sequence order."""
+        ...
+
+    def audit_last(self, action: str) -> AuditEntry | None:
+        """The newest entry of ``action``."""
+        ...
+
+    def conversation_subject(self, conversation_id: str) -> str:
+        """The pseudonym of the conversation's person ("" if none is known)."""
+        ...
+
 
 class Transaction(
     StaffRecords,
@@ -219,6 +313,7 @@ class Transaction(
     ChallengeRecords,
     OutboxRecords,
     AuditRecords,
+    HoldRecords,
     Protocol,
 ):
     """One unit of work over every aggregate."""
@@ -226,6 +321,13 @@ class Transaction(
 
 class Repository(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def forget_deleted(self) -> bool:
+        """After a purge: leave no copy of deleted rows in the database's own files
+        (SQLite: deleted content is zeroed as it goes, then the write-ahead log is
+        checkpointed and truncated). False when that could not finish now (readers
+        kept it busy): the next purge tries again."""
+        ...
 
 
 class BlobStore(Protocol):

@@ -25,6 +25,7 @@ from core.pins import check_origin
 from core.pipeline import seal_file
 from core.policy import Policy
 from core.ports import BlobStore
+from core.receipt import Commitments, Observed
 from core.server_secret import ServerSecret
 from core.stream import ContentKey, new_content_key, open_stream, seal_stream
 
@@ -63,6 +64,8 @@ class OpenedMessage:
     body: str = field(repr=False)
     attachments: list[AttachmentInfo] = field(default_factory=list)
     sent_at: str = ""
+    # A guest's receipt code (core.receipt), kept in the sealed meta of their message.
+    receipt_code: str = field(default="", repr=False)
 
 
 def _seal_item(
@@ -90,15 +93,18 @@ def seal_message(
     sender: Sender,
     draft: Draft,
     progress: Progress | None = None,
+    commitments: Commitments | None = None,
 ) -> ContentKey:
     """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items.
 
     Returns the content key, for wrapping to other readers (a participant's thread key).
     To store a message, use core.store.store_message: it commits or discards as well.
+    ``commitments`` (a guest's receipt, core.receipt) sees the text and every attachment
+    as they are sealed, and its code goes into the sealed meta.
     """
     items: list[SealedItem] = []
     try:
-        key = _seal_all(blobs, mailbox_key, message, sender, draft, items, progress)
+        key = _seal_all(blobs, mailbox_key, message, sender, draft, items, progress, commitments)
     except BaseException:
         discard_blobs(blobs, items)  # no half-stored message: its whole blobs go too
         raise
@@ -120,6 +126,7 @@ def _seal_all(
     draft: Draft,
     items: list[SealedItem],
     progress: Progress | None,
+    commitments: Commitments | None = None,
 ) -> ContentKey:
     key = new_content_key()
     message.binding_format = 2
@@ -131,6 +138,9 @@ def _seal_all(
         "attachments": [{"name": a.name, "size": a.size} for a in draft.attachments],
         "sent_at": message.created_at.isoformat(),
     }
+    if commitments is not None:
+        meta["receipt"] = commitments.code
+        commitments.item("text").update(draft.body.encode())
     meta_json = io.BytesIO(json.dumps(meta).encode())
     items.append(_seal_item(blobs, key, message.id, ItemRole.META, 0, meta_json))
     body = io.BytesIO(draft.body.encode())
@@ -145,8 +155,11 @@ def _seal_all(
 
         with attachment.open() as raw:
             source = ExactReader(raw, attachment)
+            seen: io.RawIOBase = source
+            if commitments is not None:
+                seen = Observed(source, commitments.item(f"attachment {position + 1}"))
             # A raw binary reader: what seal_stream reads, though not typed as BinaryIO.
-            reader = cast(BinaryIO, source)
+            reader = cast(BinaryIO, seen)
             role = ItemRole.ATTACHMENT
             items.append(_seal_item(blobs, key, message.id, role, position, reader, report))
             source.check_complete()
@@ -218,6 +231,7 @@ def read_message(
             body=body,
             attachments=[AttachmentInfo(**a) for a in meta["attachments"]],
             sent_at=meta["sent_at"],
+            receipt_code=str(meta.get("receipt", "")),
         )
     except (ValueError, KeyError, TypeError):
         # Authentic but not what we wrote: treat like any other unopenable content.

@@ -37,6 +37,7 @@ class ServerSecret:
         self._tag_key = _derive(root, labels.TAGS)
         self._seal_key = _derive(root, labels.AT_REST)
         self._pepper = Pepper(_derive(root, labels.PEPPER))
+        self._signing_seed = _derive(root, labels.ORG_SIGNING)
 
     def __repr__(self) -> str:
         return "ServerSecret(<secret>)"
@@ -75,6 +76,11 @@ class ServerSecret:
         database holds the wraps, this file the pepper, so a copy of the database alone
         does not let anyone test guessed passwords against a wrap."""
         return self._pepper
+
+    def signing_seed(self) -> bytes:
+        """The seed of the organisation's Ed25519 signing key (core.signing): derived
+        from this secret, so it needs no file of its own and works unattended."""
+        return self._signing_seed
 
     def open(self, sealed: bytes, binding: bytes) -> bytes:
         return aead.open_sealed(

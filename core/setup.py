@@ -17,6 +17,7 @@ from core.pins import pin_mailbox
 from core.policy import Policy
 from core.ports import Repository
 from core.server_secret import ServerSecret
+from core.signing import PublicKey, SigningKey
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class InitResult:
     totp_secret: str
     totp_uri: str
     recovery_key: RecoveryKey
+    # The organisation's public signing key (core.signing): to publish, for auditors.
+    signing_key: PublicKey | None = None
 
     def __repr__(self) -> str:
         return f"InitResult({self.organisation!r}, {self.mailbox!r}, {self.staff!r}, <secrets>)"
@@ -123,7 +126,10 @@ def initialise(
         uri = two_factor.provisioning_uri(
             totp_secret, account=staff_email, issuer=f"veilig {org_name}", policy=policy
         )
-        result = InitResult(org_name, mailbox_address, staff_email, totp_secret, uri, recovery)
+        public = SigningKey.of(secret).public_key()
+        result = InitResult(
+            org_name, mailbox_address, staff_email, totp_secret, uri, recovery, public
+        )
         if show is not None:
             show(result)
     return result

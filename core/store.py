@@ -9,7 +9,7 @@ is only what they record in the transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.audit import Action
@@ -18,6 +18,7 @@ from core.errors import VeiligError
 from core.models import Mailbox, Message
 from core.pins import sealing_key, sign_origin
 from core.ports import Transaction
+from core.receipt import Commitments
 from core.sealing import Draft, Progress, Sender, discard_blobs, seal_message
 from core.stream import ContentKey
 
@@ -29,6 +30,8 @@ class Receipt:
     message_id: str
     received_at: datetime
     attachments: int
+    # A guest's receipt code (core.receipt): shown on their screen once, never mailed.
+    receipt_code: str | None = field(default=None, repr=False)
 
 
 def store_message(
@@ -42,6 +45,7 @@ def store_message(
     audit: tuple[str, Action],
     progress: Progress | None = None,
     disk_error: Callable[[OSError], VeiligError] | None = None,
+    commitments: Commitments | None = None,
 ) -> ContentKey:
     """Seal ``draft`` into ``message`` for ``mailbox``, then run ``record(tx, content_key)``
     in one transaction that adds the message's rows and the mails that go with it, and
@@ -61,6 +65,7 @@ def store_message(
             sender=sender,
             draft=draft,
             progress=progress,
+            commitments=commitments,
         )
     except OSError as exc:
         if disk_error is None:
@@ -78,7 +83,8 @@ def store_message(
             tx.after_commit(mark_committed)  # the first hook: runs right after the commit
             record(tx, content_key)
             actor, action = audit
-            detail = f"{message.attachment_count} attachments"
+            # The message id, so that `veilig audit show` leads to `veilig proof`.
+            detail = f"message {message.id}, {message.attachment_count} attachments"
             ctx.audit.append(tx, actor, action, message.conversation_id, detail)
     except BaseException:
         # The one place that decides when sealed blobs are given up: only when the

@@ -58,6 +58,7 @@ class OrganisationRow(SQLModel, table=True):
     __tablename__ = "organisation"
     id: str = Field(primary_key=True, max_length=36)
     name: str
+    retention_days: int | None = None
     created_at: datetime = _time(nullable=False)
 
 
@@ -102,8 +103,17 @@ class ConversationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
     unread: bool = False
+    subject_tag: str = Field(default="", index=True)
     created_at: datetime = _time(nullable=False)
     last_message_at: datetime | None = _time(nullable=True, index=True)
+
+
+class HoldRow(SQLModel, table=True):
+    __tablename__ = "hold"
+    conversation_id: str = Field(foreign_key="conversation.id", primary_key=True)
+    reason_sealed: bytes = _bytes()
+    placed_by: str
+    placed_at: datetime = _time(nullable=False)
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -132,6 +142,7 @@ class InvitationRow(SQLModel, table=True):
     share_sealed: bytes = _bytes()
     thread_key_wrap: bytes = _bytes()
     notice_outbox_id: str | None = Field(default=None, index=True)
+    message_id: str | None = None
     created_at: datetime = _time(nullable=False)
     expires_at: datetime = _time(nullable=False)
 
@@ -154,9 +165,13 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit"
     seq: int = Field(primary_key=True)
     actor: str
-    action: str
-    conversation_id: str | None = None
+    action: str = Field(index=True)
+    conversation_id: str | None = Field(default=None, index=True)
     detail: str = ""
+    subject: str = Field(default="", index=True)
+    client: str = ""
+    outcome: str = ""
+    version: int = 1
     mac: bytes = _bytes()
     at: datetime = _time(nullable=False)
 
@@ -194,3 +209,4 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     next_attempt_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
+    accepted_by: str | None = None

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import VeiligError
-from core.i18n import _, format_datetime, ngettext, use_language
+from core.i18n import _, format_datetime, use_language
+from tui import evidence_cli
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -104,8 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("email", help=_("the staff member's e-mail address"))
     staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
 
-    audit = sub.add_parser("audit", help=_("the audit log"))
-    audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
+    evidence_cli.add_parsers(sub)  # audit, purge, retention, keys, verify, proof, …
 
     outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
@@ -175,6 +175,11 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         print()
         print(_("Recovery key: write it down and keep it safe. It is shown only now."))
         print("    " + result.recovery_key)
+        if result.signing_key is not None:
+            print()
+            print(_("The organisation's signing key, for auditors (veilig keys show):"))
+            print("    " + result.signing_key.fingerprint)
+            print("    " + result.signing_key.text)
         sys.stdout.flush()  # a broken pipe shows here, before anything is stored
 
     init_home(
@@ -286,6 +291,11 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
     fingerprint = add_staff_key(settings.home, email, text)
+    from core.audit import Action
+
+    with ctx.repo.transaction() as tx:
+        detail = f"staff:{email} {fingerprint}"
+        ctx.audit.append(tx, evidence_cli.operator_name(), Action.STAFF_KEY_ADDED, detail=detail)
     done = _("Key {fingerprint} now signs in as {email}.")
     print(done.format(fingerprint=fingerprint, email=email))
     return 0
@@ -293,12 +303,10 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
 
 def _unlock_staff(ctx: Context, email: str) -> int:
     """Someone with the host's shell (the operator) lets a locked account log in again."""
-    import getpass as users
-
     from core.lockout import unlock_staff
 
     with ctx.repo.transaction() as tx:
-        done = unlock_staff(ctx, tx, f"operator:{users.getuser()}", email)
+        done = unlock_staff(ctx, tx, evidence_cli.operator_name(), email)
     if done:
         print(_("{email} can log in again.").format(email=email))
     else:
@@ -306,38 +314,8 @@ def _unlock_staff(ctx: Context, email: str) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from tui.factory import make_context
-
-    ctx = make_context(settings)
-    with ctx.repo.transaction() as tx:
-        problems = ctx.audit.verify(tx)
-        count = sum(1 for _entry in tx.audit_entries())
-    if problems:
-        for problem in problems:
-            print(_("veilig audit: {problem}").format(problem=problem), file=sys.stderr)
-        print(
-            ngettext(
-                "The audit log is NOT intact: {n} problem.",
-                "The audit log is NOT intact: {n} problems.",
-                len(problems),
-            ).format(n=len(problems))
-        )
-        return 1
-    print(_("The audit log is intact: {n} entries.").format(n=count))
-    head = ctx.audit.head()
-    if head is not None:
-        # Anyone with this host's files and server.key could rewrite the whole chain;
-        # a copy of the head kept elsewhere is what they cannot reach.
-        print(
-            _("Head: entry {seq}, {mac}. Keep a copy elsewhere to compare later.").format(
-                seq=head.seq, mac=head.mac.hex()
-            )
-        )
-    return 0
-
-
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from core.retention import Retention
     from tui.factory import make_context
 
     ctx = make_context(settings)
@@ -347,6 +325,10 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
         for round_ in itertools.count():
             if round_ % sweep_every == 0:
                 ctx.sweep_orphan_blobs()
+                # The daily purge and the signed audit head (once a day, whoever runs it).
+                purged = Retention(ctx).run_if_due()
+                if purged is not None and purged.purged:
+                    print(_("purged {n} conversations").format(n=len(purged.purged)))
             report = await ctx.outbox.deliver_due()
             print(
                 _("sent {sent}, failed {failed}, pending {pending}").format(
@@ -419,10 +401,9 @@ COMMANDS = {
     "guest": cmd_guest,
     "serve": cmd_serve,
     "staff": cmd_staff,
-    "audit": cmd_audit,
     "outbox": cmd_outbox,
     "demo": cmd_demo,
-}
+} | evidence_cli.COMMANDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

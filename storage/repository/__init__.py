@@ -13,9 +13,11 @@ from sqlmodel import Session
 
 from core.models import Message
 from core.ports import Entity
+from storage.db import forget_deleted
 from storage.repository.audit import AuditQueries
 from storage.repository.challenges import ChallengeQueries
 from storage.repository.conversations import ConversationQueries
+from storage.repository.holds import HoldQueries
 from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
 from storage.repository.rows import SIMPLE_ROWS
@@ -31,6 +33,7 @@ class SqlTransaction(
     ChallengeQueries,
     OutboxQueries,
     AuditQueries,
+    HoldQueries,
 ):
     """``core.ports.Transaction`` over one SQLAlchemy session."""
 
@@ -53,6 +56,9 @@ class SqlTransaction(
 class SqlRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def forget_deleted(self) -> bool:
+        return forget_deleted(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:

@@ -117,6 +117,23 @@ class ParticipantQueries(SessionBound):
                 newest[participant_id] = sent_at
         return newest
 
+    def readers_of(self, message_id: str) -> list[Participant]:
+        found = self.session.exec(
+            select(ParticipantRow)
+            .join(ParticipantKeyRow, col(ParticipantKeyRow.participant_id) == ParticipantRow.id)
+            .where(ParticipantKeyRow.message_id == message_id)
+            .order_by(col(ParticipantRow.created_at))
+        ).all()
+        return [rows.participant(r) for r in found]
+
+    def invitations_of(self, participant_id: str) -> list[Invitation]:
+        found = self.session.exec(
+            select(InvitationRow)
+            .where(InvitationRow.participant_id == participant_id)
+            .order_by(col(InvitationRow.created_at))
+        ).all()
+        return [Invitation(**r.model_dump()) for r in found]
+
     def participant_keys(self, participant_id: str) -> dict[str, bytes]:
         found = self.session.exec(
             select(ParticipantKeyRow).where(ParticipantKeyRow.participant_id == participant_id)

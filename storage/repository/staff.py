@@ -21,11 +21,18 @@ class StaffQueries(SessionBound):
         row = self.session.exec(select(MailboxRow).order_by(col(MailboxRow.created_at))).first()
         return Mailbox(**row.model_dump()) if row else None
 
+    def save_organisation(self, organisation: Organisation) -> None:
+        update_row(self.session, OrganisationRow, organisation.id, organisation)
+
     def save_mailbox(self, mailbox: Mailbox) -> None:
         update_row(self.session, MailboxRow, mailbox.id, mailbox)
 
     def staff_by_email(self, email: str) -> StaffMember | None:
         row = self.session.exec(select(StaffRow).where(StaffRow.email == email)).first()
+        return StaffMember(**row.model_dump()) if row else None
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        row = self.session.get(StaffRow, staff_id)
         return StaffMember(**row.model_dump()) if row else None
 
     def save_staff(self, staff: StaffMember) -> None:

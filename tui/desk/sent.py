@@ -1,9 +1,11 @@
 """*Sent*: per recipient notified, opened (when, how), replied, status; Ctrl+X revokes,
-Ctrl+U unlocks a recipient locked after too many wrong codes."""
+Ctrl+U unlocks a recipient locked after too many wrong codes, Ctrl+P writes a signed
+proof of delivery of each message to them (core.proof)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import on, work
 from textual.binding import Binding
@@ -21,6 +23,7 @@ class SentScreen(TableScreen):
         Binding("escape", "app.pop_screen", _("Back"), id="back"),
         Binding("ctrl+x", "revoke", _("Revoke"), id="revoke"),
         Binding("ctrl+u", "unlock", _("Unlock"), id="unlock"),
+        Binding("ctrl+p", "proof", _("Proof"), id="proof"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
     ]
 
@@ -109,3 +112,30 @@ class SentScreen(TableScreen):
     def unlock(self, participant_id: str) -> None:
         self.desk.unlock(participant_id)
         self.post_message(self.Loaded(self.desk.sent()))
+
+    def action_proof(self) -> None:
+        if not self.rows or self.table.cursor_row >= len(self.rows):
+            return
+        self.proof(self.rows[self.table.cursor_row].participant.id)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def proof(self, participant_id: str) -> None:
+        from core.proof import issue_proof, messages_to
+
+        ctx = self.desk.ctx
+        # Where saved attachments go: over SSH or in a browser the session's download
+        # folder, at a desk the folder veilig was started in.
+        folder = ctx.transfer.download if ctx.transfer else Path.cwd()
+        written = [
+            issue_proof(self.desk, message_id, folder).files[0]
+            for message_id in messages_to(self.desk, participant_id)
+        ]
+        self.app.call_from_thread(self.proof_written, written)
+
+    def proof_written(self, written: list[Path]) -> None:
+        names = ", ".join(p.name for p in written) or _("nothing (no message was sent yet)")
+        self.app.notify(
+            _("Proof of delivery written, signed (.json, .txt, .sig): {names}").format(names=names),
+            markup=False,
+            timeout=20,
+        )

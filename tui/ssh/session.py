@@ -98,6 +98,8 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         env = {k: v for k, v in os.environ.items() if k not in (ENV_DIR, ENV_LOGIN, ENV_PORT)}
         env |= transfer.env() | {"TERM": self.term_type}
         env["VEILIG_HOME"] = str(self.hub.home)
+        peer = self.chan.get_extra_info("peername") or ("?",)
+        env["VEILIG_CLIENT"] = f"ssh {peer[0]}"  # for the audit log (NEN 7513)
         try:
             self.process = subprocess.Popen(  # our own interpreter and module
                 [*self.hub.veilig, *self.args],
