@@ -30,10 +30,12 @@ async def type_text(pilot: Pilot, text: str) -> None:
 
 
 async def paste(pilot: Pilot, text: str) -> None:
-    """Paste ``text`` into the focused widget, as a terminal's bracketed paste does."""
-    focused = pilot.app.focused
-    assert focused is not None
-    focused.post_message(events.Paste(text))
+    """Paste ``text`` into the focused widget, as a terminal's bracketed paste does: the
+    driver gives the app the Paste event, and the app hands it to the focused widget
+    (posted to the widget itself, a paste that bubbles up came back a second time).
+    Terminals end pasted lines with CR; tests/test_paste.py pastes that way."""
+    assert pilot.app.focused is not None
+    pilot.app.post_message(events.Paste(text))
     await pilot.pause()
 
 

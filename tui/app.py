@@ -10,12 +10,14 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
 from tui.guest import GuestChoiceScreen
+from tui.paste import keep_pastes_whole
 from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,11 @@ class VeiligApp(App[None]):
         self._deliver_again = False
         self.last_input_at = time.monotonic()
         self.closed_reason = ""
+
+    def get_driver_class(self) -> type[Driver]:
+        driver_class = super().get_driver_class()
+        keep_pastes_whole(driver_class)  # a paste with an ESC in it stays whole (tui.paste)
+        return driver_class
 
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
