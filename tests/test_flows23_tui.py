@@ -199,8 +199,8 @@ async def test_an_idle_recipient_dialog_closes(home: Path, policy: Policy) -> No
 async def test_escape_on_a_half_written_message_asks_first(
     home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
 ) -> None:
+    from tui.confirm import ConfirmScreen
     from tui.desk.compose import ComposeScreen
-    from tui.desk.confirm import ConfirmScreen
     from tui.desk.inbox import InboxScreen
 
     clock = FrozenClock()

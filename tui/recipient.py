@@ -93,7 +93,7 @@ class RecipientScreen(ReadingScreen):
 
     def enter(self, step: Step, *, ask: bool) -> None:
         if step is RecipientStep.REFERENCE:
-            self.ask_line(_("Reference from the e-mail (8 groups of 4)"))
+            self.ask_line(_("Reference from the e-mail (groups of 4)"))
             if ask:
                 self.chat.say(_("Please paste the reference from the e-mail you received."))
         elif step is RecipientStep.DESTINATION:

@@ -19,7 +19,7 @@ from core.i18n import _
 from core.models import Method
 from core.sealing import Draft
 from tui.base import BaseScreen
-from tui.desk.confirm import ConfirmScreen
+from tui.confirm import ConfirmScreen
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
 
 
@@ -92,12 +92,14 @@ class ComposeScreen(BaseScreen):
     def show_failure(self, text: str) -> None:
         self.say(text)
 
-    def action_cancel(self) -> None:
-        """Leave; but a half-written message is not thrown away without asking."""
+    def unsent(self) -> bool:
         typed = any(i.value.strip() for i in self.query(Input) if i.id != "days")
         typed = typed or bool(self.query_one("#compose-body", TextArea).text.strip())
-        typed = typed or bool(self.files.files)
-        if not typed:
+        return typed or bool(self.files.files)
+
+    def action_cancel(self) -> None:
+        """Leave; but a half-written message is not thrown away without asking."""
+        if not self.unsent():
             self.app.pop_screen()
             return
 

@@ -11,7 +11,7 @@ from textual.message import Message
 from core.desk import Desk, SentRow
 from core.i18n import _
 from core.models import Method
-from tui.desk.confirm import ConfirmScreen
+from tui.confirm import ConfirmScreen
 from tui.desk.table import Row, TableScreen, cell, short
 
 

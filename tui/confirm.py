@@ -1,4 +1,7 @@
-"""A yes/no question over the screen: Y (or J, "ja") for yes, Escape for no."""
+"""A yes/no question over the screen: Y (or J, "ja") for yes, Escape for no.
+
+Asked before what cannot be undone: throwing a draft away (the desk's new message,
+quitting any dialog with one), revoking access."""
 
 from __future__ import annotations
 

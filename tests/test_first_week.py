@@ -1,0 +1,107 @@
+"""What a care office's first week stumbled on (issue #20), each as the person meets it:
+the real screens under Pilot, the real database, mail through the Maildir or aiosmtpd.
+
+Items 1 and 2 (pasting) are tests/test_paste.py and tests/test_paste_terminal.py; the
+reference's check characters (item 4) are tested in tests/test_references.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from core.clock import FrozenClock
+from core.contact import Contact
+from core.context import Context
+from core.i18n import _
+from core.models import Method
+from core.policy import Policy
+from core.sealing import Draft
+from tests.conftest import SmtpServer, make_settings, staff_desk
+from tests.test_flow1_faults import unlock
+from tests.test_screens_keep_going import newest_sms_code, reference_for
+from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tui.confirm import ConfirmScreen
+from tui.factory import make_context, make_recipient_app, make_starter_app
+
+PRACTITIONER = "praktijk@fysio.nl"
+
+
+@pytest.fixture
+def ctx(home: Path, policy: Policy, clock: FrozenClock) -> Context:
+    return make_context(make_settings(home), policy=policy, clock=clock)
+
+
+async def sent_to_practitioner(ctx: Context, totp: pyotp.TOTP, subject: str = "Uitslag"):
+    desk = staff_desk(ctx, totp)
+    contact = Contact(email=PRACTITIONER, phone="06 12345127", name="Fysio Jansen")
+    message = desk.send_new(contact, Method.SMS, Draft(subject, "Zie de uitslag."))
+    await ctx.outbox.deliver_due()
+    return desk, message
+
+
+async def open_as_recipient(pilot, ctx: Context, home: Path) -> None:
+    """From the reference on the command line to the unlocked conversation."""
+    await wait_for_workers(pilot)
+    await pilot.press("enter")  # get the code
+    await wait_for_workers(pilot)
+    await ctx.outbox.deliver_due()
+    await type_text(pilot, newest_sms_code(home))
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+
+
+# --- item 3: Ctrl+Q asks before a draft is lost; Ctrl+C says so in the person's words ---
+
+
+async def test_ctrl_q_in_the_starter_asks_before_a_half_written_message_is_lost(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await unlock(pilot, smtp_server)
+        await paste(pilot, "Onderwerp")
+        await pilot.press("enter")
+        app.screen.query_one("#body").insert("Een half bericht")
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen) and app.return_code is None
+        await pilot.press("escape")  # no: back to writing, nothing lost
+        assert app.screen.query_one("#body").text == "Een half bericht"
+        await pilot.press("ctrl+q", "y")
+        assert app.return_code == 0
+
+
+async def test_ctrl_q_in_open_asks_before_a_reply_is_lost_and_quits_at_once_without(
+    ctx: Context, home: Path, totp: pyotp.TOTP
+) -> None:
+    await sent_to_practitioner(ctx, totp)
+    reference = reference_for(home, PRACTITIONER)
+    app = make_recipient_app(make_settings(home), ctx=ctx, reference=reference)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await open_as_recipient(pilot, ctx, home)
+        await pilot.press("ctrl+e")
+        app.screen.query_one("#body").insert("Dank u, ik")
+        await pilot.press("escape")  # back to reading: the reply is kept, and still unsent
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+q")  # twice: quit
+        assert app.return_code == 0
+    quiet = make_recipient_app(make_settings(home), ctx=ctx, reference=reference)
+    async with quiet.run_test(size=(110, 40)) as pilot:
+        await wait_for_workers(pilot)
+        await pilot.press("ctrl+q")  # nothing written: no question
+        assert quiet.return_code == 0
+
+
+@pytest.mark.parametrize("language", ["nl"], indirect=True)
+async def test_ctrl_c_says_how_to_quit_in_dutch(home: Path, policy: Policy, language: str) -> None:
+    settings = make_settings(home)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        shown = screen_text(app)
+    assert "Druk op Ctrl+Q om af te sluiten." in shown and "to quit" not in shown
+    assert _("Do you want to quit?") in shown
