@@ -14,18 +14,25 @@ import pytest
 from core.clock import FrozenClock
 from core.contact import Contact
 from core.context import Context
+from core.dialog import ReadStep
 from core.i18n import _
 from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from tests.conftest import SmtpServer, make_settings, staff_desk
 from tests.test_flow1_faults import unlock
+from tests.test_flows23_tui import log_in
 from tests.test_screens_keep_going import newest_sms_code, reference_for
 from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
 from tui.confirm import ConfirmScreen
-from tui.factory import make_context, make_recipient_app, make_starter_app
+from tui.factory import make_context, make_desk_app, make_recipient_app, make_starter_app
 
 PRACTITIONER = "praktijk@fysio.nl"
+
+
+def flat(app) -> str:
+    """The screen's words in one line: bubbles wrap sentences across lines."""
+    return " ".join(screen_text(app).replace("▊", " ").replace("▎", " ").split())
 
 
 @pytest.fixture
@@ -105,3 +112,47 @@ async def test_ctrl_c_says_how_to_quit_in_dutch(home: Path, policy: Policy, lang
         shown = screen_text(app)
     assert "Druk op Ctrl+Q om af te sluiten." in shown and "to quit" not in shown
     assert _("Do you want to quit?") in shown
+
+
+# --- item 5: a revoked conversation says so before a reply is written -----------------
+
+
+async def test_a_revoked_conversation_says_so_before_a_reply_is_written(
+    ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock
+) -> None:
+    desk, _message = await sent_to_practitioner(ctx, totp)
+    [row] = desk.sent()
+    desk.revoke(row.participant.id)
+    clock.advance(seconds=30)
+    app = make_desk_app(make_settings(home), ctx=ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("enter")  # open the conversation
+        await wait_for_workers(pilot)
+        shown = flat(app)
+        assert "Access to this conversation was revoked." in shown
+        assert "Ctrl+E" not in shown  # neither offered in the hint nor in the footer
+        await pilot.press("ctrl+e")
+        assert app.screen.step is ReadStep.READ  # nothing to write that would be refused
+        assert not app.screen.query("#body") or not app.screen.query_one("#body").display
+
+
+# --- item 6: the confirmation is said to follow, not to have been sent ------------------
+
+
+async def test_the_guest_is_told_the_confirmation_will_follow_while_smtp_is_down(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await unlock(pilot, smtp_server)
+        smtp_server.stop()  # nothing can be mailed now
+        await paste(pilot, "Uitslag")
+        await pilot.press("enter")
+        app.screen.query_one("#body").insert("De uitslag volgt.")
+        await pilot.press("ctrl+s", "enter", "enter")
+        await wait_for_workers(pilot)
+        shown = flat(app)
+    assert "A confirmation will follow by e-mail" in shown
+    assert "We sent a confirmation" not in shown

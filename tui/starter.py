@@ -209,9 +209,9 @@ class StarterScreen(WritingScreen):
         assert self.guest is not None
         self.chat.say(
             _(
-                "Your message arrived at {org} in good order, end-to-end encrypted. We sent "
-                "a confirmation to {address}. Press Ctrl+N to write another message, or "
-                "Ctrl+Q to quit."
+                "Your message arrived at {org} in good order, end-to-end encrypted. A "
+                "confirmation will follow by e-mail to {address}. Press Ctrl+N to write "
+                "another message, or Ctrl+Q to quit."
             ).format(org=self.org_name, address=mask_email(self.guest.email)),
             "notice",
         )

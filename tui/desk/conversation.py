@@ -22,6 +22,9 @@ from tui.chat import BACK_KEY
 from tui.reading import REPLY_KEY, SAVE_KEY, ReadingScreen
 from tui.writing import DONE_KEY, PICK_KEY
 
+# The desk's own refusal (core.desk.Desk.reply), said here before anything is written.
+REVOKED = N_("Access to this conversation was revoked. Send a new secure message instead.")
+
 
 class ConversationScreen(ReadingScreen):
     BINDINGS = [BACK_KEY, REPLY_KEY, SAVE_KEY, DONE_KEY, PICK_KEY]
@@ -63,16 +66,36 @@ class ConversationScreen(ReadingScreen):
                 who += " · " + _("access revoked")
             self.chat.say(_("Conversation with {who}").format(who=who), "notice")
         self.show_thread(view.messages, len(view.damaged), mine=Direction.OUTBOUND)
-        hint = (
-            _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
-            if self.has_files()
-            else _("Ctrl+E: reply · Esc: back to the inbox.")
-        )
+        if self.revoked():
+            # Said before anything is written: a reply here would be refused at sending.
+            self.chat.say(_(REVOKED), "notice")
+        if self.has_files():
+            hint = _("Ctrl+D: save attachments · Esc: back to the inbox.")
+            if not self.revoked():
+                hint = _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
+        else:
+            hint = _("Esc: back to the inbox.")
+            if not self.revoked():
+                hint = _("Ctrl+E: reply · Esc: back to the inbox.")
         self.chat.say(hint, "notice")
         self.refresh_bindings()
 
+    def revoked(self) -> bool:
+        """Everyone's access to this conversation was revoked: it cannot be answered."""
+        people = self.view.participants if self.view else []
+        return bool(people) and all(p.revoked_at is not None for p, _c in people)
+
     def allowed(self) -> dict[str, bool]:
-        return super().allowed() | {"back": self.step is ReadStep.READ or self.step in self.BACK}
+        return super().allowed() | {
+            "back": self.step is ReadStep.READ or self.step in self.BACK,
+            "reply": super().allowed()["reply"] and not self.revoked(),
+        }
+
+    def action_reply(self) -> None:
+        if self.revoked():
+            self.show_error(_(REVOKED))
+            return
+        super().action_reply()
 
     def action_back(self) -> None:
         if self.step is ReadStep.READ:
