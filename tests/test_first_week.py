@@ -156,3 +156,95 @@ async def test_the_guest_is_told_the_confirmation_will_follow_while_smtp_is_down
         shown = flat(app)
     assert "A confirmation will follow by e-mail" in shown
     assert "We sent a confirmation" not in shown
+
+
+# --- item 7: the admin's command line ----------------------------------------------------
+
+
+def test_veilig_version_and_a_commands_help_say_what_it_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tui import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == "veilig 0.1.0"
+    for command, about, argument in (
+        ("outbox", "Deliver queued e-mail and SMS now.", None),
+        ("open", "Open a secure message you received (recipients).", "reference"),
+        ("audit", "The audit log.", "verify"),
+    ):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        assert about in text and "commands:" not in text, text
+        if argument:
+            assert argument in text.split("arguments:")[1].split("options:")[0]
+
+
+def test_the_log_holds_no_alembic_chatter(tmp_path: Path, policy: Policy) -> None:
+    import logging
+
+    from tests.conftest import MAILBOX, STAFF_EMAIL, STAFF_PASSWORD
+    from tui.factory import init_home, log_to_file
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    settings = make_settings(tmp_path / "home")
+    try:
+        log_to_file(settings)
+        init_home(  # a new home: every migration runs
+            settings,
+            org_name="DeclaCare",
+            mailbox=MAILBOX,
+            staff_email=STAFF_EMAIL,
+            password=STAFF_PASSWORD,
+            policy=policy,
+        )
+        make_context(settings, policy=policy)  # and each start checks the schema again
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level
+    log = (settings.home / "veilig.log").read_text("utf-8")
+    assert "alembic" not in log, log
+
+
+def test_outbox_watch_prints_a_line_only_when_something_changes(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from tui import cli
+
+    rounds = []
+
+    async def next_round(_seconds: float) -> None:  # instead of waiting 5 s: the next round
+        rounds.append(1)
+        if len(rounds) == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(asyncio, "sleep", next_round)
+    monkeypatch.setenv("VEILIG_HOME", str(home))
+    assert cli.main(["outbox", "--watch"]) == 130  # Ctrl+C
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1:] == ["Sent: 0, failed: 0, waiting: 0"], printed  # once, not 4 times
+
+
+def test_a_log_in_refused_by_the_pause_is_audited(ctx: Context, totp: pyotp.TOTP) -> None:
+    from core.desk import Desk
+    from core.errors import LoginFailed, RateLimited
+    from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+
+    for _try in range(ctx.policy.login_failures_allowed):
+        with pytest.raises(LoginFailed):
+            Desk.login(ctx, STAFF_EMAIL, "wrong password 12345", "000000")
+    with ctx.repo.transaction() as tx:
+        before = sum(1 for _entry in tx.audit_entries())
+    with pytest.raises(RateLimited):
+        Desk.login(ctx, STAFF_EMAIL, STAFF_PASSWORD, totp.at(ctx.clock()))
+    with ctx.repo.transaction() as tx:
+        entries = list(tx.audit_entries())
+        problems = ctx.audit.verify(tx)
+    assert len(entries) == before + 1 and not problems
+    assert (entries[-1].actor, entries[-1].action) == (f"staff:{STAFF_EMAIL}", "login.failed")
