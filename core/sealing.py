@@ -171,14 +171,22 @@ def open_message(
     return read_message(blobs=blobs, key=key, message=message), key
 
 
-def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message) -> Sender:
-    """Only who sent ``message`` (its meta item; the body stays closed): for lists."""
+def open_summary(
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message
+) -> tuple[Sender, str]:
+    """Only who sent ``message`` and its subject (its meta item; the body stays closed):
+    for lists."""
     key = _content_key(mailbox_key, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
-        return Sender(**meta["sender"])
+        return Sender(**meta["sender"]), str(meta["subject"])
     except (ValueError, KeyError, TypeError):
         raise CannotOpen("message content malformed") from None
+
+
+def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message) -> Sender:
+    """Only who sent ``message`` (see :func:`open_summary`)."""
+    return open_summary(blobs=blobs, mailbox_key=mailbox_key, message=message)[0]
 
 
 def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> OpenedMessage:

@@ -45,7 +45,9 @@ def check_name(name: str) -> str:
     if not name:
         raise InvalidInput(_("Please type your name."))
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(_("That name is too long."))
+        raise InvalidInput(
+            _("That name is too long: at most {n} characters.").format(n=MAX_NAME_LENGTH)
+        )
     return name
 
 

@@ -6,6 +6,7 @@ reference's check characters (item 4) are tested in tests/test_references.py."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyotp
@@ -23,16 +24,11 @@ from tests.conftest import SmtpServer, make_settings, staff_desk
 from tests.test_flow1_faults import unlock
 from tests.test_flows23_tui import log_in
 from tests.test_screens_keep_going import newest_sms_code, reference_for
-from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import flat, paste, screen_text, type_text, wait_for_workers
 from tui.confirm import ConfirmScreen
 from tui.factory import make_context, make_desk_app, make_recipient_app, make_starter_app
 
 PRACTITIONER = "praktijk@fysio.nl"
-
-
-def flat(app) -> str:
-    """The screen's words in one line: bubbles wrap sentences across lines."""
-    return " ".join(screen_text(app).replace("▊", " ").replace("▎", " ").split())
 
 
 @pytest.fixture
@@ -248,3 +244,255 @@ def test_a_log_in_refused_by_the_pause_is_audited(ctx: Context, totp: pyotp.TOTP
         problems = ctx.audit.verify(tx)
     assert len(entries) == before + 1 and not problems
     assert (entries[-1].actor, entries[-1].action) == (f"staff:{STAFF_EMAIL}", "login.failed")
+
+
+# --- item 8: the e-mails ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
+def test_the_notification_says_until_when_how_to_check_it_and_wraps_nowhere(
+    language: str,
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.i18n import speaking
+    from core.mail import WaysIn, notification_email
+    from core.transports import to_mime
+
+    until = datetime(2026, 12, 14, 12, 0, tzinfo=UTC)
+    with speaking(language):
+        mail = notification_email(
+            org="DeclaCare",
+            sender="info@declacare.nl",
+            to="praktijk@fysio.nl",
+            name="",
+            reference="ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567-DCDN",
+            ways_in=WaysIn(web="https://veilig.declacare.nl"),
+            available_until=until,
+        )
+    mime = to_mime(mail)
+    assert mime["From"] == "DeclaCare <info@declacare.nl>"
+    body = mail.body
+    greeting, until_text, check = {
+        "en": ("Hello,", "until 14 Dec 2026", "Is this e-mail really from DeclaCare?"),
+        "nl": ("Goedendag,", "tot 14-12-2026", "Komt deze e-mail echt van DeclaCare?"),
+    }[language]
+    assert body.startswith(greeting + "\n") and until_text in body and check in body
+    assert "recipient" not in body and "ontvanger" not in body
+    # A mail program wraps each paragraph to its width: none is broken in mid-sentence.
+    for paragraph in body.split("\n\n"):
+        assert len(paragraph.splitlines()) == 1 or paragraph.startswith("    "), paragraph
+
+
+@pytest.mark.parametrize("language", ["nl"], indirect=True)
+def test_the_code_mail_greets_without_a_bare_beste(language: str) -> None:
+    from core.mail import verification_email
+
+    mail = verification_email(
+        org="DeclaCare", sender="info@declacare.nl", to="k@example.nl", code="123456", minutes=10
+    )
+    assert mail.body.startswith("Goedendag,\n") and "Beste," not in mail.body
+    assert mail.sender_name == "DeclaCare"
+
+
+def test_the_offices_own_notice_keeps_the_offices_language_after_a_dutch_guest() -> None:
+    from core.i18n import speaking
+    from core.mail import new_message_notice, reply_notice
+
+    for notice in (new_message_notice, reply_notice):
+        with speaking("nl"):  # the guest's or recipient's language, in their process
+            english_office = notice(org="Example Care", mailbox="info@example.com")
+            dutch_office = notice(org="DeclaCare", mailbox="info@declacare.nl")
+        assert english_office.subject.startswith("New secure")
+        assert dutch_office.subject.startswith("Nieuw beveiligd")
+
+
+# --- item 9: the screens --------------------------------------------------------------
+
+
+async def test_an_old_error_is_gone_once_the_step_is_passed(
+    home: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    import asyncio
+
+    from tests.conftest import code_in
+    from tests.tui_helpers import ask_for_code
+
+    settings = make_settings(home, smtp_server.url)
+    app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await ask_for_code(pilot, "karin@example.nl")
+        code = code_in(await asyncio.to_thread(smtp_server.bag.next_to, "karin@example.nl"))
+        wrong = "000000" if code != "000000" else "111111"
+        for typed in (wrong, wrong):
+            app.screen.query_one("#line").value = ""
+            await type_text(pilot, typed)
+            await pilot.press("enter")
+            await wait_for_workers(pilot)
+        assert len(app.screen.query(".bubble.error")) == 1  # the newest only
+        app.screen.query_one("#line").value = ""
+        await type_text(pilot, code)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        assert not app.screen.query(".bubble.error")
+        assert "That code is not right" not in flat(app)
+
+
+async def test_the_desk_asks_where_to_save_and_offers_to_make_the_folder(
+    ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from core.attachments import Attachment
+
+    letter = tmp_path / "brief.pdf"
+    letter.write_bytes(b"%PDF brief")
+    desk = staff_desk(ctx, totp)
+    contact = Contact(email=PRACTITIONER, phone="06 12345127", name="Fysio Jansen")
+    attachment = Attachment.from_path(letter, ctx.policy)
+    desk.send_new(contact, Method.SMS, Draft("Uitslag", "Zie bijlage.", (attachment,)))
+    attachment.close()
+    clock.advance(seconds=30)
+    folder = tmp_path / "nieuw" / "map"
+    app = make_desk_app(make_settings(home), ctx=ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        await pilot.press("ctrl+d")
+        assert "In which folder do you want to save the attachments?" in flat(app)
+        app.screen.query_one("#line").value = ""
+        await paste(pilot, str(folder))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for_workers(pilot)
+    assert (folder / "brief.pdf").read_bytes() == b"%PDF brief"
+
+
+async def test_one_date_format_per_language_and_the_inbox_shows_subjects(
+    ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock
+) -> None:
+    import re
+
+    from core.starter import Starter, VerifiedGuest
+
+    await sent_to_practitioner(ctx, totp, subject="Verwijzing 4471")
+    Starter(ctx).send(VerifiedGuest("Karin", "karin@example.nl"), Draft("Vraag over factuur", "?"))
+    clock.advance(seconds=30)
+    app = make_desk_app(make_settings(home), ctx=ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, totp, clock)
+        inbox = screen_text(app)
+        await pilot.press("ctrl+t")
+        await wait_for_workers(pilot)
+        sent = screen_text(app)
+    assert "Subject" in inbox and "Verwijzing 4471" in inbox and "Vraag over factuur" in inbox
+    dates = r"\d{1,2} [A-Z][a-z]{2}( \d{4})? \d\d:\d\d"
+    assert re.search(dates, inbox) and re.search(dates, sent), (inbox, sent)
+    assert not re.search(r"\d{4}-\d\d-\d\d|\d\d-\d\d \d\d:\d\d", inbox + sent), (inbox, sent)
+
+
+async def test_a_long_subject_in_sent_is_cut_with_an_ellipsis_at_80_columns(
+    ctx: Context, home: Path, totp: pyotp.TOTP, clock: FrozenClock
+) -> None:
+    subject = "Verwijzing en uitslagen van het onderzoek van cliënt 4471 uit maart"
+    await sent_to_practitioner(ctx, totp, subject=subject)
+    clock.advance(seconds=30)
+    app = make_desk_app(make_settings(home), ctx=ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("ctrl+t")
+        await wait_for_workers(pilot)
+        [row] = [line for line in screen_text(app).splitlines() if PRACTITIONER in line]
+    assert row.rstrip(" ▎▌▐█").endswith("…"), row
+    assert subject[:8] in row
+
+
+async def test_compose_fits_60_columns_and_says_the_unit_of_the_days(
+    home: Path, policy: Policy, totp: pyotp.TOTP
+) -> None:
+    clock = FrozenClock()
+    settings = make_settings(home)
+    app = make_desk_app(settings, ctx=make_context(settings, policy=policy, clock=clock))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await log_in(pilot, totp, clock)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        shown = screen_text(app)
+    assert "Language: automatic" in shown
+    assert re.search(r"14\s*days", shown), shown
+
+
+async def test_open_with_a_reference_does_not_show_the_reference_field_first(
+    ctx: Context, home: Path, totp: pyotp.TOTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from core.recipient import Recipient
+
+    await sent_to_practitioner(ctx, totp)
+    reference = reference_for(home, PRACTITIONER)
+    go_on = threading.Event()
+    lookup = Recipient.lookup
+
+    def slow_lookup(self, typed):  # the database still opening, as at a cold start
+        go_on.wait(timeout=30)
+        return lookup(self, typed)
+
+    monkeypatch.setattr(Recipient, "lookup", slow_lookup)
+    app = make_recipient_app(make_settings(home), ctx=ctx, reference=reference)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        line_shown = app.screen.query_one("#line").display
+        go_on.set()
+        await wait_for_workers(pilot)
+        assert "+31 6 •• •• •1 27" in screen_text(app)
+    assert not line_shown
+
+
+async def test_no_ctrl_d_is_offered_for_a_message_without_attachments(
+    ctx: Context, home: Path, totp: pyotp.TOTP
+) -> None:
+    await sent_to_practitioner(ctx, totp)
+    app = make_recipient_app(
+        make_settings(home), ctx=ctx, reference=reference_for(home, PRACTITIONER)
+    )
+    async with app.run_test(size=(110, 40)) as pilot:
+        await open_as_recipient(pilot, ctx, home)
+        shown = flat(app)
+    assert "Press Ctrl+E to reply" in shown and "Ctrl+D" not in shown
+
+
+def test_a_name_too_long_says_how_long_it_may_be() -> None:
+    from core.errors import InvalidInput
+    from core.starter import MAX_NAME_LENGTH, check_name
+
+    with pytest.raises(InvalidInput, match=f"at most {MAX_NAME_LENGTH} characters"):
+        check_name("K" * (MAX_NAME_LENGTH + 1))
+
+
+async def test_a_reply_reaches_an_open_inbox_without_f5(
+    ctx: Context,
+    home: Path,
+    totp: pyotp.TOTP,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.recipient import Recipient
+    from tests.tui_helpers import wait_until
+    from tui.desk import inbox
+
+    monkeypatch.setattr(inbox, "NEWS_SECONDS", 0.05)
+    await sent_to_practitioner(ctx, totp)
+    recipient = Recipient(ctx)
+    sent = recipient.request_code(recipient.lookup(reference_for(home, PRACTITIONER)))
+    await ctx.outbox.deliver_due()
+    thread = recipient.verify(sent, newest_sms_code(home))
+    clock.advance(seconds=30)
+    app = make_desk_app(make_settings(home), ctx=ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, totp, clock)
+        assert "●" not in screen_text(app)
+        clock.advance(minutes=1)
+        recipient.reply(thread, Draft("Re: Uitslag", "Dank, ontvangen."))  # elsewhere
+        await wait_until(pilot, lambda: "●" in screen_text(app), "the reply in the inbox")
+        assert _("them") in screen_text(app)

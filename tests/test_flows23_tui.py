@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from core.clock import FrozenClock
-from core.i18n import _
+from core.i18n import _, format_datetime
 from core.policy import Policy
 from tests.conftest import (
     STAFF_EMAIL,
@@ -152,7 +152,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         [row] = tx.participants()
     assert row.opened_at is not None and row.replied_at == replied_at
     [line] = [text for text in sent.splitlines() if PRACTITIONER in text]
-    shown_times = [t.astimezone().strftime("%d-%m %H:%M") for t in (row.opened_at, replied_at)]
+    shown_times = [format_datetime(t, year=False) for t in (row.opened_at, replied_at)]
     assert f"{shown_times[0]} ({_('SMS')})" in line and shown_times[1] in line  # opened, replied
 
     secrets_at_rest = ["Verwijzing cliënt 4471", "zie de bijlagen", "Dank, akkoord getekend", code]

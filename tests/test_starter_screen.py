@@ -47,7 +47,7 @@ async def test_attachments_are_listed_with_sizes_and_can_be_removed(
             await paste(pilot, str(path))
             await pilot.press("enter")
         shown = screen_text(app)
-        assert "a-brief.pdf  (2.0 KB)" in shown and "b-scan.pdf  (10 B)" in shown
+        assert "a-brief.pdf  (2 KiB)" in shown and "b-scan.pdf  (10 B)" in shown
         files = screen.query_one("#files", AttachmentList)
         files.focus()
         files.index = 0

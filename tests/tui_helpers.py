@@ -24,6 +24,12 @@ def screen_text(app: App) -> str:
     return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(lines.items()))
 
 
+def flat(app: App) -> str:
+    """The screen's words on one line, as a sentence reads: bubbles wrap it across lines
+    between their borders."""
+    return " ".join(screen_text(app).replace("▊", " ").replace("▎", " ").split())
+
+
 async def type_text(pilot: Pilot, text: str) -> None:
     """Type ``text`` key by key, as a person would (printable characters only)."""
     await pilot.press(*["space" if ch == " " else ch for ch in text])

@@ -24,6 +24,9 @@ from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
 
 
 class ComposeScreen(BaseScreen):
+    # Below 80 columns the row of method, days and language stacks (veilig.tcss): side
+    # by side it cut "Language: automatic" at 60 columns.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     BINDINGS = [
         Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("ctrl+s", "send", _("Send securely"), id="send"),
@@ -55,7 +58,10 @@ class ComposeScreen(BaseScreen):
                     id="method",
                     compact=True,
                 )
-                yield LiteralInput(str(days), id="days", max_length=2, compact=True)
+                with Horizontal(id="days-box"):
+                    yield LiteralInput(str(days), id="days", max_length=2, compact=True)
+                    # The unit beside the number: "14" alone was a riddle.
+                    yield Label(_("days"), id="days-unit")
                 yield Select(
                     [
                         (_("Language: automatic"), ""),

@@ -33,7 +33,6 @@ class ConversationScreen(ReadingScreen):
     ASK_ATTACHMENTS = N_(
         "Attach files? Type a path and press Enter; Enter on an empty line when done."
     )
-    ASK_SAVE = None  # the folder is asked on the line, without a bubble
     ECHO_BODY = False  # the reply shows in the conversation, reloaded once it is sent
 
     @dataclass
