@@ -15,7 +15,7 @@ from datetime import datetime
 
 from core.display import literal
 from core.errors import InvalidInput
-from core.i18n import _, format_date, format_datetime, language_for, ngettext, speaking
+from core.i18n import _, format_datetime, language_for, ngettext, speaking
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def notification_email(
         reference=reference,
         url=ways_in.open_url,
         command=ways_in.ssh_command,
-        until=format_date(available_until) if available_until else "",
+        until=format_datetime(available_until) if available_until else "",
     )
     return _email(
         to, _("A secure message from {org} is waiting for you").format(org=org), body, sender, org

@@ -24,7 +24,7 @@ from tests.conftest import SmtpServer, make_settings, staff_desk
 from tests.test_flow1_faults import unlock
 from tests.test_flows23_tui import log_in
 from tests.test_screens_keep_going import newest_sms_code, reference_for
-from tests.tui_helpers import flat, paste, screen_text, type_text, wait_for_workers
+from tests.tui_helpers import flat, paste, screen_text, type_text, wait_for_workers, wait_until
 from tui.confirm import ConfirmScreen
 from tui.factory import make_context, make_desk_app, make_recipient_app, make_starter_app
 
@@ -102,10 +102,10 @@ async def test_ctrl_q_in_open_asks_before_a_reply_is_lost_and_quits_at_once_with
 async def test_ctrl_c_says_how_to_quit_in_dutch(home: Path, policy: Policy, language: str) -> None:
     settings = make_settings(home)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
-    async with app.run_test(size=(110, 40)) as pilot:
+    async with app.run_test(size=(110, 40), notifications=True) as pilot:
         await pilot.press("ctrl+c")
-        await pilot.pause()
-        shown = screen_text(app)
+        await wait_until(pilot, lambda: "Ctrl+Q" in flat(app), "the notice")
+        shown = flat(app)
     assert "Druk op Ctrl+Q om af te sluiten." in shown and "to quit" not in shown
     assert _("Do you want to quit?") in shown
 

@@ -234,11 +234,13 @@ class WritingScreen(ChatScreen):
 
     def summary(self) -> str:
         files = self.files.files
-        count = (
-            ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
-            if files
-            else _("no attachments")
-        )
+        if not files:
+            # Not "with no attachments (0 B)": in Dutch "met geen bijlagen" does not read.
+            return _(
+                "Ready to send to {org}: \u201c{subject}\u201d, without attachments. "
+                "Press Enter to send securely, or Escape to change something."
+            ).format(org=self.addressee(), subject=self.draft_subject())
+        count = ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
         total = human_size(sum(f.size for f in files))
         return _(
             "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "
