@@ -139,7 +139,7 @@ class Desk:
             )
         return rows
 
-    def newest(self) -> tuple[str, datetime, bool] | None:
+    def newest(self) -> tuple[str, datetime | None, bool] | None:
         """The newest conversation's id, time of its last message and unread flag: these
         change whenever a message or a reply arrives. One indexed query, so an open
         inbox can ask every few seconds whether it is worth loading again."""
