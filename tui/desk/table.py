@@ -21,6 +21,7 @@ from tui.widgets import Notice
 
 SCROLLBAR = 2  # the table's vertical scrollbar, when its rows overflow
 CELL_WIDTH = 40  # a stranger's 500-character name must not push the other columns away
+MIN_CUT = 8  # a column of other people's text is cut no narrower than this
 
 
 def cell(text: str) -> Text:
@@ -55,24 +56,37 @@ def fill(
 
     Measured here: DataTable's own auto width is measured later, when idle, and a
     redraw in between could leave the table drawn at the width of its labels
-    ("Kar", "karin@"). With ``room`` (the screen's width) the last column gets what the
-    others leave and its cells are cut with "…": the terminal's edge cut them silently."""
+    ("Kar", "karin@"). With ``room`` (the screen's width) the table is never wider
+    than that: the widest columns of other people's text (names, addresses, subjects:
+    the ``Text`` cells) give way one character at a time, and their cells are cut with
+    "…". The terminal's edge used to cut them silently."""
     widths = [
         max(max((cell_len(str(cells[n])) for _key, cells in rows), default=0), cell_len(label))
         for n, label in enumerate(labels)
     ]
     if room is not None:
-        others = sum(width + 2 for width in widths[:-1]) + 2  # a cell has a space each side
-        widths[-1] = max(cell_len(labels[-1]), min(widths[-1], room - others))
+        flexible = [n for n in range(len(labels)) if any(isinstance(c[n], Text) for _k, c in rows)]
+        narrowest = [max(cell_len(label), MIN_CUT) for label in labels]
+        excess = sum(width + 2 for width in widths) + 2 - room  # a space each side of a cell
+        while excess > 0:
+            can = [n for n in flexible if widths[n] > narrowest[n]]
+            if not can:
+                break
+            widths[max(can, key=lambda n: widths[n])] -= 1
+            excess -= 1
     table.clear(columns=True)
     for label, width in zip(labels, widths, strict=True):
         table.add_column(label, width=width)
     for key, cells in rows:
-        last = cells[-1] if isinstance(cells[-1], Text) else Text(cells[-1])
-        if room is not None and last.cell_len > widths[-1]:
-            last = last.copy()
-            last.truncate(widths[-1], overflow="ellipsis")
-        table.add_row(*cells[:-1], last, key=key)
+        table.add_row(*(_cut(c, w) for c, w in zip(cells, widths, strict=True)), key=key)
+
+
+def _cut(content: str | Text, width: int) -> str | Text:
+    if not isinstance(content, Text) or content.cell_len <= width:
+        return content
+    cut = content.copy()
+    cut.truncate(width, overflow="ellipsis")
+    return cut
 
 
 class TableScreen(BaseScreen):
