@@ -40,6 +40,11 @@ class ComposeScreen(BaseScreen):
         self.desk = desk
 
     def compose(self) -> ComposeResult:
+        # The breakpoint's class before the first frame (Textual sets it on the first
+        # resize, after the wide row was drawn once at 60 columns).
+        narrow = self.app.size.width < 80
+        self.set_class(narrow, "-narrow")
+        self.set_class(not narrow, "-wide")
         days = self.desk.ctx.policy.message_expiry_default.days
         yield Static(_("New secure message"), id="title", markup=False)
         with VerticalScroll(classes="form"):
