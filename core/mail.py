@@ -125,8 +125,8 @@ def confirmation_email(
     )
     body = _(
         "Dear {name},\n\n"
-        "{org} received your secure message ({files}) in good order on {when}.\n"
-        "It was encrypted on our server as it arrived; from then on only the staff\n"
+        "{org} received your secure message ({files}) in good order on {when}. "
+        "It was encrypted on our server as it arrived; from then on only the staff "
         "of {org} can open it.\n\n"
         "{org}"
     ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
@@ -257,9 +257,9 @@ def lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
 
 def _lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
     body = _(
-        "veilig locked {who} after {n} failed attempts in a row.\n"
-        "Someone may be guessing. Nothing opens for {who} until a staff member unlocks\n"
-        "it: recipients in the desk's Sent view, staff with `veilig staff unlock EMAIL`.\n"
-        "The attempts are in the audit log.\n\n{org}"
+        "veilig locked {who} after {n} failed attempts in a row. Someone may be guessing. "
+        "Nothing opens for {who} until a staff member unlocks it: recipients in the "
+        "desk's Sent view, staff with `veilig staff unlock EMAIL`. The attempts are in "
+        "the audit log.\n\n{org}"
     ).format(who=who, n=failures, org=org)
     return _email(mailbox, _("Locked after failed attempts"), body, mailbox, org)

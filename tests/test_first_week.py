@@ -497,3 +497,21 @@ async def test_a_reply_reaches_an_open_inbox_without_f5(
         recipient.reply(thread, Draft("Re: Uitslag", "Dank, ontvangen."))  # elsewhere
         await wait_until(pilot, lambda: "●" in screen_text(app), "the reply in the inbox")
         assert _("them") in screen_text(app)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
+def test_the_confirmation_is_not_wrapped_mid_phrase_either(language: str) -> None:
+    from datetime import UTC, datetime
+
+    from core.mail import confirmation_email
+
+    mail = confirmation_email(
+        org="DeclaCare",
+        sender="info@declacare.nl",
+        to="karin@example.nl",
+        name="Karin",
+        received_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+        attachments=0,
+    )
+    assert all(len(p.splitlines()) == 1 for p in mail.body.split("\n\n")), mail.body
+    assert mail.sender_name == "DeclaCare"
