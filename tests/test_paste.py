@@ -24,7 +24,6 @@ from tests.test_flow1_faults import unlock
 from tests.test_flows23_tui import log_in
 from tests.tui_helpers import paste, screen_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_starter_app
-from tui.paste import PasteKeepingParser
 
 HOSTILE_PASTE = "AAA\x1b]52;c;X\x07BBB"
 SHOWN = "AAA\u241b]52;c;X\u2407BBB"  # ␛ and ␇: visible, in place
@@ -37,7 +36,7 @@ def events_of(parser, *chunks: str) -> list[events.Event]:
 
 def drivers_parser(
     home: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, driver: str | None
-) -> PasteKeepingParser:
+):
     """The parser that the driver's input thread makes, once a real app (made as the CLI
     makes it, in a terminal or in a browser session) has chosen its driver."""
     import sys
