@@ -20,7 +20,7 @@ from pathlib import Path
 import pyte
 import pytest
 
-from tests.conftest import code_in
+from tests.conftest import code_in, maildir_of
 
 pytestmark = pytest.mark.slow  # a real process in a pty
 
@@ -75,7 +75,7 @@ def start(home: Path) -> tuple[int, Terminal]:
 
 
 def code_mail(home: Path) -> str | None:
-    new = home / "mail" / "new"
+    new = maildir_of(home) / "new"
     for path in sorted(new.iterdir()) if new.exists() else []:
         return code_in(email.message_from_bytes(path.read_bytes()))
     return None
