@@ -21,9 +21,9 @@ from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from tests.conftest import SmtpServer, make_settings, staff_desk
-from tests.test_flow1_faults import unlock
 from tests.test_flows23_tui import log_in
-from tests.test_screens_keep_going import newest_sms_code, reference_for
+from tests.test_screens_keep_going import newest_sms_code, open_as_recipient, reference_for
+from tests.test_starter_screen import to_body
 from tests.tui_helpers import flat, paste, screen_text, type_text, wait_for_workers, wait_until
 from tui.confirm import ConfirmScreen
 from tui.factory import make_context, make_desk_app, make_recipient_app, make_starter_app
@@ -44,17 +44,6 @@ async def sent_to_practitioner(ctx: Context, totp: pyotp.TOTP, subject: str = "U
     return desk, message
 
 
-async def open_as_recipient(pilot, ctx: Context, home: Path) -> None:
-    """From the reference on the command line to the unlocked conversation."""
-    await wait_for_workers(pilot)
-    await pilot.press("enter")  # get the code
-    await wait_for_workers(pilot)
-    await ctx.outbox.deliver_due()
-    await type_text(pilot, newest_sms_code(home))
-    await pilot.press("enter")
-    await wait_for_workers(pilot)
-
-
 # --- item 3: Ctrl+Q asks before a draft is lost; Ctrl+C says so in the person's words ---
 
 
@@ -64,9 +53,7 @@ async def test_ctrl_q_in_the_starter_asks_before_a_half_written_message_is_lost(
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await unlock(pilot, smtp_server)
-        await paste(pilot, "Onderwerp")
-        await pilot.press("enter")
+        await to_body(pilot, smtp_server)
         app.screen.query_one("#body").insert("Een half bericht")
         await pilot.press("ctrl+q")
         assert isinstance(app.screen, ConfirmScreen) and app.return_code is None
@@ -142,10 +129,8 @@ async def test_the_guest_is_told_the_confirmation_will_follow_while_smtp_is_down
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await unlock(pilot, smtp_server)
+        await to_body(pilot, smtp_server, "Uitslag")
         smtp_server.stop()  # nothing can be mailed now
-        await paste(pilot, "Uitslag")
-        await pilot.press("enter")
         app.screen.query_one("#body").insert("De uitslag volgt.")
         await pilot.press("ctrl+s", "enter", "enter")
         await wait_for_workers(pilot)

@@ -20,8 +20,8 @@ from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from tests.conftest import SmtpServer, make_settings, staff_desk
-from tests.test_flow1_faults import unlock
 from tests.test_flows23_tui import log_in
+from tests.test_starter_screen import to_body
 from tests.tui_helpers import paste, screen_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_starter_app
 
@@ -34,9 +34,7 @@ def events_of(parser, *chunks: str) -> list[events.Event]:
     return [event for chunk in chunks for event in parser.feed(chunk)]
 
 
-def drivers_parser(
-    home: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, driver: str | None
-):
+def drivers_parser(home: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, driver: str | None):
     """The parser that the driver's input thread makes, once a real app (made as the CLI
     makes it, in a terminal or in a browser session) has chosen its driver."""
     import sys
@@ -92,9 +90,7 @@ async def test_a_body_pasted_with_cr_line_ends_has_its_lines_in_the_starter(
     settings = make_settings(home, smtp_server.url)
     app = make_starter_app(settings, ctx=make_context(settings, policy=policy))
     async with app.run_test(size=(110, 40)) as pilot:
-        await unlock(pilot, smtp_server)
-        await paste(pilot, "Onderwerp")
-        await pilot.press("enter")
+        await to_body(pilot, smtp_server)
         await paste(pilot, CR_LINES + "\r" + HOSTILE_PASTE)
         body = app.screen.query_one("#body", TextArea)
         assert body.text == "line one\nline two\nline three\n" + SHOWN

@@ -22,10 +22,15 @@ from tui.widgets import AttachmentList
 GUEST = "karin@huidtherapiex.nl"
 
 
-async def to_attachments(pilot, smtp: SmtpServer) -> StarterScreen:
+async def to_body(pilot, smtp: SmtpServer, subject: str = "Onderwerp") -> None:
+    """Unlocked, the subject given: the guest is at the body."""
     await unlock(pilot, smtp)
-    await paste(pilot, "Onderwerp")
+    await paste(pilot, subject)
     await pilot.press("enter")
+
+
+async def to_attachments(pilot, smtp: SmtpServer) -> StarterScreen:
+    await to_body(pilot, smtp)
     pilot.app.screen.query_one("#body").insert("Tekst")
     await pilot.press("ctrl+s")
     screen = pilot.app.screen
