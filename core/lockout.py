@@ -32,10 +32,17 @@ def note_code_failure(ctx: Context, tx: Transaction, participant: Participant) -
     _alert(ctx, tx, _("a recipient's access (see Sent)"), failures)
 
 
-def note_failed_login(ctx: Context, tx: Transaction, staff: StaffMember) -> None:
-    """One more failed log-in in a row for ``staff``; at the policy's cap, lock it."""
-    failures = tx.count_failed_login(staff.id)
-    fresh = tx.staff_by_email(staff.email)
+def note_failed_login(
+    ctx: Context, tx: Transaction, staff: StaffMember | None, typed: str, tag: str
+) -> None:
+    """One more failed log-in in a row for ``staff``; at the policy's cap, lock it.
+
+    For an unknown address (``staff`` None) the same statements run against a row that
+    does not exist (the typed address's tag is no staff id): the time a failure takes
+    must not tell a known account from an unknown one (tests/abuse/test_enumeration.py).
+    """
+    failures = tx.count_failed_login(staff.id if staff else tag)
+    fresh = tx.staff_by_email(typed)
     if failures < ctx.policy.staff_failed_logins_allowed or fresh is None or fresh.locked_at:
         return
     fresh.locked_at = ctx.clock()

@@ -88,8 +88,8 @@ def log_in(
         if fresh is None or key is None or step is None or replay or locked:
             tx.add(LoginFailure(email_tag=tag, at=now))
             ctx.audit.append(tx, f"staff:{typed}" if staff else "unknown", Action.LOGIN_FAILED)
-            if fresh is not None and not throttled:
-                note_failed_login(ctx, tx, fresh)
+            if not throttled:
+                note_failed_login(ctx, tx, fresh, typed, tag)
             failed = True
         else:
             fresh.last_totp_step = step  # this code, and any older, never again

@@ -74,7 +74,8 @@ class StaffRecords(UnitOfWork, Protocol):
     def save_staff(self, staff: StaffMember) -> None: ...
 
     def count_failed_login(self, staff_id: str) -> int:
-        """Atomically add one to the staff member's failed log-ins in a row; the new count."""
+        """Atomically add one to the staff member's failed log-ins in a row; the new count
+        (0, and nothing written, for an id that is no staff member's)."""
         ...
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int: ...

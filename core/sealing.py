@@ -22,6 +22,7 @@ from core.i18n import _
 from core.keys import MailboxPrivateKey, MailboxPublicKey
 from core.models import ItemRole, Message, SealedItem
 from core.pins import check_origin
+from core.pipeline import seal_file
 from core.policy import Policy
 from core.ports import BlobStore
 from core.server_secret import ServerSecret
@@ -73,8 +74,10 @@ def _seal_item(
     source: BinaryIO,
     progress: Callable[[int], None] | None = None,
 ) -> SealedItem:
+    # Files go through the overlapped pipeline; metas and bodies are in memory already.
+    seal = seal_file if role is ItemRole.ATTACHMENT else seal_stream
     with blobs.create() as (blob_id, sink):
-        seal_stream(key, labels.stream_item(message_id, role, position), source, sink, progress)
+        seal(key, labels.stream_item(message_id, role, position), source, sink, progress)
         size = sink.tell()
     return SealedItem(role=role, position=position, blob_id=blob_id, sealed_size=size)
 

@@ -37,9 +37,10 @@ class StaffQueries(SessionBound):
             .where(col(StaffRow.id) == staff_id)
             .values(failed_logins=col(StaffRow.failed_logins) + 1)
         )
-        return self.session.exec(
+        counted = self.session.exec(
             select(StaffRow.failed_logins).where(StaffRow.id == staff_id)
-        ).one()
+        ).one_or_none()
+        return counted or 0
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int:
         return self.session.exec(
