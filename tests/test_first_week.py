@@ -500,3 +500,39 @@ def test_the_confirmation_is_not_wrapped_mid_phrase_either(language: str) -> Non
     )
     assert all(len(p.splitlines()) == 1 for p in mail.body.split("\n\n")), mail.body
     assert mail.sender_name == "DeclaCare"
+
+
+# --- what the screens claim: what docs/SECURITY.md says is true ----------------------------
+
+
+def test_no_screen_mail_or_walkthrough_claims_end_to_end_encryption() -> None:
+    """Messages are sealed by the veilig process on the office's server (docs/SECURITY.md,
+    "What the server sees"): no word a guest, recipient or demo watcher reads may say
+    end-to-end, in English or in Dutch."""
+    from babel.messages.pofile import read_po
+
+    from core.i18n import speaking
+    from tests.test_i18n import PO, ROOT, source_messages
+
+    claim = re.compile(r"end.to.end|eind.tot.eind", re.IGNORECASE)
+    english = [
+        m
+        for m in source_messages()
+        for part in ([m] if isinstance(m, str) else m)
+        if claim.search(part)
+    ]
+    dutch = [m.string for m in read_po(PO.open("rb")) if m.id and claim.search(str(m.string))]
+    scripts = [
+        f"{path.name}: {line}"
+        for path in (ROOT / "tui" / "walkthrough" / "scripts").rglob("*.txt")
+        for line in path.read_text("utf-8").splitlines()
+        if claim.search(line)
+    ]
+    assert english == [] and dutch == [] and scripts == [], (english, dutch, scripts)
+    with speaking("nl"):
+        welcome = _(
+            "Welcome. Here you can write securely to {org}: your message and files are "
+            "encrypted for {org} on our server as they arrive. First we check your e-mail "
+            "address."
+        )
+    assert "versleuteld voor {org}" in welcome and "op onze server" in welcome

@@ -227,7 +227,7 @@ class RecipientScreen(ReadingScreen):
         assert isinstance(result, ThreadMessages)
         self.messages = result.opened
         self.chat.say(
-            _("Your reply was sent to {org}, end-to-end encrypted.").format(org=self.org_name),
+            _("Your reply was sent to {org}, encrypted.").format(org=self.org_name),
             "notice",
         )
         self.show_step(ReadStep.READ)
