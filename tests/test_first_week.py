@@ -393,9 +393,11 @@ async def test_a_long_subject_in_sent_is_cut_with_an_ellipsis_at_80_columns(
     assert subject[:8] in row
 
 
+@pytest.mark.parametrize("language", ["en", "nl"], indirect=True)
 async def test_compose_fits_60_columns_and_says_the_unit_of_the_days(
-    home: Path, policy: Policy, totp: pyotp.TOTP
+    home: Path, policy: Policy, totp: pyotp.TOTP, language: str
 ) -> None:
+
     clock = FrozenClock()
     settings = make_settings(home)
     app = make_desk_app(settings, ctx=make_context(settings, policy=policy, clock=clock))
@@ -404,8 +406,26 @@ async def test_compose_fits_60_columns_and_says_the_unit_of_the_days(
         await pilot.press("ctrl+n")
         await pilot.pause()
         shown = screen_text(app)
-    assert "Language: automatic" in shown
-    assert re.search(r"14\s*days", shown), shown
+        labels = [str(label.render()) for label in app.screen.query(".form Label")]
+        await pilot.resize_terminal(60, 80)  # the whole form on the screen at once
+        await pilot.pause()
+        whole = flat(app)
+    assert _("Language: automatic") in shown
+    assert re.search(r"14\s*" + _("days"), shown), shown
+    # Every label whole: wrapped at 60 columns, never cut at the screen's edge.
+    cut = [label for label in labels if " ".join(label.split()) not in whole]
+    assert len(labels) >= 6 and cut == [], (cut, whole)
+
+
+async def test_the_log_in_box_fits_60_columns(home: Path, policy: Policy) -> None:
+    settings = make_settings(home)
+    app = make_desk_app(settings, ctx=make_context(settings, policy=policy))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#login").region
+        fields = [field.region for field in app.screen.query("#login Input")]
+    assert box.x >= 0 and box.right <= 60, box
+    assert len(fields) == 3 and all(field.right <= box.right for field in fields), fields
 
 
 async def test_open_with_a_reference_does_not_show_the_reference_field_first(
