@@ -107,6 +107,7 @@ def invite(
             name=contact.name,
             reference=reference,
             ways_in=ctx.ways_in,
+            available_until=invitation.expires_at,
         )
     item = ctx.outbox.enqueue_email(tx, notice)
     invitation.notice_outbox_id = item.id

@@ -62,7 +62,7 @@ class Attachment:
             if st.st_size > policy.max_attachment_bytes:
                 limit = human_size(policy.max_attachment_bytes)
                 raise InvalidInput(
-                    _("{name} is larger than the limit of {limit} per file.").format(
+                    _("{name} is too large: a file can be at most {limit}.").format(
                         name=path.name, limit=limit
                     )
                 )
@@ -99,9 +99,15 @@ def _inodes(folder: Path) -> set[tuple[int, int]]:
 def check_attachments(attachments: tuple[Attachment, ...], policy: Policy) -> None:
     """The limits per message; called as each file is added, and again before sealing."""
     if len(attachments) > policy.max_attachments:
-        raise InvalidInput(_("Too many attachments in one message."))
+        raise InvalidInput(
+            _("Too many attachments: at most {n} per message.").format(n=policy.max_attachments)
+        )
     if sum(a.size for a in attachments) > policy.max_message_bytes:
-        raise InvalidInput(_("The attachments together are larger than the limit per message."))
+        raise InvalidInput(
+            _("Together the attachments are too large: at most {limit} per message.").format(
+                limit=human_size(policy.max_message_bytes)
+            )
+        )
 
 
 class ExactReader(io.RawIOBase):

@@ -35,7 +35,15 @@ from core.models import (
 from core.pins import sealing_key
 from core.ports import Transaction
 from core.retention import Retention
-from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
+from core.sealing import (
+    Draft,
+    OpenedMessage,
+    Progress,
+    Sender,
+    open_message,
+    open_sender,
+    open_summary,
+)
 from core.store import store_message
 from core.stream import ContentKey
 
@@ -46,6 +54,7 @@ class InboxRow:
     # The outside person (decrypted for this session only): never in a repr.
     who: str = field(repr=False)
     email: str = field(repr=False)
+    subject: str = field(repr=False)  # of its first message; plaintext: never in a repr
     when: datetime
     unread: bool
     attachments: int
@@ -140,12 +149,26 @@ class Desk:
             messages = firsts.get(conversation.id, [])
             if not messages:
                 continue
-            who, email = self._who(conversation, messages, people.get(conversation.id, []))
+            # The first message's meta: its subject, and for a guest's conversation who
+            # wrote (one decryption for both).
+            try:
+                sender, subject = open_summary(
+                    blobs=self.ctx.blobs,
+                    mailbox_key=self._key,
+                    message=messages[0],
+                    secret=self.ctx.secret,
+                )
+            except CannotOpen:
+                sender, subject = None, _("(cannot be opened)")
+            if messages[0].direction is not Direction.INBOUND:
+                sender = None
+            who, email = self._who(conversation, messages, people.get(conversation.id, []), sender)
             rows.append(
                 InboxRow(
                     conversation=conversation,
                     who=who,
                     email=email,
+                    subject=subject,
                     when=messages[-1].created_at,
                     unread=conversation.unread,
                     attachments=sum(m.attachment_count for m in messages),
@@ -154,19 +177,31 @@ class Desk:
             )
         return rows
 
+    def newest(self) -> tuple[str, datetime | None, bool] | None:
+        """The newest conversation's id, time of its last message and unread flag: these
+        change whenever a message or a reply arrives. One indexed query, so an open
+        inbox can ask every few seconds whether it is worth loading again."""
+        with self.ctx.repo.transaction() as tx:
+            newest = tx.conversations(limit=1)
+        return (newest[0].id, newest[0].last_message_at, newest[0].unread) if newest else None
+
     def _who(
         self,
         conversation: Conversation,
         messages: list[Message],
         participants: list[Participant] | None = None,
+        first_sender: Sender | None = None,
     ) -> tuple[str, str]:
-        """The outside person: the sender of the first inbound message, or the first participant."""
+        """The outside person: the sender of the first inbound message (``first_sender``
+        when it was opened already), or the first participant."""
         if participants is None:
             with self.ctx.repo.transaction() as tx:
                 participants = tx.participants_in(conversation.id)
         if participants:
             contact = Contact.unseal(self.ctx.secret, participants[0])
             return contact.name or contact.email, contact.email
+        if first_sender is not None:
+            return first_sender.name, first_sender.email
         inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
         try:
             sender = open_sender(

@@ -76,12 +76,17 @@ def literal(text: str, *, multiline: bool = False) -> str:
 
 
 def human_size(size: int) -> str:
-    """Bytes for people: 1 decimal from KiB on, with the language's decimal mark."""
+    """Bytes for people, in binary units with their IEC names, as the limits are set
+    (2 GiB a file): 10 B, 1.5 KiB, 30 MiB, 2 GiB. One decimal below 10 (not for whole
+    numbers), none from 10 on; the language's decimal mark."""
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            # A no-break space: "0 B" never splits across two lines.
-            number = str(int(value)) if unit == "B" else format_decimal(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            if unit == "B" or value >= 10 or value == int(value):
+                number = str(round(value))
+            else:
+                number = format_decimal(value)
+            # A no-break space: "30 MiB" never splits across two lines.
             return f"{number}\u00a0{unit}"
         value /= 1024
     raise AssertionError("unreachable")

@@ -73,10 +73,23 @@ def N_(message: str) -> str:
 # --- formats --------------------------------------------------------------------------
 
 
-def format_datetime(moment: datetime) -> str:
-    """Local time, as people of the language write it: 28-11-2026 16:09 / 2026-11-28 16:09."""
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_date(moment: datetime, *, year: bool = True) -> str:
+    """The local date as people of the language write it: 28-11-2026 / 28 Nov 2026.
+    Without ``year`` (tables): 28-11 / 28 Nov. One order per language, everywhere."""
     local = moment.astimezone()
-    return local.strftime("%d-%m-%Y %H:%M" if current_language() == "nl" else "%Y-%m-%d %H:%M")
+    if current_language() == "nl":
+        return local.strftime("%d-%m-%Y" if year else "%d-%m")
+    day = f"{local.day} {_MONTHS[local.month - 1]}"  # not %b: that follows the C locale
+    return f"{day} {local.year}" if year else day
+
+
+def format_datetime(moment: datetime, *, year: bool = True) -> str:
+    """Local date and time: 28-11-2026 16:09 / 28 Nov 2026 16:09 (see format_date)."""
+    local = moment.astimezone()
+    return f"{format_date(local, year=year)} {local:%H:%M}"
 
 
 def format_decimal(value: float) -> str:

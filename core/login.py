@@ -53,9 +53,13 @@ def log_in(
     with ctx.repo.transaction() as tx:
         require_organisation(tx)
         since = now - ctx.policy.login_failure_window
-        if tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed:
-            raise RateLimited("too many failed log-ins")
+        paused = tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed
         staff = tx.staff_by_email(typed)
+        if paused:  # refused unheard, but on the record: someone kept trying
+            actor = f"staff:{typed}" if staff else "unknown"
+            ctx.audit.append(tx, actor, Action.LOGIN_FAILED, detail="refused: paused")
+    if paused:
+        raise RateLimited("too many failed log-ins")
     binding = labels.staff_key(staff.id, staff.mailbox_id) if staff else b"dummy"
     wrap = staff.key_wrap if staff else _dummy_wrap(ctx.policy.argon2)
     key: MailboxPrivateKey | None = None

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from core.display import literal
 from core.errors import InvalidInput
-from core.i18n import _, format_datetime, ngettext
+from core.i18n import _, format_datetime, language_for, ngettext, speaking
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Email:
     body: str = field(repr=False)  # may hold a code or a reference: never in a traceback
     sender: str
     message_id: str  # stable across retries, so a receiver can drop duplicates
+    sender_name: str = ""  # the organisation, shown in From: beside the address
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -81,9 +82,15 @@ class WaysIn:
         return " ".join(command if port == "22" else [*command[:1], "-p", port, *command[1:]])
 
 
-def _email(to: str, subject: str, body: str, sender: str) -> Email:
+def _email(to: str, subject: str, body: str, sender: str, org: str) -> Email:
+    """Every mail comes from the organisation by name: ``From: DeclaCare <info@…>``."""
     return Email(
-        to=to, subject=subject, body=body, sender=sender, message_id=new_message_id(sender)
+        to=to,
+        subject=subject,
+        body=body,
+        sender=sender,
+        message_id=new_message_id(sender),
+        sender_name=org,
     )
 
 
@@ -105,7 +112,7 @@ def verification_email(*, org: str, sender: str, to: str, code: str, minutes: in
         "Did you not ask for this? Then you can ignore this e-mail.\n\n"
         "{org}"
     ).format(org=org, code=code, minutes=minutes)
-    return _email(to, _("Your verification code for {org}").format(org=org), body, sender)
+    return _email(to, _("Your verification code for {org}").format(org=org), body, sender, org)
 
 
 def confirmation_email(
@@ -129,8 +136,8 @@ def confirmation_email(
     )
     body = _(
         "Dear {name},\n\n"
-        "{org} received your secure message ({files}) in good order on {when}.\n"
-        "It was encrypted on our server as it arrived; from then on only the staff\n"
+        "{org} received your secure message ({files}) in good order on {when}. "
+        "It was encrypted on our server as it arrived; from then on only the staff "
         "of {org} can open it.\n\n"
         "{org}"
     ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
@@ -144,7 +151,7 @@ def confirmation_email(
             "    openssl dgst -sha256 -hmac 'RECEIPT-CODE' FILE\n\n"
             "and {org} can show that it stored exactly these values."
         ).format(id=message_id, lines=lines, org=org)
-    return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
+    return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender, org)
 
 
 def _receipt_label(label: str) -> str:
@@ -156,22 +163,39 @@ def _receipt_label(label: str) -> str:
 
 
 def new_message_notice(*, org: str, mailbox: str) -> Email:
-    body = _(
-        "A new secure message for {org} is waiting in the desk.\nOpen it with: veilig desk\n"
-    ).format(org=org)
-    return _email(mailbox, _("New secure message"), body, mailbox)
+    # The office's own notice, in the office's language (that of its mailbox's address),
+    # whatever the language of the guest whose message it announces.
+    with speaking(language_for(mailbox)):
+        body = _(
+            "A new secure message for {org} is waiting in the desk.\nOpen it with: veilig desk\n"
+        ).format(org=org)
+        return _email(mailbox, _("New secure message"), body, mailbox, org)
 
 
 def notification_email(
-    *, org: str, sender: str, to: str, name: str, reference: str, ways_in: WaysIn | None = None
+    *,
+    org: str,
+    sender: str,
+    to: str,
+    name: str,
+    reference: str,
+    ways_in: WaysIn | None = None,
+    available_until: datetime | None = None,
 ) -> Email:
     """Seed 2A: a secure message waits. The reference is half of the key: it is in this
     e-mail only, never stored. Nothing about the content is. The web address comes
-    first when there is one (nothing to install), then the terminal and SSH."""
+    first when there is one (nothing to install), then the terminal and SSH.
+
+    Each paragraph is one line: mail programs wrap it to their width (a line broken
+    at 78 characters broke Dutch phrases in two)."""
     ways_in = ways_in or WaysIn()
-    body = _(
-        "Dear {name},\n\n{org} sent you a secure message. It is waiting for you, encrypted.\n\n"
-    )
+    body = (_("Dear {name},") if name else _("Hello,")) + "\n\n"
+    if available_until is not None:
+        body += _(
+            "{org} sent you a secure message. It is waiting for you, encrypted, until {until}.\n\n"
+        )
+    else:
+        body += _("{org} sent you a secure message. It is waiting for you, encrypted.\n\n")
     if ways_in.open_url:
         body += _(
             "Open it in your web browser: go to\n\n"
@@ -195,19 +219,24 @@ def notification_email(
             "then choose 2 and paste the reference.\n\n"
         )
     body += _(
-        "To be sure it is you, we then send a verification code to the phone number or\n"
+        "To be sure it is you, we then send a verification code to the phone number or "
         "e-mail address we have for you. Keep this e-mail to yourself.\n\n"
+        "Is this e-mail really from {org}? We never ask for your password or your code, "
+        "by phone or by e-mail; the code comes only when you ask for it in veilig. In "
+        "doubt, call {org} at the number you already know, not at a number from this "
+        "e-mail.\n\n"
         "{org}"
     )
     body = body.format(
-        name=literal(name) or _("recipient"),
+        name=literal(name),
         org=org,
         reference=reference,
         url=ways_in.open_url,
         command=ways_in.ssh_command,
+        until=format_datetime(available_until) if available_until else "",
     )
     return _email(
-        to, _("A secure message from {org} is waiting for you").format(org=org), body, sender
+        to, _("A secure message from {org} is waiting for you").format(org=org), body, sender, org
     )
 
 
@@ -228,7 +257,7 @@ def open_code_email(
             "once for {minutes} minutes.\n\n{org}"
         )
     body = body.format(org=org, code=code, minutes=minutes, url=ways_in.open_url)
-    return _email(to, _("Your verification code for {org}").format(org=org), body, sender)
+    return _email(to, _("Your verification code for {org}").format(org=org), body, sender, org)
 
 
 def open_code_sms(*, org: str, code: str, minutes: int) -> str:
@@ -239,18 +268,27 @@ def open_code_sms(*, org: str, code: str, minutes: int) -> str:
 
 
 def reply_notice(*, org: str, mailbox: str) -> Email:
-    body = _(
-        "A reply to a secure message of {org} is waiting in the desk.\nOpen it with: veilig desk\n"
-    ).format(org=org)
-    return _email(mailbox, _("New secure reply"), body, mailbox)
+    # In the office's language, as new_message_notice: not in the replying person's.
+    with speaking(language_for(mailbox)):
+        body = _(
+            "A reply to a secure message of {org} is waiting in the desk.\n"
+            "Open it with: veilig desk\n"
+        ).format(org=org)
+        return _email(mailbox, _("New secure reply"), body, mailbox, org)
 
 
 def lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
-    """To the mailbox: an account or a recipient's access was locked after guessing."""
+    """To the mailbox: an account or a recipient's access was locked after guessing.
+    In the office's language, as its other notices."""
+    with speaking(language_for(mailbox)):
+        return _lockout_alert(org=org, mailbox=mailbox, who=who, failures=failures)
+
+
+def _lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
     body = _(
-        "veilig locked {who} after {n} failed attempts in a row.\n"
-        "Someone may be guessing. Nothing opens for {who} until a staff member unlocks\n"
-        "it: recipients in the desk's Sent view, staff with `veilig staff unlock EMAIL`.\n"
-        "The attempts are in the audit log.\n\n{org}"
+        "veilig locked {who} after {n} failed attempts in a row. Someone may be guessing. "
+        "Nothing opens for {who} until a staff member unlocks it: recipients in the "
+        "desk's Sent view, staff with `veilig staff unlock EMAIL`. The attempts are in "
+        "the audit log.\n\n{org}"
     ).format(who=who, n=failures, org=org)
-    return _email(mailbox, _("Locked after failed attempts"), body, mailbox)
+    return _email(mailbox, _("Locked after failed attempts"), body, mailbox, org)

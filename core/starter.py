@@ -1,7 +1,7 @@
 """Flow 1, the conversation starter: a guest proves an e-mail address and writes to us.
 
 Seed steps 1B–1H: name + e-mail (1B) -> verification mail with a code (1C, 1D) ->
-unlock with the code (1E) -> write, attach (1F, 1G) -> send end-to-end encrypted and
+unlock with the code (1E) -> write, attach (1F, 1G) -> send, encrypted for the office, and
 get a confirmation (1H). Each step is one method; the TUI calls them in order.
 """
 
@@ -47,7 +47,9 @@ def check_name(name: str) -> str:
     if not name:
         raise InvalidInput(_("Please type your name."))
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(_("That name is too long."))
+        raise InvalidInput(
+            _("That name is too long: at most {n} characters.").format(n=MAX_NAME_LENGTH)
+        )
     return name
 
 

@@ -41,11 +41,13 @@ def accepted_by(server: str, answer: str) -> str:
 
 def to_mime(email: Email) -> EmailMessage:
     # Imported here: the e-mail package is not needed before a first mail goes out.
+    from email.headerregistry import Address
     from email.message import EmailMessage
     from email.utils import formatdate
 
     msg = EmailMessage()
-    msg["From"] = email.sender
+    # "DeclaCare <info@declacare.nl>": people see who writes, not only an address.
+    msg["From"] = Address(display_name=email.sender_name, addr_spec=email.sender)
     msg["To"] = email.to
     msg["Subject"] = email.subject
     msg["Message-ID"] = email.message_id

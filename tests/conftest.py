@@ -277,7 +277,7 @@ def sms_code(message: dict[str, str]) -> str:
 
 
 def reference_in(message: Message) -> str:
-    match = re.search(r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})", body_of(message))
+    match = re.search(r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7,8})", body_of(message))
     assert match, "no reference in the notification"
     return match.group(1)
 

@@ -107,12 +107,12 @@ def test_files_over_the_limit_are_refused_before_any_work(tmp_path: Path, home: 
     ctx = make_context(make_settings(home), policy=small)
     big = tmp_path / "big.bin"
     big.write_bytes(b"x" * 11)
-    with pytest.raises(InvalidInput, match="larger than the limit"):
+    with pytest.raises(InvalidInput, match="too large: a file can be at most"):
         ctx.attachment(big)
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"x" * 8)
     b.write_bytes(b"x" * 8)
-    with pytest.raises(InvalidInput, match="together are larger"):
+    with pytest.raises(InvalidInput, match="Together the attachments are too large: at most 15"):
         Draft("s", "b", (ctx.attachment(a), ctx.attachment(b))).check(small)
 
 

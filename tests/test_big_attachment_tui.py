@@ -162,7 +162,7 @@ async def test_a_200_mib_attachment_both_ways_byte_identical_with_progress_and_f
             await pilot.press("enter")  # send
             await wait_for_workers(pilot)
         assert said(
-            "Your reply was sent to {org}, end-to-end encrypted.", org="DeclaCare"
+            "Your reply was sent to {org}, encrypted.", org="DeclaCare"
         ) in screen_text(recipient)
     assert_progress_moved(progress_shown, SIZE)
 

@@ -57,8 +57,8 @@ def test_headless_demo_plays_every_seed_step_and_leaves_an_svg_for_each(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = {
-        "en": ("Walkthrough complete", "chain verified", "end-to-end encrypted: 3"),
-        "nl": ("Rondleiding voltooid", "keten in orde", "end-to-end versleuteld: 3"),
+        "en": ("Walkthrough complete", "chain verified", "messages stored encrypted: 3"),
+        "nl": ("Rondleiding voltooid", "keten in orde", "berichten versleuteld opgeslagen: 3"),
     }[language]
     assert all(line in result.stdout for line in summary), result.stdout
     expected = screenshot_steps()

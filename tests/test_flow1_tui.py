@@ -86,9 +86,9 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
     async with app.run_test(size=(110, 40)) as pilot:
         code = await walk_flow_one(pilot, smtp_server, files)
         done = (
-            "Your message arrived at {org} in good order, end-to-end encrypted. We sent "
-            "a confirmation to {address}. Press Ctrl+N to write another message, or "
-            "Ctrl+Q to quit."
+            "Your message arrived at {org} in good order; it was encrypted on our server "
+            "as it arrived. A confirmation will follow by e-mail to {address}. Press Ctrl+N to write "
+            "another message, or Ctrl+Q to quit."
         )
         assert said(done, org="DeclaCare", address="") in screen_text(app)
         if language == "nl":  # really Dutch, in the words of the seed

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from core.clock import FrozenClock
-from core.i18n import _
+from core.i18n import _, format_datetime
 from core.policy import Policy
 from tests.conftest import (
     STAFF_EMAIL,
@@ -126,7 +126,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await pilot.press("enter")  # send
         await wait_for_workers(pilot)
         assert said(
-            "Your reply was sent to {org}, end-to-end encrypted.", org="DeclaCare"
+            "Your reply was sent to {org}, encrypted.", org="DeclaCare"
         ) in screen_text(recipient)
         replied_at = clock.now
 
@@ -152,7 +152,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         [row] = tx.participants()
     assert row.opened_at is not None and row.replied_at == replied_at
     [line] = [text for text in sent.splitlines() if PRACTITIONER in text]
-    shown_times = [t.astimezone().strftime("%d-%m %H:%M") for t in (row.opened_at, replied_at)]
+    shown_times = [format_datetime(t, year=False) for t in (row.opened_at, replied_at)]
     assert f"{shown_times[0]} ({_('SMS')})" in line and shown_times[1] in line  # opened, replied
 
     secrets_at_rest = ["Verwijzing cliënt 4471", "zie de bijlagen", "Dank, akkoord getekend", code]
@@ -199,8 +199,8 @@ async def test_an_idle_recipient_dialog_closes(home: Path, policy: Policy) -> No
 async def test_escape_on_a_half_written_message_asks_first(
     home: Path, policy: Policy, totp: pyotp.TOTP, smtp_server: SmtpServer
 ) -> None:
+    from tui.confirm import ConfirmScreen
     from tui.desk.compose import ComposeScreen
-    from tui.desk.confirm import ConfirmScreen
     from tui.desk.inbox import InboxScreen
 
     clock = FrozenClock()

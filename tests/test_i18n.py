@@ -151,8 +151,18 @@ def test_dates_and_sizes_follow_the_language() -> None:
 
     moment = datetime(2026, 11, 28, 15, 9, tzinfo=UTC)
     with speaking("nl"):
-        assert human_size(1536) == "1,5\u00a0KB"
+        assert human_size(1536) == "1,5\u00a0KiB"
         assert re.fullmatch(r"28-11-2026 \d\d:09", format_datetime(moment))
+        assert re.fullmatch(r"28-11 \d\d:09", format_datetime(moment, year=False))
     with speaking("en"):
-        assert human_size(1536) == "1.5\u00a0KB"
-        assert re.fullmatch(r"2026-11-28 \d\d:09", format_datetime(moment))
+        assert human_size(1536) == "1.5\u00a0KiB"
+        assert re.fullmatch(r"28 Nov 2026 \d\d:09", format_datetime(moment))
+        assert re.fullmatch(r"28 Nov \d\d:09", format_datetime(moment, year=False))
+    # One unit convention for every size: binary, with its IEC name.
+    assert [human_size(n) for n in (10, 2048, 30 * 2**20, 2**31, 5 * 2**20 + 12345)] == [
+        "10\u00a0B",
+        "2\u00a0KiB",
+        "30\u00a0MiB",
+        "2\u00a0GiB",
+        "5.0\u00a0MiB",
+    ]

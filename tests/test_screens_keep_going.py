@@ -144,13 +144,7 @@ async def test_a_recipient_reads_the_other_messages_when_one_is_damaged(
 ) -> None:
     app = make_recipient_app(make_settings(home), ctx=ctx, reference=reference_for(home))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for_workers(pilot)
-        await pilot.press("enter")  # get the code
-        await wait_for_workers(pilot)
-        await ctx.outbox.deliver_due()
-        await type_text(pilot, newest_sms_code(home))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await open_as_recipient(pilot, ctx, home)
         shown = screen_text(app).replace("\n", " ")
     assert "Nog een tweede brief." in shown and "Zie bijlage." not in shown
     assert DAMAGED[:40] in shown and WENT_WRONG not in shown
@@ -168,6 +162,17 @@ async def test_the_recipient_core_sets_a_damaged_message_apart(
     assert [m.id for m in read.damaged] == [first_of_two_damaged.id]
     with pytest.raises(CannotOpen):  # all or nothing, as before
         recipient.messages(thread)
+
+
+async def open_as_recipient(pilot: Pilot, ctx: Context, home: Path) -> None:
+    """From the reference on the command line to the unlocked conversation (SMS code)."""
+    await wait_for_workers(pilot)
+    await pilot.press("enter")  # get the code
+    await wait_for_workers(pilot)
+    await ctx.outbox.deliver_due()
+    await type_text(pilot, newest_sms_code(home))
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
 
 
 def reference_for(home: Path, address: str = PRACTITIONERS[0]) -> str:

@@ -22,10 +22,15 @@ from tui.widgets import AttachmentList
 GUEST = "karin@huidtherapiex.nl"
 
 
-async def to_attachments(pilot, smtp: SmtpServer) -> StarterScreen:
+async def to_body(pilot, smtp: SmtpServer, subject: str = "Onderwerp") -> None:
+    """Unlocked, the subject given: the guest is at the body."""
     await unlock(pilot, smtp)
-    await paste(pilot, "Onderwerp")
+    await paste(pilot, subject)
     await pilot.press("enter")
+
+
+async def to_attachments(pilot, smtp: SmtpServer) -> StarterScreen:
+    await to_body(pilot, smtp)
     pilot.app.screen.query_one("#body").insert("Tekst")
     await pilot.press("ctrl+s")
     screen = pilot.app.screen
@@ -47,7 +52,7 @@ async def test_attachments_are_listed_with_sizes_and_can_be_removed(
             await paste(pilot, str(path))
             await pilot.press("enter")
         shown = screen_text(app)
-        assert "a-brief.pdf  (2.0 KB)" in shown and "b-scan.pdf  (10 B)" in shown
+        assert "a-brief.pdf  (2 KiB)" in shown and "b-scan.pdf  (10 B)" in shown
         files = screen.query_one("#files", AttachmentList)
         files.focus()
         files.index = 0

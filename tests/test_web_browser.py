@@ -143,7 +143,7 @@ def test_flow_one_a_guest_writes_with_an_uploaded_attachment(width: str, world: 
         tab.wait_for("Press Enter to send securely")
         tab.shot(screenshots, f"web-{width}-1f-confirm")
         tab.enter()
-        tab.wait_for("end-to-end encrypted")
+        tab.wait_for("encrypted on our server as it arrived")
         tab.shot(screenshots, f"web-{width}-1g-sent")
         confirmation = smtp_server.bag.next_to(GUEST, "arrived", timeout=60)
         assert "with 1 attachment" in body_of(confirmation)

@@ -26,16 +26,24 @@ def screen_text(app: App) -> str:
     return "\n".join("".join(parts).replace("\xa0", " ") for _, parts in sorted(lines.items()))
 
 
+def flat(app: App) -> str:
+    """The screen's words on one line, as a sentence reads: bubbles wrap it across lines
+    between their borders."""
+    return " ".join(screen_text(app).replace("▊", " ").replace("▎", " ").split())
+
+
 async def type_text(pilot: Pilot, text: str) -> None:
     """Type ``text`` key by key, as a person would (printable characters only)."""
     await pilot.press(*["space" if ch == " " else ch for ch in text])
 
 
 async def paste(pilot: Pilot, text: str) -> None:
-    """Paste ``text`` into the focused widget, as a terminal's bracketed paste does."""
-    focused = pilot.app.focused
-    assert focused is not None
-    focused.post_message(events.Paste(text))
+    """Paste ``text`` into the focused widget, as a terminal's bracketed paste does: the
+    driver gives the app the Paste event, and the app hands it to the focused widget
+    (posted to the widget itself, a paste that bubbles up came back a second time).
+    Terminals end pasted lines with CR; tests/test_paste.py pastes that way."""
+    assert pilot.app.focused is not None
+    pilot.app.post_message(events.Paste(text))
     await pilot.pause()
 
 

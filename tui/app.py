@@ -10,12 +10,15 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
+from tui.confirm import ConfirmScreen
 from tui.guest import GuestChoiceScreen
+from tui.paste import keep_pastes_whole
 from tui.web.events import FileUploaded
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,11 @@ class VeiligApp(App[None]):
         self._deliver_again = False
         self.last_input_at = time.monotonic()
         self.closed_reason = ""
+
+    def get_driver_class(self) -> type[Driver]:
+        driver_class = super().get_driver_class()
+        keep_pastes_whole(driver_class)  # a paste with an ESC in it stays whole (tui.paste)
+        return driver_class
 
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
@@ -78,6 +86,28 @@ class VeiligApp(App[None]):
             if isinstance(screen, WritingScreen):
                 screen.file_uploaded(event.name)
                 return
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q. A message being written is not thrown away without asking; Ctrl+Q
+        again, or Y, quits."""
+        asked = isinstance(self.screen, ConfirmScreen)
+        if not asked and any(
+            screen.unsent() for screen in self.screen_stack if isinstance(screen, BaseScreen)
+        ):
+
+            def decided(yes: bool | None) -> None:
+                if yes:
+                    self.exit()
+
+            question = _("Quit? The message you are writing is not sent and will be lost.")
+            self.push_screen(ConfirmScreen(question), decided)
+            return
+        self.exit()
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C: people press it to stop a program; say which key does, in their words
+        (Textual's own notice is English only)."""
+        self.notify(_("Press Ctrl+Q to quit."), title=_("Do you want to quit?"), markup=False)
 
     def lock_if_idle(self) -> None:
         idle = time.monotonic() - self.last_input_at

@@ -54,6 +54,10 @@ class BaseScreen(Screen[None]):
     def recover(self) -> None:
         """Put the screen back in a state where the person can try again."""
 
+    def unsent(self) -> bool:
+        """Whether the screen holds a message being written (quitting asks first)."""
+        return False
+
     def show_failure(self, text: str) -> None:
         """Say what went wrong, leaving on screen whatever is there."""
         self.notify(text, severity="error", timeout=NOTICE_SECONDS, markup=False)

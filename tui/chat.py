@@ -141,6 +141,11 @@ class ChatScreen(BaseScreen):
     def show_failure(self, text: str) -> None:
         self.show_error(text)
 
+    def clear_errors(self) -> None:
+        """The person tries again or goes on: what went wrong before is no longer news
+        (a wrong code said three times stood above the message being written)."""
+        self.chat.query(".bubble.error").remove()
+
     # --- the step machine -------------------------------------------------------------
 
     def show_step(self, step: Step, *, ask: bool = True) -> None:
@@ -172,6 +177,7 @@ class ChatScreen(BaseScreen):
 
     def take_answer(self, text: str) -> None:
         """``text`` as the answer to the step on screen; a refusal is said, the text kept."""
+        self.clear_errors()
         try:
             self.answer(self.step, text)
         except InvalidInput as exc:
@@ -183,6 +189,7 @@ class ChatScreen(BaseScreen):
 
     @on(Button.Pressed, "#send")
     def _pressed(self) -> None:
+        self.clear_errors()
         self.press(self.step)
 
     # --- showing a message ------------------------------------------------------------

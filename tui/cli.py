@@ -33,42 +33,66 @@ class _Formatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with its own words in the chosen language too."""
+    """argparse with its own words in the chosen language too. The positionals of
+    ``veilig`` itself are its commands; those of a command are its arguments."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, positionals: str | None = None, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("add_help", False)
         super().__init__(*args, **kwargs)
-        self._positionals.title = _("commands")
+        self._positionals.title = positionals or _("arguments")
         self._optionals.title = _("options")
         self.add_argument("-h", "--help", action="help", help=_("show this help and stop"))
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("veilig")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+def _command(sub: argparse._SubParsersAction, name: str, about: str) -> argparse.ArgumentParser:
+    """A command whose ``--help`` starts with what it does (its line in ``veilig -h``)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=about, description=about[:1].upper() + about[1:] + "."
+    )
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="veilig", description=_("Secure mail for care providers, in the terminal.")
+        prog="veilig",
+        description=_("Secure mail for care providers, in the terminal."),
+        positionals=_("commands"),
     )
     parser.add_argument("--lang", help=_("language: nl or en (default: VEILIG_LANG, then LANG)"))
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"veilig {_version()}",
+        help=_("show the version and stop"),
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    init = sub.add_parser(
-        "init", help=_("set up the organisation, its mailbox and first staff member")
-    )
+    init = _command(sub, "init", _("set up the organisation, its mailbox and first staff member"))
     init.add_argument("--org", required=True, help=_("name of the organisation"))
     init.add_argument("--mailbox", required=True, help=_("e-mail address of the mailbox"))
     init.add_argument("--staff", required=True, help=_("e-mail address of the first staff member"))
 
-    sub.add_parser("start", help=_("write a secure message to the organisation (guests)"))
+    _command(sub, "start", _("write a secure message to the organisation (guests)"))
 
-    opener = sub.add_parser("open", help=_("open a secure message you received (recipients)"))
+    opener = _command(sub, "open", _("open a secure message you received (recipients)"))
     opener.add_argument("reference", nargs="?", help=_("the reference from the e-mail"))
 
-    desk = sub.add_parser("desk", help=_("the support desk: read, reply, send (staff)"))
+    desk = _command(sub, "desk", _("the support desk: read, reply, send (staff)"))
     desk.add_argument("--email", default="", help=_("fill in this staff e-mail address"))
 
-    sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
+    _command(sub, "guest", _("write to us or open a secure message (guests over SSH)"))
 
-    serve = sub.add_parser("serve", help=_("serve the dialogs to others"))
+    serve = _command(sub, "serve", _("serve the dialogs to others"))
     serve.add_argument(
         "protocol", choices=["ssh", "web"], help=_("ssh: an SSH server; web: a web server")
     )
@@ -96,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
-    staff = sub.add_parser("staff", help=_("staff members' SSH keys; unlock an account"))
+    staff = _command(sub, "staff", _("staff members' SSH keys; unlock an account"))
     staff.add_argument(
         "action",
         choices=["add-key", "unlock"],
@@ -105,12 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("email", help=_("the staff member's e-mail address"))
     staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
 
-    evidence_cli.add_parsers(sub)  # audit, purge, retention, keys, verify, proof, …
+    evidence_cli.add_parsers(sub, _command)  # audit, purge, retention, keys, verify, proof, …
 
-    outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
+    outbox = _command(sub, "outbox", _("deliver queued e-mail and SMS now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
 
-    demo = sub.add_parser("demo", help=_("play the seed's walkthrough on a throwaway demo home"))
+    demo = _command(sub, "demo", _("play the seed's walkthrough on a throwaway demo home"))
     demo.add_argument("--home", help=_("keep the demo home here instead of a temporary folder"))
     demo.add_argument("--headless", action="store_true", help=_("run without a terminal"))
     demo.add_argument("--screenshots", metavar="DIR", help=_("save an SVG per screenshot step"))
@@ -320,8 +344,16 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = make_context(settings)
     sweep_every = 3600 // OUTBOX_WATCH_SECONDS
+    if args.watch:
+        print(
+            _(
+                "Delivering every {n} seconds; a line only when something changes. Ctrl+C stops."
+            ).format(n=OUTBOX_WATCH_SECONDS),
+            flush=True,
+        )
 
     async def run() -> int:
+        last: list[str] | None = None
         for round_ in itertools.count():
             if round_ % sweep_every == 0:
                 ctx.sweep_orphan_blobs()
@@ -330,22 +362,26 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
                 if purged is not None and purged.purged:
                     print(_("purged {n} conversations").format(n=len(purged.purged)))
             report = await ctx.outbox.deliver_due()
-            print(
-                _("sent {sent}, failed {failed}, pending {pending}").format(
+            retrying = ctx.outbox.retrying()
+            lines = [
+                _("Sent: {sent}, failed: {failed}, waiting: {pending}").format(
                     sent=report.sent, failed=report.failed, pending=report.pending
                 )
-            )
-            retrying = ctx.outbox.retrying()
-            for item in retrying:
-                print(
-                    "  "
-                    + _("{channel}: {n} attempts, last error {error}, next try {when}").format(
-                        channel=item.channel,
-                        n=item.attempts,
-                        error=item.last_error,
-                        when=format_datetime(item.next_attempt_at),
-                    )
+            ] + [
+                "  "
+                + _("{channel}: {n} attempts, last error {error}, next try {when}").format(
+                    channel=item.channel,
+                    n=item.attempts,
+                    error=item.last_error,
+                    when=format_datetime(item.next_attempt_at),
                 )
+                for item in retrying
+            ]
+            # Watching, a round that changed nothing prints nothing: what was sent or
+            # failed is news, and so is a different queue; "sent 0" every 5 s is not.
+            if not args.watch or report.sent or report.failed or lines != last:
+                print("\n".join(lines), flush=True)
+            last = lines
             if not args.watch:
                 # Non-zero while mail is stuck, so a cron job or monitor notices an outage.
                 return 0 if report.failed == 0 and not retrying else 1

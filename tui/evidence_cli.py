@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    audit = sub.add_parser("audit", help=_("the audit log: verify, show, export"))
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[..., argparse.ArgumentParser],
+) -> None:
+    audit = command(sub, "audit", _("the audit log: verify, show, export"))
     audit.add_argument(
         "action",
         choices=["verify", "show", "export"],
@@ -52,33 +55,33 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     audit.add_argument("--out", help=_("export: the file to write (default: in this folder)"))
 
-    purge = sub.add_parser("purge", help=_("destroy conversations past the retention period"))
+    purge = command(sub, "purge", _("destroy conversations past the retention period"))
     purge.add_argument("--dry-run", action="store_true", help=_("only list what would go"))
 
-    retention = sub.add_parser("retention", help=_("how long conversations are kept"))
+    retention = command(sub, "retention", _("how long conversations are kept"))
     retention.add_argument("days", nargs="?", type=int, help=_("set it to this many days"))
 
-    keys = sub.add_parser("keys", help=_("the organisation's public signing key"))
+    keys = command(sub, "keys", _("the organisation's public signing key"))
     keys.add_argument("action", choices=["show"], help=_("show: print it"))
     keys.add_argument("--pem", action="store_true", help=_("only the PEM, e.g. > veilig.pem"))
 
-    verify = sub.add_parser("verify", help=_("check a signed export or proof (no home needed)"))
+    verify = command(sub, "verify", _("check a signed export or proof (no home needed)"))
     verify.add_argument("file", help=_("the signed file (its .sig lies beside it)"))
     verify.add_argument(
         "--key", required=True, help=_("the public key: a PEM file, or the key itself")
     )
 
-    proof = sub.add_parser("proof", help=_("a signed proof of delivery of a message"))
+    proof = command(sub, "proof", _("a signed proof of delivery of a message"))
     proof.add_argument("id", help=_("the message's id, or a conversation's (all its messages)"))
     proof.add_argument("--out", default=".", help=_("the folder to write it in"))
 
-    access = sub.add_parser(
-        "access-request", help=_("everything held about one person, for them (GDPR art. 15)")
+    access = command(
+        sub, "access-request", _("everything held about one person, for them (GDPR art. 15)")
     )
     access.add_argument("person", help=_("their e-mail address or mobile number"))
     access.add_argument("--out", required=True, help=_("a new folder, or a file ending in .zip"))
 
-    receipt = sub.add_parser("receipt", help=_("check files against your confirmation e-mail"))
+    receipt = command(sub, "receipt", _("check files against your confirmation e-mail"))
     receipt.add_argument("code", help=_("the receipt code shown after sending"))
     receipt.add_argument("files", nargs="+", help=_("the files you sent"))
 

@@ -181,6 +181,9 @@ def log_to_file(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # Alembic says INFO for every check of the schema at start-up: that is all the log
+    # held. Its warnings and errors still come.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _quick_context(settings: Settings, ctx: Context | None) -> tuple[Context, str, bool]:

@@ -25,6 +25,7 @@ from core.models import Direction
 from core.sealing import OpenedMessage
 from core.stream import ContentKey
 from tui.base import explain
+from tui.confirm import ConfirmScreen
 from tui.writing import WRITE_WIDGETS, WritingScreen
 
 READ_WIDGETS: dict[Step, tuple[str, ...]] = {
@@ -44,7 +45,8 @@ class ReadingScreen(WritingScreen):
 
     WIDGETS = READ_WIDGETS
     ASK_SAVE: ClassVar[str | None] = N_(
-        "In which folder shall we save the attachments? Press Enter to confirm."
+        "In which folder do you want to save the attachments? Change the folder below if "
+        "you like, and press Enter."
     )
 
     @dataclass
@@ -95,10 +97,27 @@ class ReadingScreen(WritingScreen):
             super().enter(step, ask=ask)
 
     def answer(self, step: Step, text: str) -> None:
-        if step is ReadStep.SAVE:
-            self.save_attachments(Path(text.strip() or ".").expanduser())
-        else:
+        if step is not ReadStep.SAVE:
             super().answer(step, text)
+            return
+        folder = Path(text.strip() or ".").expanduser()
+        if self.ctx.transfer is not None or folder.exists():
+            self.save_attachments(folder)  # over SSH: core says where it may go
+            return
+
+        def decided(yes: bool | None) -> None:
+            if not yes:
+                self.line.focus()
+                return
+            try:
+                folder.mkdir(parents=True)
+            except OSError:
+                self.show_error(_("The folder {path} could not be made.").format(path=folder))
+                return
+            self.save_attachments(folder)
+
+        question = _("There is no folder {path}. Make it, and save the attachments there?")
+        self.app.push_screen(ConfirmScreen(question.format(path=folder)), decided)
 
     def allowed(self) -> dict[str, bool]:
         reading = self.step is ReadStep.READ

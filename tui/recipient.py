@@ -84,7 +84,10 @@ class RecipientScreen(ReadingScreen):
             )
         )
         if self.initial_reference:
-            self.show_step(RecipientStep.REFERENCE, ask=False)
+            # Given on the command line: looked up at once, without first showing the
+            # field to paste it in (it stood there, empty, while the database opened).
+            self.show_only()
+            self.chat.say(_("One moment: we look up your reference."))
             self.lookup(self.initial_reference)
         else:
             self.show_step(RecipientStep.REFERENCE)
@@ -93,7 +96,7 @@ class RecipientScreen(ReadingScreen):
 
     def enter(self, step: Step, *, ask: bool) -> None:
         if step is RecipientStep.REFERENCE:
-            self.ask_line(_("Reference from the e-mail (8 groups of 4)"))
+            self.ask_line(_("Reference from the e-mail (groups of 4)"))
             if ask:
                 self.chat.say(_("Please paste the reference from the e-mail you received."))
         elif step is RecipientStep.DESTINATION:
@@ -104,10 +107,12 @@ class RecipientScreen(ReadingScreen):
         else:
             super().enter(step, ask=ask)
             if step is ReadStep.READ and ask:
-                self.chat.say(
-                    _("Press Ctrl+E to reply, Ctrl+D to save the attachments, Ctrl+Q to close."),
-                    "notice",
+                hint = (
+                    _("Press Ctrl+E to reply, Ctrl+D to save the attachments, Ctrl+Q to close.")
+                    if self.has_files()
+                    else _("Press Ctrl+E to reply, Ctrl+Q to close.")
                 )
+                self.chat.say(hint, "notice")
 
     def answer(self, step: Step, text: str) -> None:
         if step is RecipientStep.REFERENCE and text.strip():
@@ -126,6 +131,14 @@ class RecipientScreen(ReadingScreen):
 
     def allowed(self) -> dict[str, bool]:
         return super().allowed() | {"resend": self.step is RecipientStep.CODE}
+
+    def recover(self) -> None:
+        if self.step is RecipientStep.REFERENCE and not self.line.display:
+            # The reference from the command line did not lead anywhere: ask for it.
+            self.show_step(RecipientStep.REFERENCE, ask=False)
+            self.line.value = self.initial_reference or ""
+        else:
+            super().recover()
 
     def explain(self, error: VeiligError) -> str:
         if isinstance(error, MessageUnavailable):
@@ -214,7 +227,7 @@ class RecipientScreen(ReadingScreen):
         assert isinstance(result, ThreadMessages)
         self.messages = result.opened
         self.chat.say(
-            _("Your reply was sent to {org}, end-to-end encrypted.").format(org=self.org_name),
+            _("Your reply was sent to {org}, encrypted.").format(org=self.org_name),
             "notice",
         )
         self.show_step(ReadStep.READ)

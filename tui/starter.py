@@ -77,7 +77,8 @@ class StarterScreen(WritingScreen):
         self.chat.say(
             _(
                 "Welcome. Here you can write securely to {org}: your message and files are "
-                "encrypted end-to-end. First we check your e-mail address."
+                "encrypted for {org} on our server as they arrive. First we check your e-mail "
+                "address."
             ).format(org=self.org_name)
         )
         self.show_step(StarterStep.NAME)
@@ -209,9 +210,9 @@ class StarterScreen(WritingScreen):
         assert self.guest is not None
         self.chat.say(
             _(
-                "Your message arrived at {org} in good order, end-to-end encrypted. We sent "
-                "a confirmation to {address}. Press Ctrl+N to write another message, or "
-                "Ctrl+Q to quit."
+                "Your message arrived at {org} in good order; it was encrypted on our server "
+                "as it arrived. A confirmation will follow by e-mail to {address}. Press "
+                "Ctrl+N to write another message, or Ctrl+Q to quit."
             ).format(org=self.org_name, address=mask_email(self.guest.email)),
             "notice",
         )

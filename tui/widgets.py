@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
+from textual import events
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -35,12 +37,30 @@ class LiteralInput(Input):
     def replace(self, text: str, start: int, end: int) -> None:
         super().replace(literal(text), start, end)
 
+    def on_paste(self, event: events.Paste) -> None:
+        """All of a paste, in order. Textual's Input keeps only its first line; here the
+        line breaks at its end go (a copied line often brings one), and those inside
+        become a space: a name or a reference copied across two lines stays whole."""
+        event.stop()
+        event.prevent_default()  # not Input's own handler as well
+        text = LINE_BREAKS.sub(" ", event.text.rstrip("\r\n"))
+        if text:
+            self.replace(text, *self.selection)
+
+
+# A line break as terminals (CR), Unix (LF) and e-mail (CRLF) write it.
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
 
 class LiteralTextArea(TextArea):
-    """A TextArea with the same rule as :class:`LiteralInput`; line breaks and tabs stay."""
+    """A TextArea with the same rule as :class:`LiteralInput`; line breaks and tabs stay.
+
+    Terminals send a pasted line break as CR (the Enter key's character): every CR and
+    CRLF that comes in is a line break here, as in an editor."""
 
     def edit(self, edit: Edit) -> EditResult:
-        return super().edit(replace(edit, text=literal(edit.text, multiline=True)))
+        text = LINE_BREAKS.sub("\n", edit.text)
+        return super().edit(replace(edit, text=literal(text, multiline=True)))
 
 
 class Bubble(Static):

@@ -19,7 +19,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import ProgressBar
+from textual.widgets import ProgressBar, TextArea
 
 from core.dialog import Step, WriteStep
 from core.display import human_size
@@ -28,6 +28,7 @@ from core.i18n import N_, _, ngettext
 from core.sealing import Draft, Progress
 from tui.chat import ChatScreen
 from tui.file_picker import FilePicker
+from tui.widgets import AttachmentList
 
 WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
     WriteStep.BODY: ("body",),
@@ -117,6 +118,11 @@ class WritingScreen(ChatScreen):
             "done_writing": self.step is WriteStep.BODY,
             "pick_file": self.step is WriteStep.ATTACHMENTS,
         }
+
+    def unsent(self) -> bool:
+        """A body or files that were not sent (kept also after Escape back to reading)."""
+        written = any(body.text.strip() for body in self.query("#body").results(TextArea))
+        return written or any(files.files for files in self.query("#files").results(AttachmentList))
 
     def recover(self) -> None:
         if self.step is WriteStep.SENDING:
@@ -228,11 +234,13 @@ class WritingScreen(ChatScreen):
 
     def summary(self) -> str:
         files = self.files.files
-        count = (
-            ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
-            if files
-            else _("no attachments")
-        )
+        if not files:
+            # Not "with no attachments (0 B)": in Dutch "met geen bijlagen" does not read.
+            return _(
+                "Ready to send to {org}: \u201c{subject}\u201d, without attachments. "
+                "Press Enter to send securely, or Escape to change something."
+            ).format(org=self.addressee(), subject=self.draft_subject())
+        count = ngettext("{n} attachment", "{n} attachments", len(files)).format(n=len(files))
         total = human_size(sum(f.size for f in files))
         return _(
             "Ready to send to {org}: \u201c{subject}\u201d with {count} ({total}). "

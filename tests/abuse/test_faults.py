@@ -209,7 +209,7 @@ def test_a_long_smtp_outage_backs_off_shows_its_state_and_delivers_later(
         text=True,
         timeout=60,
     )
-    assert "pending 2" in shown.stdout and shown.returncode == 1
+    assert "waiting: 2" in shown.stdout and shown.returncode == 1
     assert "12 attempts, last error SMTPConnectError, next try" in shown.stdout
 
     smtp_down.start()

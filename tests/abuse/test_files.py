@@ -17,6 +17,7 @@ import pyotp
 import pytest
 
 from core.clock import FrozenClock
+from core.display import human_size
 from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import Policy
@@ -26,7 +27,7 @@ from storage.blobs import FileBlobStore
 from tests.conftest import SmtpServer, make_settings, staff_desk
 from tests.test_flows23_tui import fill, log_in
 from tests.test_starter_screen import to_attachments
-from tests.tui_helpers import paste, screen_text
+from tests.tui_helpers import flat, paste
 from tui.factory import make_context, make_desk_app, make_starter_app
 from tui.widgets import AttachmentList
 
@@ -108,16 +109,19 @@ async def test_the_guest_hears_about_limits_as_a_file_is_added_before_any_work(
 
         await paste(pilot, str(too_big))
         await pilot.press("enter")
-        limit = _("{name} is larger than the limit of {limit} per file.")
-        assert limit.split("{limit}")[0].format(name="scan.tiff") in screen_text(app)
+        limit = _("{name} is too large: a file can be at most {limit}.")
+        said = limit.format(name="scan.tiff", limit=human_size(small.max_attachment_bytes))
+        assert said.replace("\xa0", " ") in flat(app)  # the limit, with its number
         assert files.files == [] and screen.line.value == str(too_big)  # the path kept
 
         for path in (half, other_half):
             screen.line.value = ""
             await paste(pilot, str(path))
             await pilot.press("enter")
-        together = _("The attachments together are larger than the limit per message.")
-        assert together[:40] in screen_text(app).replace("\n", " ")
+        together = _("Together the attachments are too large: at most {limit} per message.").format(
+            limit=human_size(small.max_message_bytes)
+        )
+        assert together.replace("\xa0", " ") in flat(app)
         assert [f.name for f in files.files] == ["a.pdf"]
     assert blob_count(home) == 0  # nothing was encrypted for a refused file
 
@@ -137,8 +141,10 @@ async def test_staff_hear_about_limits_as_a_file_is_added(
         for path in (first, second):
             await fill(pilot, "attach", str(path))
             await pilot.press("enter")
-        together = _("The attachments together are larger than the limit per message.")
-        assert together[:40] in screen_text(app).replace("\n", " ")
+        together = _("Together the attachments are too large: at most {limit} per message.").format(
+            limit=human_size(small.max_message_bytes)
+        )
+        assert together.replace("\xa0", " ") in flat(app)
         assert [f.name for f in app.screen.query_one("#files", AttachmentList).files] == ["a.pdf"]
     assert blob_count(home) == 0
 

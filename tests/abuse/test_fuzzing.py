@@ -30,7 +30,13 @@ from core.keys import (
 )
 from core.policy import DEFAULT_POLICY
 from core.recipient import MessageUnavailable, Recipient
-from core.references import new_reference, parse_reference, reference_bytes
+from core.references import (
+    ReferenceMistyped,
+    check_characters,
+    new_reference,
+    parse_reference,
+    reference_bytes,
+)
 from core.starter import check_name
 from core.stream import ContentKey, open_stream, seal_bytes
 
@@ -59,11 +65,33 @@ def test_reference_parser(typed: str) -> None:
     assert len(reference_bytes(reference)) == 20
 
 
+# References as e-mails carry them: with check characters (format 2), and as sent before
+# the check existed (format 1: the first 8 groups alone).
+REFERENCES = st.one_of(st.builds(new_reference), st.builds(lambda: new_reference()[:39]))
+
+
 @FAST
-@given(st.builds(new_reference), st.sampled_from([" ", "-", "", "\n", "  "]))
+@given(REFERENCES, st.sampled_from([" ", "-", "", "\n", "  ", "\r"]))
 def test_a_real_reference_survives_how_people_paste_it(reference: str, separator: str) -> None:
     pasted = separator.join(reference.replace("-", " ").split()).lower()
     assert parse_reference(f" {pasted} ") == reference
+
+
+@FAST
+@given(
+    st.builds(new_reference),
+    st.integers(0, 35),
+    st.sampled_from(sorted("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")),
+)
+def test_a_mistyped_character_in_a_new_reference_is_caught_by_its_check(
+    reference: str, at: int, replacement: str
+) -> None:
+    compact = reference.replace("-", "")
+    typed = compact[:at] + replacement + compact[at + 1 :]
+    if typed == compact or check_characters(typed[:32]) == typed[32:]:
+        return  # no typo, or one of the 2^-20 that the check cannot see
+    with pytest.raises(ReferenceMistyped):
+        parse_reference(typed)
 
 
 @FAST

@@ -19,11 +19,14 @@ from core.i18n import _
 from core.models import Method
 from core.sealing import Draft
 from tui.base import BaseScreen
-from tui.desk.confirm import ConfirmScreen
+from tui.confirm import ConfirmScreen
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
 
 
 class ComposeScreen(BaseScreen):
+    # Below 80 columns the row of method, days and language stacks (veilig.tcss): side
+    # by side it cut "Language: automatic" at 60 columns.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     BINDINGS = [
         Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("ctrl+s", "send", _("Send securely"), id="send"),
@@ -37,6 +40,11 @@ class ComposeScreen(BaseScreen):
         self.desk = desk
 
     def compose(self) -> ComposeResult:
+        # The breakpoint's class before the first frame (Textual sets it on the first
+        # resize, after the wide row was drawn once at 60 columns).
+        narrow = self.app.size.width < 80
+        self.set_class(narrow, "-narrow")
+        self.set_class(not narrow, "-wide")
         days = self.desk.ctx.policy.message_expiry_default.days
         yield Static(_("New secure message"), id="title", markup=False)
         with VerticalScroll(classes="form"):
@@ -55,7 +63,10 @@ class ComposeScreen(BaseScreen):
                     id="method",
                     compact=True,
                 )
-                yield LiteralInput(str(days), id="days", max_length=2, compact=True)
+                with Horizontal(id="days-box"):
+                    yield LiteralInput(str(days), id="days", max_length=2, compact=True)
+                    # The unit beside the number: "14" alone was a riddle.
+                    yield Label(_("days"), id="days-unit")
                 yield Select(
                     [
                         (_("Language: automatic"), ""),
@@ -92,12 +103,14 @@ class ComposeScreen(BaseScreen):
     def show_failure(self, text: str) -> None:
         self.say(text)
 
-    def action_cancel(self) -> None:
-        """Leave; but a half-written message is not thrown away without asking."""
+    def unsent(self) -> bool:
         typed = any(i.value.strip() for i in self.query(Input) if i.id != "days")
         typed = typed or bool(self.query_one("#compose-body", TextArea).text.strip())
-        typed = typed or bool(self.files.files)
-        if not typed:
+        return typed or bool(self.files.files)
+
+    def action_cancel(self) -> None:
+        """Leave; but a half-written message is not thrown away without asking."""
+        if not self.unsent():
             self.app.pop_screen()
             return
 

@@ -21,12 +21,15 @@ from core.models import Direction, Hold
 from core.sealing import Draft, OpenedMessage, Progress
 from core.stream import ContentKey
 from tui.chat import BACK_KEY
-from tui.desk.confirm import ConfirmScreen
+from tui.confirm import ConfirmScreen
 from tui.desk.hold import ReasonScreen
 from tui.reading import REPLY_KEY, SAVE_KEY, ReadingScreen
 from tui.writing import DONE_KEY, PICK_KEY
 
 HOLD_KEY = Binding("ctrl+k", "hold", _("Keep / release"), id="hold")
+
+# The desk's own refusal (core.desk.Desk.reply), said here before anything is written.
+REVOKED = N_("Access to this conversation was revoked. Send a new secure message instead.")
 
 
 class ConversationScreen(ReadingScreen):
@@ -36,7 +39,6 @@ class ConversationScreen(ReadingScreen):
     ASK_ATTACHMENTS = N_(
         "Attach files? Type a path and press Enter; Enter on an empty line when done."
     )
-    ASK_SAVE = None  # the folder is asked on the line, without a bubble
     ECHO_BODY = False  # the reply shows in the conversation, reloaded once it is sent
 
     @dataclass
@@ -81,24 +83,39 @@ class ConversationScreen(ReadingScreen):
                 who += " · " + _("access revoked")
             self.chat.say(_("Conversation with {who}").format(who=who), "notice")
         self.show_thread(view.messages, len(view.damaged), mine=Direction.OUTBOUND)
-        hint = (
-            (
-                _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
-                if self.has_files()
-                else _("Ctrl+E: reply · Esc: back to the inbox.")
-            )
-            + " "
-            + _("Ctrl+K: keep from the purge, or release.")
-        )
+        if self.revoked():
+            # Said before anything is written: a reply here would be refused at sending.
+            self.chat.say(_(REVOKED), "notice")
+        if self.has_files():
+            hint = _("Ctrl+D: save attachments · Esc: back to the inbox.")
+            if not self.revoked():
+                hint = _("Ctrl+E: reply · Ctrl+D: save attachments · Esc: back to the inbox.")
+        else:
+            hint = _("Esc: back to the inbox.")
+            if not self.revoked():
+                hint = _("Ctrl+E: reply · Esc: back to the inbox.")
+        hint += " " + _("Ctrl+K: keep from the purge, or release.")
         self.chat.say(hint, "notice")
         self.refresh_bindings()
+
+    def revoked(self) -> bool:
+        """Everyone's access to this conversation was revoked: it cannot be answered."""
+        people = self.view.participants if self.view else []
+        return bool(people) and all(p.revoked_at is not None for p, _c in people)
 
     def allowed(self) -> dict[str, bool]:
         reading = self.step is ReadStep.READ
         return super().allowed() | {
             "back": reading or self.step in self.BACK,
+            "reply": super().allowed()["reply"] and not self.revoked(),
             "hold": reading and self.view is not None,
         }
+
+    def action_reply(self) -> None:
+        if self.revoked():
+            self.show_error(_(REVOKED))
+            return
+        super().action_reply()
 
     def action_back(self) -> None:
         if self.step is ReadStep.READ:

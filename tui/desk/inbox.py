@@ -18,6 +18,9 @@ from tui.desk.sent import SentScreen
 from tui.desk.table import Row, TableScreen, cell, when
 
 INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
+# How often an open inbox asks whether anything arrived (Desk.newest: one indexed query,
+# on SQLite and PostgreSQL alike); it loads the page again only when something did.
+NEWS_SECONDS = 10.0
 
 
 class InboxScreen(TableScreen):
@@ -38,6 +41,11 @@ class InboxScreen(TableScreen):
     class Loaded(Message):
         rows: list[InboxRow]
         more: bool  # older conversations than this page exist
+        newest: object  # Desk.newest() when the rows were read
+
+    @dataclass
+    class Newest(Message):
+        newest: object
 
     def __init__(self, desk: Desk) -> None:
         super().__init__(_("Inbox · {staff}").format(staff=desk.staff.email))
@@ -46,9 +54,12 @@ class InboxScreen(TableScreen):
         self.away = False
         self.page_start = 0  # of the page shown, newest first
         self.has_older = False  # older conversations than this page exist
+        self.newest: object = None  # what Desk.newest() said when the page was loaded
 
     def on_mount(self) -> None:
         self.load()
+        # A reply or a new message shows up without F5.
+        self.set_interval(NEWS_SECONDS, self.look_for_news)
 
     def on_screen_suspend(self) -> None:
         self.away = True
@@ -62,6 +73,7 @@ class InboxScreen(TableScreen):
         # Reload when the screen comes back, not when it is first shown: that resume
         # comes with the mount, and loading on both built and painted the table twice.
         if self.away:
+            self.away = False
             self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -83,14 +95,28 @@ class InboxScreen(TableScreen):
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def load(self) -> None:
+        newest = self.desk.newest()
         # One row more than a page tells whether there are older conversations.
         rows = self.desk.inbox(limit=INBOX_PAGE + 1, offset=self.page_start)
-        self.post_message(self.Loaded(rows[:INBOX_PAGE], len(rows) > INBOX_PAGE))
+        self.post_message(self.Loaded(rows[:INBOX_PAGE], len(rows) > INBOX_PAGE, newest))
+
+    def look_for_news(self) -> None:
+        if not self.away and self.is_current:
+            self.ask_newest()
+
+    @work(thread=True, exclusive=True, group="news", exit_on_error=False)
+    def ask_newest(self) -> None:
+        self.post_message(self.Newest(self.desk.newest()))
+
+    @on(Newest)
+    def _news(self, news: Newest) -> None:
+        if news.newest != self.newest and not self.away:
+            self.load()
 
     @on(Loaded)
     def _show(self, loaded: Loaded) -> None:
         rows, more = loaded.rows, loaded.more
-        self.rows, self.has_older = rows, more
+        self.rows, self.has_older, self.newest = rows, more, loaded.newest
         title = self.title_text
         if self.page_start or more:
             title += " · " + _("{first}–{last}").format(
@@ -98,21 +124,22 @@ class InboxScreen(TableScreen):
             )
         self.query_one("#title", Static).update(title)
         self.refresh_bindings()
-        labels = ("", _("Who"), _("E-mail"), _("When"), _("Files"), _("Last word"))
+        labels = ("", _("Who"), _("Subject"), _("When"), _("Files"), _("Last word"), _("E-mail"))
         lines: list[Row] = [
             (
                 row.conversation.id,
                 (
                     "●" if row.unread else " ",
                     cell(row.who),
-                    cell(row.email),
+                    cell(row.subject),
                     when(row.when),
                     str(row.attachments),
                     _("them") if row.last_direction == Direction.INBOUND else _("we"),
+                    cell(row.email),
                 ),
             )
             for row in rows
-        ] or [(None, ("", _("No conversations yet."), "", "", "", ""))]
+        ] or [(None, ("", _("No conversations yet."), "", "", "", "", ""))]
         self.show_table(labels, lines)
 
     def action_open(self) -> None:

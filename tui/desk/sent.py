@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.message import Message
 
 from core.desk import Desk, SentRow
-from core.i18n import _
+from core.i18n import _, format_date
 from core.models import Method
-from tui.desk.confirm import ConfirmScreen
+from tui.confirm import ConfirmScreen
 from tui.desk.table import Row, TableScreen, cell, short
 
 
@@ -65,7 +65,7 @@ class SentScreen(TableScreen):
             elif now >= row.expires_at:
                 status = _("expired")
             else:
-                status = _("until {when}").format(when=short(row.expires_at)[:5])
+                status = _("until {when}").format(when=format_date(row.expires_at, year=False))
             cells = (
                 cell(row.contact.email),
                 opened,

@@ -19,7 +19,9 @@ from core.i18n import format_datetime
 from tui.base import BaseScreen
 from tui.widgets import Notice
 
+SCROLLBAR = 2  # the table's vertical scrollbar, when its rows overflow
 CELL_WIDTH = 40  # a stranger's 500-character name must not push the other columns away
+MIN_CUT = 8  # a column of other people's text is cut no narrower than this
 
 
 def cell(text: str) -> Text:
@@ -36,25 +38,55 @@ def when(moment: datetime | None) -> str:
 
 
 def short(moment: datetime | None) -> str:
-    """Day, month and time: enough for the Sent overview, and it fits 80 columns."""
-    return moment.astimezone().strftime("%d-%m %H:%M") if moment else "—"
+    """Day, month and time, as the language writes dates elsewhere (format_datetime)
+    without the year: enough for the Sent overview, and it fits 80 columns."""
+    return format_datetime(moment, year=False) if moment else "—"
 
 
 Row = tuple[str | None, Sequence[str | Text]]  # (row key, cells)
 
 
-def fill(table: DataTable[str | Text], labels: Sequence[str], rows: Sequence[Row]) -> None:
+def fill(
+    table: DataTable[str | Text],
+    labels: Sequence[str],
+    rows: Sequence[Row],
+    room: int | None = None,
+) -> None:
     """Replace the table's columns and rows, each column as wide as its widest cell.
 
     Measured here: DataTable's own auto width is measured later, when idle, and a
     redraw in between could leave the table drawn at the width of its labels
-    ("Kar", "karin@")."""
+    ("Kar", "karin@"). With ``room`` (the screen's width) the table is never wider
+    than that: the widest columns of other people's text (names, addresses, subjects:
+    the ``Text`` cells) give way one character at a time, and their cells are cut with
+    "…". The terminal's edge used to cut them silently."""
+    widths = [
+        max(max((cell_len(str(cells[n])) for _key, cells in rows), default=0), cell_len(label))
+        for n, label in enumerate(labels)
+    ]
+    if room is not None:
+        flexible = [n for n in range(len(labels)) if any(isinstance(c[n], Text) for _k, c in rows)]
+        narrowest = [max(cell_len(label), MIN_CUT) for label in labels]
+        excess = sum(width + 2 for width in widths) + 2 - room  # a space each side of a cell
+        while excess > 0:
+            can = [n for n in flexible if widths[n] > narrowest[n]]
+            if not can:
+                break
+            widths[max(can, key=lambda n: widths[n])] -= 1
+            excess -= 1
     table.clear(columns=True)
-    for n, label in enumerate(labels):
-        width = max((cell_len(str(cells[n])) for _key, cells in rows), default=0)
-        table.add_column(label, width=max(width, cell_len(label)))
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
     for key, cells in rows:
-        table.add_row(*cells, key=key)
+        table.add_row(*(_cut(c, w) for c, w in zip(cells, widths, strict=True)), key=key)
+
+
+def _cut(content: str | Text, width: int) -> str | Text:
+    if not isinstance(content, Text) or content.cell_len <= width:
+        return content
+    cut = content.copy()
+    cut.truncate(width, overflow="ellipsis")
+    return cut
 
 
 class TableScreen(BaseScreen):
@@ -65,6 +97,7 @@ class TableScreen(BaseScreen):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.title_text = title
+        self.shown: tuple[Sequence[str], Sequence[Row]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="title", markup=False)
@@ -84,9 +117,16 @@ class TableScreen(BaseScreen):
         self.load()
 
     def show_table(self, labels: Sequence[str], rows: Sequence[Row]) -> None:
-        fill(self.table, labels, rows)
+        self.shown = (labels, rows)
+        fill(self.table, labels, rows, room=self.size.width - SCROLLBAR)
         self.query_one("#error", Notice).say("")
         self.table.focus()
+
+    def on_resize(self) -> None:
+        if self.shown is not None:
+            cursor = self.table.cursor_row
+            fill(self.table, *self.shown, room=self.size.width - SCROLLBAR)
+            self.table.move_cursor(row=cursor)
 
     def show_failure(self, text: str) -> None:
         self.query_one("#error", Notice).say(text)  # above the rows, which stay

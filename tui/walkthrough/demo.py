@@ -37,7 +37,7 @@ class DemoResult:
         return "\n".join(
             [
                 _("Walkthrough complete: {steps} steps.").format(steps=self.steps),
-                _("  messages stored, end-to-end encrypted: {n}").format(n=self.messages),
+                _("  messages stored encrypted: {n}").format(n=self.messages),
                 _("  attachments: {n}").format(n=self.attachments),
                 _("  verification codes used: {n}").format(n=self.codes),
                 _("  audit log: {n} entries, chain {state}").format(

@@ -197,7 +197,9 @@ class Player:
 
     def read_reference(self, step: Step, address: str) -> str:
         for message in reversed(self._mails(address)):
-            match = re.search(r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})", self._body(message))
+            match = re.search(
+                r"veilig open ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7,8})", self._body(message)
+            )
             if match:
                 return match.group(1)
         raise ScriptError(f"{step}: no notification with a reference for {address}")

@@ -36,14 +36,18 @@
   }
 
   function sizeText(bytes) {
-    const units = ["B", "KB", "MB", "GB"];
+    // As core.display.human_size: binary units with their IEC names, one decimal below 10.
+    const units = ["B", "KiB", "MiB", "GiB"];
     let value = bytes;
     let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
-      value /= 1000;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
       unit += 1;
     }
-    return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+    const whole = unit === 0 || value >= 10 || Number.isInteger(value);
+    const number = whole ? String(Math.round(value)) : value.toFixed(1);
+    const mark = document.documentElement.lang === "nl" ? number.replace(".", ",") : number;
+    return `${mark}\u00a0${units[unit]}`;
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -1,4 +1,7 @@
-"""A yes/no question over the screen: Y (or J, "ja") for yes, Escape for no."""
+"""A yes/no question over the screen: Y (or J, "ja") for yes, Escape for no.
+
+Asked before what cannot be undone: throwing a draft away (the desk's new message,
+quitting any dialog with one), revoking access."""
 
 from __future__ import annotations
 
@@ -8,15 +11,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from core.i18n import _
+from core.i18n import _, current_language
 from tui.widgets import plain
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    # Y and J ("ja") both say yes; the footer shows the one the question names (the
+    # bindings are made once the language is chosen, when this module is imported).
     BINDINGS = [
         Binding("escape", "no", _("No"), id="no"),
-        Binding("y", "yes", _("Yes"), id="yes"),
-        Binding("j", "yes", _("Yes"), id="ja", show=False),  # "ja" on Dutch keyboards
+        Binding("y", "yes", _("Yes"), id="yes", show=current_language() != "nl"),
+        Binding("j", "yes", _("Yes"), id="ja", show=current_language() == "nl"),
     ]
 
     def __init__(self, question: str) -> None:
