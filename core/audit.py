@@ -51,6 +51,19 @@ class Action(StrEnum):
     STAFF_LOCKED = "staff.locked"
     STAFF_UNLOCKED = "staff.unlocked"
     MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
+    # Staff lifecycle (issue 14): detail names the staff member ("staff:EMAIL") it was done to.
+    STAFF_INVITED = "staff.invited"
+    STAFF_ENROLLED = "staff.enrolled"
+    STAFF_ENROL_FAILED = "staff.enrol-failed"
+    STAFF_INVITATION_DESTROYED = "staff.invitation-destroyed"
+    STAFF_REMOVED = "staff.removed"
+    STAFF_RESET = "staff.reset"
+    STAFF_PASSWORD_CHANGED = "staff.password-changed"  # noqa: S105 - an action, not a password
+    STAFF_NOT_ADMIN = "staff.not-admin"
+    MAILBOX_RECOVERED = "mailbox.recovered"
+    MAILBOX_RECOVERY_FAILED = "mailbox.recovery-failed"
+    MAILBOX_ROTATION_STARTED = "mailbox.rotation-started"
+    MAILBOX_ROTATED = "mailbox.rotated"
 
 
 GENESIS = bytes(32)

@@ -22,11 +22,13 @@ from core.models import (
     Invitation,
     LoginFailure,
     Mailbox,
+    MailboxRotation,
     Message,
     Organisation,
     OutboxItem,
     Participant,
     ParticipantKey,
+    StaffInvitation,
     StaffMember,
 )
 
@@ -43,6 +45,8 @@ Entity = (
     | ParticipantKey
     | AuditEntry
     | LoginFailure
+    | StaffInvitation
+    | MailboxRotation
 )
 
 
@@ -61,7 +65,7 @@ class UnitOfWork(Protocol):
 
 
 class StaffRecords(UnitOfWork, Protocol):
-    """The organisation, its mailbox, its staff and their failed log-ins."""
+    """The organisation, its mailbox, its staff, their invitations and failed log-ins."""
 
     def organisation(self) -> Organisation | None: ...
 
@@ -70,6 +74,31 @@ class StaffRecords(UnitOfWork, Protocol):
     def save_mailbox(self, mailbox: Mailbox) -> None: ...
 
     def staff_by_email(self, email: str) -> StaffMember | None: ...
+
+    def staff(self, staff_id: str) -> StaffMember | None: ...
+
+    def all_staff(self) -> list[StaffMember]:
+        """Everyone, removed members too, oldest first."""
+        ...
+
+    def staff_invitation_by_tag(self, code_tag: str) -> StaffInvitation | None: ...
+
+    def staff_invitations(self) -> list[StaffInvitation]:
+        """Every invitation not used or destroyed yet (expired ones too), oldest first."""
+        ...
+
+    def destroy_staff_invitation(self, invitation_id: str) -> bool:
+        """Delete the invitation (and its wrap); False when it was gone already: of two
+        enrolments racing for one invitation, only one gets True."""
+        ...
+
+    def destroy_staff_invitations(self, staff_id: str) -> int:
+        """Delete every invitation of the staff member; how many."""
+        ...
+
+    def count_staff_invitation_failure(self, invitation_id: str) -> int:
+        """Atomically add one wrong hand-over code to the invitation; the new count."""
+        ...
 
     def save_staff(self, staff: StaffMember) -> None: ...
 
@@ -211,6 +240,33 @@ class AuditRecords(UnitOfWork, Protocol):
         ...
 
 
+class RotationRecords(UnitOfWork, Protocol):
+    """A mailbox key rotation under way, and the wrapped keys it re-wraps (core.rotation)."""
+
+    def rotation(self) -> MailboxRotation | None: ...
+
+    def save_rotation(self, rotation: MailboxRotation) -> None: ...
+
+    def delete_rotation(self, rotation_id: str) -> None: ...
+
+    def count_messages(self) -> int: ...
+
+    def count_participants(self) -> int: ...
+
+    def message_keys_after(self, cursor: str, limit: int) -> list[Message]:
+        """Up to ``limit`` messages with an id after ``cursor``, in id order, without
+        their items (what a rotation reads: the wrapped key and what it is bound to)."""
+        ...
+
+    def rewrap_message(self, message_id: str, wrapped_key: bytes, origin_mac: bytes) -> None: ...
+
+    def participants_after(self, cursor: str, limit: int) -> list[Participant]:
+        """Up to ``limit`` participants with an id after ``cursor``, in id order."""
+        ...
+
+    def rewrap_participant(self, participant_id: str, thread_key_wrapped: bytes) -> None: ...
+
+
 class Transaction(
     StaffRecords,
     ConversationRecords,
@@ -218,6 +274,7 @@ class Transaction(
     ChallengeRecords,
     OutboxRecords,
     AuditRecords,
+    RotationRecords,
     Protocol,
 ):
     """One unit of work over every aggregate."""
@@ -225,6 +282,11 @@ class Transaction(
 
 class Repository(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def scrub(self) -> None:
+        """Leave no copy of deleted or overwritten rows in the database's files, as far as
+        the database allows (after a wrap is destroyed: core.staff, core.rotation)."""
+        ...
 
 
 class BlobStore(Protocol):

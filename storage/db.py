@@ -47,6 +47,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # DB-API: 
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # a committed message survives power loss
+    # Deleted and overwritten content is zeroed, not left in free pages: a removed staff
+    # member's wrap, an old mailbox key's wraps (issue 14; SqlRepository.scrub).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -68,6 +68,9 @@ class OpenLater:
         with self.open().transaction() as tx:
             yield tx
 
+    def scrub(self) -> None:
+        self.open().scrub()
+
 
 def make_context(
     settings: Settings,

@@ -17,12 +17,15 @@ from core.models import (
     Invitation,
     LoginFailure,
     Mailbox,
+    MailboxRotation,
     Method,
     Organisation,
     OutboxItem,
     Participant,
     ParticipantKey,
     Purpose,
+    Role,
+    StaffInvitation,
     StaffMember,
 )
 from storage.tables import (
@@ -31,11 +34,13 @@ from storage.tables import (
     ConversationRow,
     InvitationRow,
     LoginFailureRow,
+    MailboxRotationRow,
     MailboxRow,
     OrganisationRow,
     OutboxRow,
     ParticipantKeyRow,
     ParticipantRow,
+    StaffInvitationRow,
     StaffRow,
 )
 
@@ -52,6 +57,8 @@ SIMPLE_ROWS: dict[type, type[SQLModel]] = {
     ParticipantKey: ParticipantKeyRow,
     AuditEntry: AuditRow,
     LoginFailure: LoginFailureRow,
+    StaffInvitation: StaffInvitationRow,
+    MailboxRotation: MailboxRotationRow,
 }
 
 
@@ -76,6 +83,12 @@ def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE changed (``Session.execute`` gives a
     CursorResult for those, typed as the general Result)."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def staff_member(row: StaffRow) -> StaffMember:
+    data = row.model_dump()
+    data["role"] = Role(row.role)
+    return StaffMember(**data)
 
 
 def participant(row: ParticipantRow) -> Participant:

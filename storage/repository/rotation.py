@@ -1,0 +1,76 @@
+"""A mailbox key rotation under way, and the wrapped keys it walks through in id order
+(``RotationRecords``; core.rotation)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, update
+from sqlmodel import col, select
+
+from core.models import Direction, MailboxRotation, Message, Participant
+from storage.repository.rows import SessionBound, participant, update_row
+from storage.tables import MailboxRotationRow, MessageRow, ParticipantRow
+
+
+class RotationQueries(SessionBound):
+    def rotation(self) -> MailboxRotation | None:
+        row = self.session.exec(select(MailboxRotationRow)).first()
+        return MailboxRotation(**row.model_dump()) if row else None
+
+    def save_rotation(self, rotation: MailboxRotation) -> None:
+        update_row(self.session, MailboxRotationRow, rotation.id, rotation)
+
+    def delete_rotation(self, rotation_id: str) -> None:
+        self.session.execute(
+            delete(MailboxRotationRow).where(col(MailboxRotationRow.id) == rotation_id)
+        )
+
+    def count_messages(self) -> int:
+        return self.session.exec(select(func.count()).select_from(MessageRow)).one()
+
+    def count_participants(self) -> int:
+        return self.session.exec(select(func.count()).select_from(ParticipantRow)).one()
+
+    def message_keys_after(self, cursor: str, limit: int) -> list[Message]:
+        rows = self.session.exec(
+            select(MessageRow)
+            .where(col(MessageRow.id) > cursor)
+            .order_by(col(MessageRow.id))
+            .limit(limit)
+        ).all()
+        return [
+            Message(
+                id=row.id,
+                conversation_id=row.conversation_id,
+                direction=Direction(row.direction),
+                wrapped_key=row.wrapped_key,
+                created_at=row.created_at,
+                attachment_count=row.attachment_count,
+                author_id=row.author_id,
+                binding_format=row.binding_format,
+                origin_mac=row.origin_mac,
+            )
+            for row in rows
+        ]
+
+    def rewrap_message(self, message_id: str, wrapped_key: bytes, origin_mac: bytes) -> None:
+        self.session.execute(
+            update(MessageRow)
+            .where(col(MessageRow.id) == message_id)
+            .values(wrapped_key=wrapped_key, origin_mac=origin_mac)
+        )
+
+    def participants_after(self, cursor: str, limit: int) -> list[Participant]:
+        rows = self.session.exec(
+            select(ParticipantRow)
+            .where(col(ParticipantRow.id) > cursor)
+            .order_by(col(ParticipantRow.id))
+            .limit(limit)
+        ).all()
+        return [participant(r) for r in rows]
+
+    def rewrap_participant(self, participant_id: str, thread_key_wrapped: bytes) -> None:
+        self.session.execute(
+            update(ParticipantRow)
+            .where(col(ParticipantRow.id) == participant_id)
+            .values(thread_key_wrapped=thread_key_wrapped)
+        )
