@@ -22,6 +22,7 @@ What stops working when:
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,12 +32,13 @@ from core.context import Context, require_organisation
 from core.enrolment import Invited, destroy_expired_invitations, invite
 from core.errors import CannotOpen, InvalidInput, LoginFailed, NotAllowed, RateLimited
 from core.i18n import _
-from core.keys import MailboxPrivateKey, Password
+from core.keys import MailboxPrivateKey, Password, RotatingMailboxKey
 from core.lockout import note_failed_login
 from core.login import log_in
 from core.models import LoginFailure, Role, StaffMember
 from core.pins import is_staff_pinned, pin_staff
 from core.ports import StaffRecords
+from core.rotation import Finished, Progress, Started, run, start
 from core.setup import check_password
 from core.staff_keys import give_keys, open_mailbox_key, take_keys
 
@@ -164,6 +166,20 @@ class Admin:
             invited = invite(self.ctx, tx, staff=staff, mailbox_key=self._key, actor=self.actor)
         self.ctx.repo.scrub()
         return invited
+
+    @property
+    def rotating(self) -> bool:
+        """A rotation of the mailbox key is under way (this admin's key is the new one)."""
+        return isinstance(self._key, RotatingMailboxKey)
+
+    def rotate(
+        self, show: Callable[[Started], None], progress: Progress | None = None
+    ) -> Finished:
+        """A new mailbox key (core.rotation), or the rotation under way finished."""
+        key = self._key
+        if not isinstance(key, RotatingMailboxKey):
+            key = start(self.ctx, key, self.actor, show)
+        return run(self.ctx, key, self.actor, progress)
 
     def _member(self, tx: StaffRecords, email: str) -> StaffMember:
         staff = tx.staff_by_email(email.strip().casefold())

@@ -114,6 +114,7 @@ def init_home(
     mailbox: str,
     staff_email: str,
     password: str,
+    staff_name: str = "",
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
     show: Callable[[InitResult], None] | None = None,
@@ -138,6 +139,7 @@ def init_home(
         org_name=org_name,
         mailbox_address=mailbox,
         staff_email=staff_email,
+        staff_name=staff_name,
         password=password,
         show=show,
     )
