@@ -80,7 +80,7 @@ class Desk:
 
     def __init__(self, ctx: Context, staff: StaffMember, key: MailboxPrivateKey) -> None:
         self.staff = staff
-        self._session = StaffSession(ctx.secret, staff, key)
+        self._session = StaffSession(staff, key)
         # Every transaction of this desk checks the session first (core.session).
         self.ctx = replace(ctx, repo=SessionRepository(ctx.repo, self._session.check))
 
@@ -101,6 +101,7 @@ class Desk:
         """A new password for the person logged in (core.staff); this session goes on."""
         self.staff = change_password(self.ctx, self.staff, current, new)
         self._session.wrap = self.staff.key_wrap
+        self._session.mailbox_wrap = self.staff.mailbox_wrap
 
     # --- log in --------------------------------------------------------------------
 

@@ -2,12 +2,12 @@
 
 The desk keeps the unlocked key for as long as it runs; an admin removes or resets
 someone, a password is changed, an account locks, the mailbox key is rotated. So every
-transaction a desk opens first looks at its staff row and the mailbox (one read, inside
-the same transaction): the session goes on only while the row exists, is enrolled, not
-removed and not locked, still holds the very wrap the session was opened with, and the
-mailbox public key is still the session key's. Otherwise the key is dropped and
-:class:`SessionEnded` says: log in again. A mailbox key that changed *without* its pin
-is no rotation but a swapped key: :class:`KeyDamaged`, as sealing says (core.pins).
+transaction a desk opens first reads its staff row (one query, inside the same
+transaction): the session goes on only while the row exists, is enrolled, not removed
+and not locked, and still holds the very wraps the session was opened with: the
+password's (changed by a reset, a removal, a new password) and the mailbox key's
+(changed by a rotation: core.rotation wraps the new key to everyone). Otherwise the key
+is dropped and :class:`SessionEnded` says: log in again.
 """
 
 from __future__ import annotations
@@ -16,22 +16,20 @@ import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from core.errors import KeyDamaged, SessionEnded
+from core.errors import SessionEnded
 from core.i18n import _
 from core.keys import MailboxPrivateKey, RotatingMailboxKey
 from core.models import StaffMember
-from core.pins import is_pinned
 from core.ports import Repository, Transaction
-from core.server_secret import ServerSecret
 
 
 class StaffSession:
     """The key of one logged-in staff member, and the check that guards it."""
 
-    def __init__(self, secret: ServerSecret, staff: StaffMember, key: MailboxPrivateKey) -> None:
-        self._secret = secret
+    def __init__(self, staff: StaffMember, key: MailboxPrivateKey) -> None:
         self.staff_id = staff.id
         self.wrap = staff.key_wrap
+        self.mailbox_wrap = staff.mailbox_wrap
         self._key: MailboxPrivateKey | None = key
 
     def __repr__(self) -> str:
@@ -45,19 +43,14 @@ class StaffSession:
 
     def check(self, tx: Transaction) -> None:
         key = self.key
-        staff, mailbox = tx.staff(self.staff_id), tx.mailbox()
-        ended = (
+        staff = tx.staff(self.staff_id)
+        if (
             staff is None
             or not staff.active
             or staff.locked_at is not None
             or not hmac.compare_digest(staff.key_wrap, self.wrap)
-        )
-        if not ended and mailbox is not None:
-            if not hmac.compare_digest(mailbox.public_key, key.public_key().raw):
-                if not is_pinned(self._secret, mailbox):
-                    raise KeyDamaged("mailbox public key does not match its pin")
-                ended = True  # rotated: the new key comes with the next log-in
-        if ended:
+            or not hmac.compare_digest(staff.mailbox_wrap, self.mailbox_wrap)
+        ):
             self._key = None
             raise SessionEnded(
                 _(
