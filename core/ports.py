@@ -258,13 +258,17 @@ class RotationRecords(UnitOfWork, Protocol):
         their items (what a rotation reads: the wrapped key and what it is bound to)."""
         ...
 
-    def rewrap_message(self, message_id: str, wrapped_key: bytes, origin_mac: bytes) -> None: ...
+    def rewrap_messages(self, wraps: list[tuple[str, bytes, bytes]]) -> None:
+        """Set (message id, wrapped key, origin tag) for each, in one statement."""
+        ...
 
     def participants_after(self, cursor: str, limit: int) -> list[Participant]:
         """Up to ``limit`` participants with an id after ``cursor``, in id order."""
         ...
 
-    def rewrap_participant(self, participant_id: str, thread_key_wrapped: bytes) -> None: ...
+    def rewrap_participants(self, wraps: list[tuple[str, bytes]]) -> None:
+        """Set (participant id, wrapped thread key) for each, in one statement."""
+        ...
 
 
 class Transaction(

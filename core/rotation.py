@@ -48,7 +48,13 @@ from core.audit import Action
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput, KeyDamaged
 from core.i18n import _
-from core.keys import MailboxPrivateKey, RecoveryKey, RotatingMailboxKey, new_recovery_key
+from core.keys import (
+    MailboxPrivateKey,
+    MailboxPublicKey,
+    RecoveryKey,
+    RotatingMailboxKey,
+    new_recovery_key,
+)
 from core.models import MailboxRotation, Message, Participant
 from core.pins import check_origin, pin_mailbox, sealing_key, sign_origin
 from core.sealing import content_binding
@@ -143,10 +149,11 @@ def run(
     if not isinstance(key, RotatingMailboxKey):
         raise InvalidInput(_("No rotation is under way."))
     new, old = key.settled(), key.old
+    to = new.public_key()  # derived once: it costs as much as a wrap
     with ctx.repo.transaction() as tx:
         total = tx.count_messages() + tx.count_participants()
-    _walk(ctx, "messages", lambda m: _rewrap_message(ctx, new, old, m), total, progress)
-    _walk(ctx, "participants", lambda p: _rewrap_participant(new, old, p), total, progress)
+    _walk(ctx, "messages", lambda m: _rewrap_message(ctx, new, to, old, m), total, progress)
+    _walk(ctx, "participants", lambda p: _rewrap_participant(new, to, old, p), total, progress)
     with ctx.repo.transaction() as tx:
         rotation = tx.rotation()
         if rotation is None:  # another process finished it meanwhile
@@ -192,14 +199,12 @@ def _walk(
             now_at = rotation.message_cursor if kind == "messages" else rotation.participant_cursor
             if now_at != cursor:
                 continue  # another process did this batch: go on from where it got
-            for row, (wrapped, damaged) in results:
-                rotation.damaged += damaged
-                if wrapped is None:
-                    continue
-                if isinstance(row, Message):
-                    tx.rewrap_message(row.id, wrapped, row.origin_mac)
-                else:
-                    tx.rewrap_participant(row.id, wrapped)
+            rotation.damaged += sum(damaged for _row, (_wrapped, damaged) in results)
+            done_rows = [(row, wrapped) for row, (wrapped, _d) in results if wrapped is not None]
+            tx.rewrap_messages(
+                [(r.id, w, r.origin_mac) for r, w in done_rows if isinstance(r, Message)]
+            )
+            tx.rewrap_participants([(r.id, w) for r, w in done_rows if isinstance(r, Participant)])
             if kind == "messages":
                 rotation.message_cursor = rows[-1].id
                 rotation.messages_done += len(rows)
@@ -213,7 +218,11 @@ def _walk(
 
 
 def _rewrap_message(
-    ctx: Context, new: MailboxPrivateKey, old: MailboxPrivateKey, message: Message
+    ctx: Context,
+    new: MailboxPrivateKey,
+    to: MailboxPublicKey,
+    old: MailboxPrivateKey,
+    message: Message,
 ) -> Rewrapped:
     binding = content_binding(message)
     try:
@@ -223,20 +232,20 @@ def _rewrap_message(
         content_key = old.unwrap(message.wrapped_key, binding)
     except CannotOpen:
         return None, not _opens(new, message.wrapped_key, binding)
-    message.wrapped_key = new.public_key().wrap(content_key, binding)
+    message.wrapped_key = to.wrap(content_key, binding)
     sign_origin(ctx.secret, message)  # sets message.origin_mac, written with the wrap
     return message.wrapped_key, False
 
 
 def _rewrap_participant(
-    new: MailboxPrivateKey, old: MailboxPrivateKey, participant: Participant
+    new: MailboxPrivateKey, to: MailboxPublicKey, old: MailboxPrivateKey, participant: Participant
 ) -> Rewrapped:
     binding = labels.thread_key(participant.id)
     try:
         thread_key = old.unwrap(participant.thread_key_wrapped, binding)
     except CannotOpen:
         return None, not _opens(new, participant.thread_key_wrapped, binding)
-    return new.public_key().wrap(thread_key, binding), False
+    return to.wrap(thread_key, binding), False
 
 
 def _opens(key: MailboxPrivateKey, wrapped: bytes, binding: bytes) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import mailbox
+import email
+import email.message
 import re
 from pathlib import Path
 
@@ -24,22 +25,22 @@ def invitation_code(ctx, home: Path, to: str) -> str:
     # In a thread of its own: also from a test that runs an event loop (Pilot).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, ctx.outbox.deliver_due()).result()
-    box = mailbox.Maildir(maildir_of(home), create=False)
-    mails = sorted(
-        (m for m in box if m["To"] == to and "invitation" in (m["Subject"] or "")),
-        key=lambda m: (m["Date"] or "", body_of(m)),
-    )
-    codes = [INVITATION_CODE.search(body_of(m)) for m in mails]
+    codes = [INVITATION_CODE.search(body_of(m)) for m in mails_to(home, to)]
     found = [c.group(1) for c in codes if c]
     assert found, f"no invitation for {to}"
     return found[-1]
 
 
-def all_invitation_codes(home: Path, to: str) -> list[str]:
-    box = mailbox.Maildir(maildir_of(home), create=False)
-    return [
-        c.group(1) for m in box if m["To"] == to for c in [INVITATION_CODE.search(body_of(m))] if c
+def mails_to(home: Path, to: str) -> list[email.message.Message]:
+    """The mails delivered to ``to`` in the embedded Maildir, oldest first (by when their
+    file was written: two mails of one second have the same Date header)."""
+    folder = maildir_of(home)
+    files = [
+        p for sub in ("new", "cur") if (folder / sub).is_dir() for p in (folder / sub).iterdir()
     ]
+    files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+    mails = [email.message_from_bytes(p.read_bytes()) for p in files]
+    return [m for m in mails if m["To"] == to]
 
 
 def enrol_as(
@@ -69,3 +70,78 @@ def database_bytes(home: Path) -> bytes:
         if path.exists():
             found += path.read_bytes()
     return found
+
+
+PRACTITIONER = "praktijk@fysio-jansen.nl"
+
+
+def _deliver(ctx) -> None:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, ctx.outbox.deliver_due()).result()
+
+
+def newest_reference(ctx, home: Path, to: str) -> str:
+    from tests.conftest import reference_in
+
+    _deliver(ctx)
+    notices = [m for m in mails_to(home, to) if "veilig open" in body_of(m)]
+    return reference_in(notices[-1])
+
+
+def newest_sms_code(home: Path) -> str:
+    import json
+
+    from tests.conftest import sms_code
+
+    line = (home / "sms.log").read_text("utf-8").splitlines()[-1]
+    return sms_code(json.loads(line))
+
+
+def make_history(ctx, home: Path, desk) -> tuple[str, list[str]]:
+    """Every kind of message an office has: two guests' (flow 1), a secure message to a
+    practitioner (flow 2) and their reply (flow 3), staff's reply to a guest. Returns
+    the practitioner's reference and every body, sorted."""
+    from core.contact import Contact
+    from core.models import Method
+    from core.recipient import Recipient
+    from core.sealing import Draft
+    from core.starter import Starter, VerifiedGuest
+
+    starter = Starter(ctx)
+    starter.send(
+        VerifiedGuest("Karin Janssen", "karin@example.nl"),
+        Draft("Vraag", "Is mijn declaratie binnen?"),
+    )
+    starter.send(VerifiedGuest("Piet de Boer", "piet@example.nl"), Draft("Adres", "Nieuw adres."))
+    desk.send_new(
+        Contact(PRACTITIONER, "06 12345127", "Fysio Jansen"),
+        Method.SMS,
+        Draft("Uitslag", "Zie bijlage."),
+    )
+    reference = newest_reference(ctx, home, PRACTITIONER)
+    recipient = Recipient(ctx)
+    sent = recipient.request_code(recipient.lookup(reference))
+    _deliver(ctx)
+    thread = recipient.verify(sent, newest_sms_code(home))
+    recipient.reply(thread, Draft("Re: Uitslag", "Dank, ontvangen."))
+    karin = next(r for r in desk.inbox() if r.email == "karin@example.nl")
+    desk.reply(karin.conversation.id, Draft("Re: Vraag", "Ja, verwerkt."))
+    _deliver(ctx)
+    bodies = [
+        "Is mijn declaratie binnen?",
+        "Nieuw adres.",
+        "Zie bijlage.",
+        "Dank, ontvangen.",
+        "Ja, verwerkt.",
+    ]
+    return reference, sorted(bodies)
+
+
+def all_bodies(desk) -> list[str]:
+    """Every message of every conversation, opened by this desk; none may be damaged."""
+    bodies = []
+    for row in desk.inbox(limit=1000):
+        view = desk.thread(row.conversation.id)
+        assert view.damaged == [], "a message does not open"
+        bodies += [opened.body for opened, _key in view.messages]
+    return sorted(bodies)

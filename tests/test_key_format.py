@@ -294,6 +294,7 @@ def test_a_staff_invitation_wrap_made_by_hand_opens_with_both_codes_and_the_pepp
 
     made = staff_invitation_key(code, handover, ServerSecret(root).pepper(), "i")
     assert made.unwrap(by_hand, binding) == b"mailbox key"
-    other = staff_invitation_key(code, handover, ServerSecret(secrets.token_bytes(32)).pepper(), "i")
+    stranger = ServerSecret(secrets.token_bytes(32)).pepper()
+    other = staff_invitation_key(code, handover, stranger, "i")
     with pytest.raises(CannotOpen):
         other.unwrap(by_hand, binding)

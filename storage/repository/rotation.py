@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import col, select
 
 from core.models import Direction, MailboxRotation, Message, Participant
@@ -52,11 +52,18 @@ class RotationQueries(SessionBound):
             for row in rows
         ]
 
-    def rewrap_message(self, message_id: str, wrapped_key: bytes, origin_mac: bytes) -> None:
-        self.session.execute(
+    def rewrap_messages(self, wraps: list[tuple[str, bytes, bytes]]) -> None:
+        if not wraps:
+            return
+        # One executemany on the connection: an ORM UPDATE per row cost more than the crypto.
+        statement = (
             update(MessageRow)
-            .where(col(MessageRow.id) == message_id)
-            .values(wrapped_key=wrapped_key, origin_mac=origin_mac)
+            .where(col(MessageRow.id) == bindparam("message_id"))
+            .values(wrapped_key=bindparam("wrapped"), origin_mac=bindparam("origin"))
+        )
+        self.session.connection().execute(
+            statement,
+            [{"message_id": m, "wrapped": w, "origin": o} for m, w, o in wraps],
         )
 
     def participants_after(self, cursor: str, limit: int) -> list[Participant]:
@@ -68,9 +75,14 @@ class RotationQueries(SessionBound):
         ).all()
         return [participant(r) for r in rows]
 
-    def rewrap_participant(self, participant_id: str, thread_key_wrapped: bytes) -> None:
-        self.session.execute(
+    def rewrap_participants(self, wraps: list[tuple[str, bytes]]) -> None:
+        if not wraps:
+            return
+        statement = (
             update(ParticipantRow)
-            .where(col(ParticipantRow.id) == participant_id)
-            .values(thread_key_wrapped=thread_key_wrapped)
+            .where(col(ParticipantRow.id) == bindparam("participant_id"))
+            .values(thread_key_wrapped=bindparam("wrapped"))
+        )
+        self.session.connection().execute(
+            statement, [{"participant_id": p, "wrapped": w} for p, w in wraps]
         )
