@@ -56,8 +56,10 @@ def test_with_only_the_recovery_key_an_office_gets_a_working_admin_back(
 def test_the_forgotten_admin_is_reset_and_a_wrong_recovery_key_opens_nothing(
     ctx, clock, totp, home, initialised: tuple[Path, InitResult]
 ) -> None:
+    key = initialised[1].recovery_key
+    typo = key[:2] + ("B" if key[2] != "B" else "C") + key[3:]
     with pytest.raises(InvalidInput):  # a typo: said before anything is tried
-        recover(ctx, initialised[1].recovery_key[:-1] + "A", STAFF_EMAIL)
+        recover(ctx, typo, STAFF_EMAIL)
     with pytest.raises(CannotOpen):
         recover(ctx, new_recovery_key(), STAFF_EMAIL)
     with ctx.repo.transaction() as tx:
