@@ -19,10 +19,8 @@ from core.context import Context, require_organisation
 from core.enrolment import Invited, invite
 from core.errors import CannotOpen, KeyDamaged
 from core.keys import MailboxPrivateKey, parse_recovery_key
-from core.models import Mailbox, Role, StaffMember
-from core.pins import pin_staff
-from core.staff import check_name
-from core.staff_keys import take_keys
+from core.models import Mailbox, Role
+from core.staff import check_name, to_be_invited
 
 ACTOR = "recovery-key"
 
@@ -53,25 +51,8 @@ def recover(ctx: Context, typed: str, email: str, name: str = "") -> Invited:
             ctx.audit.append(tx, ACTOR, Action.MAILBOX_RECOVERY_FAILED, detail=f"staff:{email}")
         raise
     with ctx.repo.transaction() as tx:
-        staff = tx.staff_by_email(email)
-        if staff is None:
-            staff = StaffMember(
-                mailbox_id=mailbox.id,
-                email=email,
-                key_wrap=b"",
-                totp_sealed=b"",
-                created_at=ctx.clock(),
-                name=name,
-                role=Role.ADMIN,
-            )
-            pin_staff(ctx.secret, staff)
-            tx.add(staff)
-        else:
-            staff.role, staff.removed_at = Role.ADMIN, None
-            staff.name = name or staff.name
-            staff.failed_logins, staff.locked_at = 0, None
-            take_keys(staff, ctx.secret)
-            tx.save_staff(staff)
+        found = tx.staff_by_email(email)
+        staff = to_be_invited(ctx, tx, found, mailbox.id, email, name, Role.ADMIN)
         ctx.audit.append(tx, ACTOR, Action.MAILBOX_RECOVERED, detail=f"staff:{email}")
         invited = invite(ctx, tx, staff=staff, mailbox_key=key, actor=ACTOR)
     ctx.repo.scrub()

@@ -107,7 +107,6 @@ class Admin:
         back as a new member; one that is staff now is refused (reset it instead)."""
         email = check_email(email).casefold()
         name = check_name(name)
-        now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
             staff = tx.staff_by_email(email)
@@ -117,23 +116,7 @@ class Admin:
                         email=email
                     )
                 )
-            if staff is None:
-                staff = StaffMember(
-                    mailbox_id=mailbox.id,
-                    email=email,
-                    key_wrap=b"",
-                    totp_sealed=b"",
-                    created_at=now,
-                    name=name,
-                    role=role,
-                )
-                pin_staff(self.ctx.secret, staff)
-                tx.add(staff)
-            else:
-                staff.name, staff.role, staff.removed_at = name, role, None
-                staff.failed_logins, staff.locked_at, staff.last_login_at = 0, None, None
-                take_keys(staff, self.ctx.secret)
-                tx.save_staff(staff)
+            staff = to_be_invited(self.ctx, tx, staff, mailbox.id, email, name, role)
             return invite(self.ctx, tx, staff=staff, mailbox_key=self._key, actor=self.actor)
 
     def remove(self, email: str) -> StaffMember:
@@ -172,9 +155,7 @@ class Admin:
         """A rotation of the mailbox key is under way (this admin's key is the new one)."""
         return isinstance(self._key, RotatingMailboxKey)
 
-    def rotate(
-        self, show: Callable[[Started], None], progress: Progress | None = None
-    ) -> Finished:
+    def rotate(self, show: Callable[[Started], None], progress: Progress | None = None) -> Finished:
         """A new mailbox key (core.rotation), or the rotation under way finished."""
         key = self._key
         if not isinstance(key, RotatingMailboxKey):
@@ -194,6 +175,37 @@ class Admin:
             if s.id != leaving.id and s.removed_at is None and s.role is Role.ADMIN
         ]
         return not others
+
+
+def to_be_invited(
+    ctx: Context,
+    tx: StaffRecords,
+    staff: StaffMember | None,
+    mailbox_id: str,
+    email: str,
+    name: str,
+    role: Role,
+) -> StaffMember:
+    """A row for someone about to be invited, stored in ``tx``: a new one, or ``staff``
+    again (removed, or reset by the recovery key) with ``role``, without any key."""
+    if staff is None:
+        staff = StaffMember(
+            mailbox_id=mailbox_id,
+            email=email,
+            key_wrap=b"",
+            totp_sealed=b"",
+            created_at=ctx.clock(),
+            name=name,
+            role=role,
+        )
+        pin_staff(ctx.secret, staff)
+        tx.add(staff)
+        return staff
+    staff.name, staff.role, staff.removed_at = name or staff.name, role, None
+    staff.failed_logins, staff.locked_at = 0, None
+    take_keys(staff, ctx.secret)  # pins the role too
+    tx.save_staff(staff)
+    return staff
 
 
 def _whom(staff: StaffMember) -> str:

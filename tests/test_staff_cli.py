@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import body_of, maildir_of
 from tests.staff_helpers import mails_to
+from tests.test_cli import veilig as run_veilig
 
 pytestmark = pytest.mark.slow  # a dozen processes, each with the real Argon2id
 
@@ -27,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HANDOVER = re.compile(r"^    ((?:[A-Z2-7]{4}-){4}[A-Z2-7])$", re.MULTILINE)
 INVITATION = re.compile(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})\s*$", re.MULTILINE)
 ANNA, BRAM, CARLA, NINA = (f"{n}@declacare.nl" for n in ("anna", "bram", "carla", "nina"))
+INIT = ("init", "--org", "DeclaCare", "--mailbox", "info@declacare.nl", "--staff", ANNA)
+INIT += ("--name", "Anna Bakker")
+ANNA_SAYS = ("correct horse battery staple",)
 
 
 def env(home: Path) -> dict[str, str]:
@@ -37,15 +41,8 @@ def env(home: Path) -> dict[str, str]:
 def veilig(
     home: Path, *args: str, answers: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        input="".join(a + "\n" for a in answers),
-        capture_output=True,
-        text=True,
-        env=env(home),
-        cwd=ROOT,
-        timeout=120,
-    )
+    """The real command (as tests/test_cli.py runs it), each answer a line of stdin."""
+    return run_veilig(home, *args, stdin="".join(a + "\n" for a in answers))
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -89,17 +86,9 @@ def enrol(home: Path, email: str, handover: str, password: str) -> pyotp.TOTP:
 
 def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    init = ok(
-        veilig(
-            home,
-            *("init", "--org", "DeclaCare", "--mailbox", "info@declacare.nl"),
-            *("--staff", ANNA, "--name", "Anna Bakker"),
-            answers=("correct horse battery staple",),
-        )
-    )
+    init = ok(veilig(home, *INIT, answers=ANNA_SAYS))
     anna = pyotp.parse_uri(next(ln for ln in init.splitlines() if ln.startswith("otpauth://")))
     recovery = re.search(r"^    ((?:[A-Z2-7]{4}-){13}[A-Z2-7])$", init, re.MULTILINE).group(1)  # type: ignore[union-attr]
-    anna_says = ("correct horse battery staple",)
     now = time.time()
 
     # The admin invites a colleague and a second admin (each: her password and a code).
@@ -113,7 +102,7 @@ def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: P
             "Bram de Vries",
             "--by",
             ANNA,
-            answers=(*anna_says, anna.at(now)),
+            answers=(*ANNA_SAYS, anna.at(now)),
         )
     )
     assert "went to bram@declacare.nl by e-mail" in added
@@ -132,7 +121,7 @@ def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: P
                 "--admin",
                 "--by",
                 ANNA,
-                answers=(*anna_says, anna.at(now + 30)),
+                answers=(*ANNA_SAYS, anna.at(now + 30)),
             )
         )
     )
@@ -192,7 +181,7 @@ def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: P
         "X",
         "--by",
         ANNA,
-        answers=(*anna_says, anna.at(time.time() + 30)),
+        answers=(*ANNA_SAYS, anna.at(time.time() + 30)),
     )
     assert tried.returncode == 2 and "not right" in tried.stderr
     assert "correct horse" not in tried.stdout + tried.stderr
@@ -202,19 +191,7 @@ def test_an_admin_command_without_answers_stops_cleanly_and_invites_nobody(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    ok(
-        veilig(
-            home,
-            "init",
-            "--org",
-            "D",
-            "--mailbox",
-            "a@d.nl",
-            "--staff",
-            ANNA,
-            answers=("correct horse battery staple",),
-        )
-    )
+    ok(veilig(home, *INIT, answers=ANNA_SAYS))
     ended = veilig(home, "staff", "add", BRAM, "--name", "Bram")  # no answers at all
     assert ended.returncode == 2 and "input ended" in ended.stderr
     assert not maildir_of(home).exists() or not mails_to(home, BRAM)

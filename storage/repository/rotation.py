@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import col, select
 
-from core.models import Direction, MailboxRotation, Message, Participant
+from core.models import MailboxRotation, Message, Participant
+from storage.repository.conversations import _message
 from storage.repository.rows import SessionBound, participant, update_row
 from storage.tables import MailboxRotationRow, MessageRow, ParticipantRow
 
@@ -37,20 +38,7 @@ class RotationQueries(SessionBound):
             .order_by(col(MessageRow.id))
             .limit(limit)
         ).all()
-        return [
-            Message(
-                id=row.id,
-                conversation_id=row.conversation_id,
-                direction=Direction(row.direction),
-                wrapped_key=row.wrapped_key,
-                created_at=row.created_at,
-                attachment_count=row.attachment_count,
-                author_id=row.author_id,
-                binding_format=row.binding_format,
-                origin_mac=row.origin_mac,
-            )
-            for row in rows
-        ]
+        return [_message(row, []) for row in rows]
 
     def rewrap_messages(self, wraps: list[tuple[str, bytes, bytes]]) -> None:
         if not wraps:
