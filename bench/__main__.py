@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.common import ROOT, Report, machine, missing_tools, save_json, table
 
-BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification")
+BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification", "rotation")
 
 
 def main(argv: list[str] | None = None) -> int:

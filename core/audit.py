@@ -62,13 +62,7 @@ class Action(StrEnum):
     MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
     # Issue 18: the events NEN 7513 asks for that were missing.
     STAFF_LOGOUT = "staff.logout"  # the desk closed or locked after idling
-    # Staff changes. STAFF_KEY_ADDED is written by `veilig staff add-key`; the others are
-    # for the staff administration (`veilig staff add/remove/reset`, roles) to write.
-    STAFF_ADDED = "staff.added"
-    STAFF_REMOVED = "staff.removed"
-    STAFF_RESET = "staff.reset"
-    STAFF_ROLE_CHANGED = "staff.role-changed"
-    STAFF_KEY_ADDED = "staff.key-added"
+    STAFF_KEY_ADDED = "staff.key-added"  # `veilig staff add-key`
     SEARCH = "search"  # a look-up of a person (the desk's search, `audit show --person`)
     AUDIT_VIEWED = "audit.viewed"  # NEN 7513 §8.4: access to the log is logged too
     AUDIT_EXPORTED = "audit.exported"
@@ -80,6 +74,20 @@ class Action(StrEnum):
     HOLD_LIFTED = "hold.lifted"
     PURGED = "purged"  # one conversation's content destroyed (core.retention)
     PURGE_RUN = "purge.run"  # a run of the purge, also when nothing was due
+
+    # Staff lifecycle (issue 14): detail names the staff member ("staff:EMAIL") it was done to.
+    STAFF_INVITED = "staff.invited"
+    STAFF_ENROLLED = "staff.enrolled"
+    STAFF_ENROL_FAILED = "staff.enrol-failed"
+    STAFF_INVITATION_DESTROYED = "staff.invitation-destroyed"
+    STAFF_REMOVED = "staff.removed"
+    STAFF_RESET = "staff.reset"
+    STAFF_PASSWORD_CHANGED = "staff.password-changed"  # noqa: S105 - an action, not a password
+    STAFF_NOT_ADMIN = "staff.not-admin"
+    MAILBOX_RECOVERED = "mailbox.recovered"
+    MAILBOX_RECOVERY_FAILED = "mailbox.recovery-failed"
+    MAILBOX_ROTATION_STARTED = "mailbox.rotation-started"
+    MAILBOX_ROTATED = "mailbox.rotated"
 
 
 class Outcome(StrEnum):
@@ -93,6 +101,9 @@ FAILURES = frozenset(
         Action.CODE_FAILED,
         Action.NOTIFICATION_FAILED,
         Action.MAILBOX_KEY_MISMATCH,
+        Action.STAFF_ENROL_FAILED,
+        Action.STAFF_NOT_ADMIN,
+        Action.MAILBOX_RECOVERY_FAILED,
     }
 )
 

@@ -1,14 +1,15 @@
 """The support desk (seed flows 2 and 3, the organisation's side).
 
 Staff log in with e-mail, password and TOTP (core.login); the password unwraps the
-mailbox key for this session only. Then: an inbox of conversations, reading them,
-replying, sending new secure messages to outside people, the *Sent* overview, and
-revoking.
+mailbox key for this session only, and every transaction of the session checks that
+the account may still hold it (core.session). Then: an inbox of conversations, reading
+them, replying, sending new secure messages to outside people, the *Sent* overview,
+revoking, and a new password.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +45,8 @@ from core.sealing import (
     open_sender,
     open_summary,
 )
+from core.session import SessionRepository, StaffSession
+from core.staff import change_password
 from core.store import store_message
 from core.stream import ContentKey
 
@@ -87,14 +90,31 @@ class Desk:
     """One logged-in staff member with the unlocked mailbox key."""
 
     def __init__(self, ctx: Context, staff: StaffMember, key: MailboxPrivateKey) -> None:
-        self.ctx = ctx
         self.staff = staff
-        self._key = key
         self.logged_out = False
+        self._session = StaffSession(staff, key)
+        self._unchecked = ctx.repo  # for the log-out, which is noted even after removal
+        # Every transaction of this desk checks the session first (core.session).
+        self.ctx = replace(ctx, repo=SessionRepository(ctx.repo, self._session.check))
+
+    @property
+    def _key(self) -> MailboxPrivateKey:
+        return self._session.key
 
     @property
     def actor(self) -> str:
         return f"staff:{self.staff.email}"
+
+    def check(self) -> None:
+        """:class:`SessionEnded` when this session may no longer hold the key."""
+        with self.ctx.repo.transaction():
+            pass
+
+    def change_password(self, current: str, new: str) -> None:
+        """A new password for the person logged in (core.staff); this session goes on."""
+        self.staff = change_password(self.ctx, self.staff, current, new)
+        self._session.wrap = self.staff.key_wrap
+        self._session.mailbox_wrap = self.staff.mailbox_wrap
 
     # --- log in --------------------------------------------------------------------
 
@@ -111,7 +131,7 @@ class Desk:
         if self.logged_out:
             return
         self.logged_out = True
-        with self.ctx.repo.transaction() as tx:
+        with self._unchecked.transaction() as tx:
             self.ctx.audit.append(tx, self.actor, Action.STAFF_LOGOUT, detail=reason)
 
     def opens_content(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
@@ -243,6 +263,7 @@ class Desk:
     def save_attachment(
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
     ) -> Path:
+        self.check()  # before the file is written, not only at its audit entry
         return self.ctx.save_attachment(self.actor, opened, key, position, folder)
 
     # --- sending ---------------------------------------------------------------------

@@ -61,3 +61,12 @@ class AlreadyInitialised(VeiligError):
 
 class LoginFailed(VeiligError):
     """Wrong e-mail, password or TOTP code. Deliberately does not say which."""
+
+
+class SessionEnded(VeiligError):
+    """A staff session whose account was removed, reset or locked, whose password was
+    changed elsewhere, or whose mailbox key was rotated: the key is dropped, log in again."""
+
+
+class NotAllowed(VeiligError):
+    """The logged-in staff member may not do this (not an admin)."""

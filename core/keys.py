@@ -11,7 +11,9 @@ wrapped key copied onto another row opens nothing. Every failure to unwrap is on
 | :class:`MailboxPublicKey` / :class:`MailboxPrivateKey` | content keys, thread keys | HPKE |
 | :class:`ThreadKey` | a conversation's content keys | nonce ‖ AES-256-GCM |
 | :func:`invitation_key` | the thread key, per notification | nonce ‖ AES-256-GCM |
-| :class:`Password` | the mailbox private key, per staff member | Argon2id + pepper, AES-256-GCM |
+| :class:`Password` | a staff member's own private key | Argon2id + pepper, AES-256-GCM |
+| a staff member's own public key | the mailbox private key, per staff member | HPKE |
+| :func:`staff_invitation_key` | the mailbox private key, per invitation | nonce ‖ AES-256-GCM |
 | :class:`RecoveryKey` | the mailbox private key, once | HKDF, nonce ‖ AES-256-GCM |
 
 Suite choice: HPKE (RFC 9180) with the hybrid KEM ML-KEM-768 + X25519, HKDF-SHA256 and
@@ -21,8 +23,11 @@ later"); the hybrid stays as strong as X25519 should ML-KEM ever be broken. The 
 here is 1,168 bytes per wrapped key and ~0.2 ms per unwrap: nothing next to a message.
 
 The mailbox private key never rests in the clear: it is stored wrapped once per staff
-member under a key derived from that person's password with Argon2id, and once under
-a recovery key shown only at ``veilig init``.
+member to that person's own key pair (a hybrid key pair like the mailbox's, whose private
+half rests under their password with Argon2id and the pepper), per pending invitation
+under its two codes, and once under a recovery key shown only at ``veilig init`` (and at
+each rotation). Wrapping to a person's public key lets an admin hand a new mailbox key
+to everyone without knowing their passwords (core.rotation).
 """
 
 from __future__ import annotations
@@ -112,6 +117,28 @@ class MailboxPrivateKey:
             raise CannotOpen("key does not unwrap") from None
 
 
+class RotatingMailboxKey(MailboxPrivateKey):
+    """The new mailbox key while a rotation is under way (core.rotation), with the old
+    one beside it for what is not re-wrapped yet: unwrapping tries the new key first."""
+
+    def __init__(self, new: MailboxPrivateKey, old: MailboxPrivateKey) -> None:
+        super().__init__(new.raw_bytes())
+        self.old = old
+
+    def __repr__(self) -> str:
+        return "RotatingMailboxKey(<secret>)"
+
+    def unwrap(self, wrapped: bytes, binding: bytes) -> bytes:
+        try:
+            return super().unwrap(wrapped, binding)
+        except CannotOpen:
+            return self.old.unwrap(wrapped, binding)
+
+    def settled(self) -> MailboxPrivateKey:
+        """The new key alone, once the rotation has finished."""
+        return MailboxPrivateKey(self.raw_bytes())
+
+
 # --- symmetric wrapping keys: thread keys and invitation keys -------------------------
 
 
@@ -147,6 +174,24 @@ def invitation_key(reference: bytes, share: bytes, invitation_id: str) -> Wrappi
         algorithm=hashes.SHA256(), length=32, salt=share, info=labels.invitation(invitation_id)
     )
     return WrappingKey(hkdf.derive(reference))
+
+
+def staff_invitation_key(
+    invitation_code: bytes, handover_code: bytes, pepper: Pepper, invitation_id: str
+) -> WrappingKey:
+    """The key of a staff invitation's wrap of the mailbox key (core.enrolment): the
+    invitation code (in the e-mail only), the hand-over code (given by the admin in
+    person or by phone) and the pepper from server.key. Each half has at least 80
+    random bits, so no slow KDF is needed; both halves and server.key are needed."""
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=pepper,
+        info=labels.staff_invitation(invitation_id),
+    )
+    return WrappingKey(
+        hkdf.derive(len(invitation_code).to_bytes(2, "big") + invitation_code + handover_code)
+    )
 
 
 # --- a password (Argon2id, with a pepper from the server secret) --------------------------
@@ -245,7 +290,7 @@ _LOOK_ALIKE = str.maketrans({"0": "O", "1": "I", "8": "B"})
 _RECOVERY_CHARS = 52  # 256 bits in base32, without padding
 
 
-def _check_character(text: str) -> str:
+def check_character(text: str) -> str:
     """Luhn mod 32 over the base32 characters: catches every single wrong character and
     every swap of two neighbours (except of a pair of characters 16 apart)."""
     factor, total = 2, 0
@@ -292,7 +337,7 @@ def parse_recovery_key(typed: str) -> RecoveryKey:
         _RECOVERY_CHARS + 1,
     ):
         raise InvalidInput(_("That is not a recovery key: it has 53 letters and digits."))
-    if len(compact) > _RECOVERY_CHARS and _check_character(compact[:-1]) != compact[-1]:
+    if len(compact) > _RECOVERY_CHARS and check_character(compact[:-1]) != compact[-1]:
         raise InvalidInput(_("That recovery key has a typing error. Please check it."))
     return RecoveryKey(compact)
 
@@ -301,5 +346,5 @@ def new_recovery_key() -> RecoveryKey:
     """Typed from paper without ambiguity: base32 has no 0/O or 1/I to confuse, and
     what looks alike is read alike (parse_recovery_key)."""
     text = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=")
-    text += _check_character(text)
+    text += check_character(text)
     return RecoveryKey("-".join(text[i : i + 4] for i in range(0, len(text), 4)))

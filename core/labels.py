@@ -87,6 +87,35 @@ def staff_key(staff_id: str, mailbox_id: str) -> bytes:
     return _V1 + f"staff-key|{staff_id}|{mailbox_id}".encode()
 
 
+def staff_own_key(staff_id: str) -> bytes:
+    """Format 3 of a staff password wrap: that person's own private key (not the mailbox
+    key itself, as :func:`staff_key`), under their password."""
+    return _V2 + b"staff-own-key" + _field(staff_id)
+
+
+def staff_mailbox_key(staff_id: str, mailbox_id: str) -> bytes:
+    """The mailbox private key HPKE-wrapped to one staff member's own public key."""
+    return _V2 + b"staff-mailbox-key" + _field(staff_id) + _field(mailbox_id)
+
+
+def staff_invitation(invitation_id: str) -> bytes:
+    """The key made of an invitation's two codes and the pepper (HKDF info)."""
+    return _V2 + b"staff-invitation" + _field(invitation_id)
+
+
+def staff_invitation_wrap(invitation_id: str, staff_id: str, mailbox_id: str, role: str) -> bytes:
+    """The mailbox private key wrapped for an invitation: bound to the invitation, the
+    person and the role it was made for (a role flipped in the database does not open)."""
+    fields = (invitation_id, staff_id, mailbox_id, role)
+    return _V2 + b"staff-invitation-wrap" + b"".join(_field(f) for f in fields)
+
+
+def rotation_old_key(rotation_id: str, mailbox_id: str) -> bytes:
+    """The old mailbox private key HPKE-wrapped to the new public key while a rotation
+    is under way (core.rotation)."""
+    return _V2 + b"rotation-old-key" + _field(rotation_id) + _field(mailbox_id)
+
+
 def recovery_wrap(mailbox_id: str) -> bytes:
     """The mailbox key wrapped under the recovery key."""
     return _V1 + f"recovery|{mailbox_id}".encode()
@@ -140,3 +169,5 @@ MESSAGE_ORIGIN = "message-origin"  # a message stored by veilig itself (core.pin
 PSEUDONYM = "pseudonym"  # a person's address -> whom audit entries are about (core.audit)
 AUDIT = "audit"  # an audit entry of version 1, chained to the one before (core.audit)
 AUDIT_V2 = "audit-v2"  # version 2: also about whom, from where, the outcome
+STAFF_PIN = "staff-key"  # a staff member's role and own public key (core.staff)
+STAFF_INVITATION_CODE = "staff-invitation-code"  # the lookup tag of an invitation code

@@ -5,25 +5,27 @@ session only (core.keys); the TOTP code is checked with replay prevention
 (core.two_factor). Failures are throttled per typed address, known or not, and an
 unknown address takes the same path and the same Argon2id time as a known one, so the
 answer does not tell whether an account exists. A known account locks after too many
-failures in a row (core.lockout) and then fails like any wrong try. A successful log-in
-re-wraps a format-1 wrap with the pepper, and checks the mailbox public key in the
-database against the key it unwrapped (core.pins).
+failures in a row (core.lockout) and then fails like any wrong try; so does an account
+that holds no wrap (invited, reset or removed: core.staff). A successful log-in
+re-wraps a wrap of before format 3 (core.staff_keys), checks the mailbox public key in
+the database against the key it unwrapped (core.pins), and while a rotation is under
+way hands out the old key beside the new one (core.rotation).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 
 from core import labels, two_factor
 from core.audit import Action
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, KeyDamaged, LoginFailed, RateLimited
 from core.keys import (
-    PASSWORD_V2,
     PRIVATE_KEY_SIZE,
     MailboxPrivateKey,
     Password,
-    password_wrap_version,
+    RotatingMailboxKey,
     unopenable_password_wrap,
 )
 from core.lockout import note_failed_login
@@ -31,6 +33,9 @@ from core.models import LoginFailure, StaffMember
 from core.pins import is_pinned, pin_mailbox
 from core.policy import Argon2Cost
 from core.ports import Transaction
+from core.staff_keys import give_keys, open_mailbox_key
+
+log = logging.getLogger(__name__)
 
 
 def _dummy_wrap(cost: Argon2Cost) -> bytes:
@@ -54,18 +59,23 @@ def log_in(
         require_organisation(tx)
         since = now - ctx.policy.login_failure_window
         paused = tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed
-        staff = tx.staff_by_email(typed)
+        found = tx.staff_by_email(typed)
         if paused:  # refused unheard, but on the record: someone kept trying
-            actor = f"staff:{typed}" if staff else "unknown"
+            actor = f"staff:{typed}" if found else "unknown"
             ctx.audit.append(tx, actor, Action.LOGIN_FAILED, detail="refused: paused")
     if paused:
         raise RateLimited("too many failed log-ins")
-    binding = labels.staff_key(staff.id, staff.mailbox_id) if staff else b"dummy"
-    wrap = staff.key_wrap if staff else _dummy_wrap(ctx.policy.argon2)
+    # An account without a wrap (invited, reset, removed) takes the unknown's path: the
+    # same Argon2id time and the same failure.
+    staff = found if found is not None and found.active else None
     key: MailboxPrivateKey | None = None
     step: int | None = None
     try:
-        key = MailboxPrivateKey(Password(password).unwrap(wrap, binding, ctx.secret.pepper()))
+        if staff is not None:
+            key = open_mailbox_key(staff, Password(password), ctx.secret)
+        else:
+            dummy = _dummy_wrap(ctx.policy.argon2)
+            Password(password).unwrap(dummy, b"dummy", ctx.secret.pepper())
     except CannotOpen:
         key = None
     if staff is not None and key is not None:
@@ -85,7 +95,13 @@ def log_in(
             and two_factor.is_replay(step, fresh.last_totp_step)
         )
         locked = fresh is not None and fresh.locked_at is not None
-        if fresh is None or key is None or step is None or replay or locked:
+        # Removed, reset or re-keyed while the KDF ran: the wrap opened is no longer theirs.
+        changed = fresh is not None and (
+            staff is None
+            or not fresh.active
+            or not hmac.compare_digest(fresh.key_wrap, staff.key_wrap)
+        )
+        if fresh is None or key is None or step is None or replay or locked or changed:
             tx.add(LoginFailure(email_tag=tag, at=now))
             ctx.audit.append(tx, f"staff:{typed}" if staff else "unknown", Action.LOGIN_FAILED)
             if not throttled:
@@ -98,12 +114,21 @@ def log_in(
             if mismatch:
                 ctx.audit.append(tx, f"staff:{typed}", Action.MAILBOX_KEY_MISMATCH)
             else:
-                if password_wrap_version(fresh.key_wrap) != PASSWORD_V2:
-                    # Format 1 had no pepper: re-wrap now that the password is at hand,
-                    # so the database stops holding a wrap that can be guessed offline.
-                    fresh.key_wrap = Password(password).wrap(
-                        key.raw_bytes(), binding, ctx.policy.argon2, ctx.secret.pepper()
+                if not fresh.public_key:
+                    # A wrap of before format 3 (the mailbox key itself, perhaps without
+                    # the pepper): re-wrap now that the password is at hand, so that a
+                    # rotation can reach this person and a copy of the database cannot
+                    # be used to guess the password offline.
+                    give_keys(
+                        fresh,
+                        password=Password(password),
+                        mailbox_key=key,
+                        mailbox_id=fresh.mailbox_id,
+                        secret=ctx.secret,
+                        policy=ctx.policy,
                     )
+                fresh.last_login_at = now
+                key = _with_old_key(tx, key)
                 tx.clear_login_failures(tag)
                 ctx.audit.append(tx, f"staff:{typed}", Action.LOGIN_OK)
             tx.save_staff(fresh)
@@ -115,6 +140,23 @@ def log_in(
     if failed or fresh is None or key is None:
         raise LoginFailed("login failed")
     return fresh, key
+
+
+def _with_old_key(tx: Transaction, key: MailboxPrivateKey) -> MailboxPrivateKey:
+    """While a rotation is under way, the old key rides along for what is not re-wrapped
+    yet (it rests wrapped to the new key: core.rotation)."""
+    rotation = tx.rotation()
+    if rotation is None:
+        return key
+    binding = labels.rotation_old_key(rotation.id, rotation.mailbox_id)
+    try:
+        old = MailboxPrivateKey(key.unwrap(rotation.old_key_wrap, binding))
+    except CannotOpen:
+        # Damaged: what is re-wrapped opens, the rest says "cannot be opened"; the
+        # rotation command says the same when it tries to go on.
+        log.error("the old mailbox key of the rotation under way does not open")
+        return key
+    return RotatingMailboxKey(key, old)
 
 
 def _check_mailbox(

@@ -292,3 +292,34 @@ def _lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
         "the audit log.\n\n{org}"
     ).format(who=who, n=failures, org=org)
     return _email(mailbox, _("Locked after failed attempts"), body, mailbox, org)
+
+
+def staff_invitation_email(
+    *, org: str, sender: str, to: str, name: str, code: str, admin: bool, expires_at: datetime
+) -> Email:
+    """To a new (or reset) staff member: the invitation code. It is half of what opens
+    the mailbox key; the other half, the hand-over code, comes from the admin in person
+    or by phone (core.enrolment), so this e-mail alone lets nobody in."""
+    role = _("as an administrator") if admin else _("as a staff member")
+    body = _(
+        "Hello {name},\n\n"
+        "You are invited to the secure mailbox of {org}, {role}.\n"
+        "Your invitation code is:\n\n"
+        "    {code}\n\n"
+        "You also need the hand-over code that your administrator gives you in person\n"
+        "or by phone: this e-mail alone does not let anyone in.\n\n"
+        "To enrol, run on the veilig host:\n\n"
+        "    veilig staff enrol\n\n"
+        "and type both codes. You then choose your own password and set up your\n"
+        "authenticator app. The invitation works once, until {when}.\n\n"
+        "Did you not expect this? Then ignore this e-mail and tell {org}.\n\n{org}"
+    ).format(
+        name=literal(name) or _("colleague"),
+        org=org,
+        role=role,
+        code=code,
+        when=format_datetime(expires_at),
+    )
+    return _email(
+        to, _("Your invitation to the secure mailbox of {org}").format(org=org), body, sender, org
+    )

@@ -37,16 +37,82 @@ class Mailbox:
     id: str = field(default_factory=new_id)
 
 
+class Role(StrEnum):
+    ADMIN = "admin"  # manages staff (add, remove, reset) and the mailbox key (rotate)
+    STAFF = "staff"  # reads and answers everything in the mailbox
+
+
 @dataclass
 class StaffMember:
+    """A member of the team. Their own hybrid key pair opens the mailbox key: the private
+    half rests under their password (``key_wrap``), the mailbox private key is wrapped to
+    the public half (``mailbox_wrap``), so an admin can hand a new mailbox key to everyone
+    without their passwords (core.rotation). Invited and not yet enrolled, reset, or
+    removed: no wrap, no public key, no TOTP secret (core.staff)."""
+
     mailbox_id: str
     email: str
-    key_wrap: bytes  # the mailbox private key under Argon2id(password) and the pepper
+    # Format 3: this person's own private key under Argon2id(password) and the pepper.
+    # Before (homes from before staff lifecycle): the mailbox private key itself;
+    # re-wrapped at the next log-in (core.login).
+    key_wrap: bytes
     totp_sealed: bytes  # the TOTP secret, sealed with the server secret
     created_at: datetime
     last_totp_step: int | None = None  # replay prevention: a step is accepted once
     failed_logins: int = 0  # in a row, since the last log-in (Policy.staff_lockout)
     locked_at: datetime | None = None  # locked after too many; until staff unlock it
+    name: str = ""
+    role: Role = Role.STAFF
+    public_key: bytes = b""  # their own public key (empty: not enrolled, or a wrap of before)
+    mailbox_wrap: bytes = b""  # the mailbox private key, HPKE-wrapped to ``public_key``
+    pin: bytes = b""  # role and public key, pinned under the server secret (core.staff)
+    enrolled_at: datetime | None = None  # None: invited (or reset), not enrolled yet
+    last_login_at: datetime | None = None
+    removed_at: datetime | None = None  # removed: the row stays for the audit log's names
+    id: str = field(default_factory=new_id)
+
+    @property
+    def active(self) -> bool:
+        """Enrolled, not removed: holds a wrap of the mailbox key."""
+        return self.removed_at is None and bool(self.key_wrap)
+
+
+@dataclass
+class StaffInvitation:
+    """A newcomer's way to their first wrap of the mailbox key (core.enrolment).
+
+    The mailbox private key rests here wrapped under a key derived from two codes and the
+    server secret: the invitation code (only in the e-mail to the newcomer; stored only as
+    a keyed tag, for lookup) and the hand-over code (only shown to the admin, who passes it
+    on by phone or in person; stored nowhere). Single use, expiring, destroyed after
+    ``attempts`` wrong hand-over codes."""
+
+    staff_id: str
+    code_tag: str  # keyed tag of the invitation code
+    wrap: bytes  # the mailbox private key under HKDF(codes, pepper); b"": destroyed
+    created_at: datetime
+    expires_at: datetime
+    invited_by: str  # the audit actor who made it ("staff:…", "recovery-key")
+    attempts: int = 0  # wrong hand-over codes so far
+    id: str = field(default_factory=new_id)
+
+
+@dataclass
+class MailboxRotation:
+    """A mailbox key rotation under way (core.rotation): the old private key wrapped to
+    the new public key, so whoever holds the new key reads what is not re-wrapped yet,
+    and a killed rotation resumes. Deleted when every wrap is re-wrapped: with it the
+    last copy of the old private key."""
+
+    mailbox_id: str
+    old_key_wrap: bytes  # the old private key, HPKE-wrapped to the new public key
+    started_at: datetime
+    started_by: str
+    message_cursor: str = ""  # every message with a smaller id is re-wrapped
+    participant_cursor: str = ""  # likewise for participants' thread keys
+    messages_done: int = 0
+    participants_done: int = 0
+    damaged: int = 0  # wraps that opened with neither key (damaged before): left as they are
     id: str = field(default_factory=new_id)
 
 

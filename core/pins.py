@@ -15,6 +15,12 @@ change who can read, or what the desk shows as fact:
   public key seal a message; this tag says that veilig stored it. A message whose tag
   does not match does not open (:class:`CannotOpen`), whatever its meta says.
 
+- **a staff member's role and own public key** (``staff.pin``): the mailbox key is
+  wrapped to that public key when someone is enrolled and at every rotation, and the
+  role decides who may add staff. A key swapped for the writer's own would get the next
+  mailbox key; a role flipped to admin would let a staff member invite people. A row
+  whose tag does not match gets nothing wrapped to it and is no admin (core.staff).
+
 The host that holds ``server.key`` can make these tags: it runs veilig and sees what it
 seals anyway (docs/SECURITY.md). The staff log-in check still catches it swapping the
 mailbox key.
@@ -28,7 +34,7 @@ import hmac
 from core import labels
 from core.errors import CannotOpen, KeyDamaged
 from core.keys import MailboxPublicKey
-from core.models import Mailbox, Message
+from core.models import Mailbox, Message, StaffMember
 from core.server_secret import ServerSecret
 
 
@@ -99,3 +105,18 @@ def sign_origin(secret: ServerSecret, message: Message) -> None:
 def check_origin(secret: ServerSecret, message: Message) -> None:
     if not hmac.compare_digest(_origin_of(secret, message), message.origin_mac):
         raise CannotOpen("message not stored by veilig, or changed")
+
+
+def staff_pin(secret: ServerSecret, staff_id: str, role: str, public_key: bytes) -> bytes:
+    """The tag over a staff member's role and own public key (plain values: the upgrade
+    of an existing home computes it from raw rows, storage/migrations 0005)."""
+    return secret.tag(labels.STAFF_PIN, staff_id, str(role), public_key.hex())
+
+
+def pin_staff(secret: ServerSecret, staff: StaffMember) -> None:
+    staff.pin = staff_pin(secret, staff.id, staff.role, staff.public_key)
+
+
+def is_staff_pinned(secret: ServerSecret, staff: StaffMember) -> bool:
+    expected = staff_pin(secret, staff.id, staff.role, staff.public_key)
+    return hmac.compare_digest(expected, staff.pin)

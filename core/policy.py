@@ -86,6 +86,19 @@ class Policy:
     # typos by the real person stay far below it. Until staff unlock them in *Sent*.
     recipient_code_failures_allowed: int = 20
 
+    # --- staff invitations (core.enrolment) --------------------------------------------
+    # An invitation holds the mailbox key under its two codes until the newcomer enrols.
+    # 72 hours (issue 14): a colleague who is out for two days can still enrol, and a
+    # forgotten invitation does not linger. NIST SP 800-63A §4.4.1.6 allows an enrolment
+    # code sent to an e-mail address 24 hours, because there the e-mail alone completes
+    # it; here it completes nothing without the hand-over code that the admin gives in
+    # person or by phone. OWASP ASVS 5.0 V6: initial secrets expire and work once.
+    staff_invitation_lifetime: timedelta = timedelta(hours=72)
+    # Wrong hand-over codes before the invitation is destroyed: the code has 80 random
+    # bits (and a check character that catches typos before a try counts), so 5 tries
+    # are for typos only; NIST SP 800-63B §5.2.2 (limit failed attempts).
+    staff_invitation_attempts: int = 5
+
     # --- TOTP (RFC 6238) -------------------------------------------------------
     totp_digits: int = 6
     totp_interval_seconds: int = 30

@@ -24,11 +24,13 @@ from core.models import (
     Invitation,
     LoginFailure,
     Mailbox,
+    MailboxRotation,
     Message,
     Organisation,
     OutboxItem,
     Participant,
     ParticipantKey,
+    StaffInvitation,
     StaffMember,
 )
 
@@ -46,6 +48,8 @@ Entity = (
     | AuditEntry
     | LoginFailure
     | Hold
+    | StaffInvitation
+    | MailboxRotation
 )
 
 
@@ -88,7 +92,7 @@ class UnitOfWork(Protocol):
 
 
 class StaffRecords(UnitOfWork, Protocol):
-    """The organisation, its mailbox, its staff and their failed log-ins."""
+    """The organisation, its mailbox, its staff, their invitations and failed log-ins."""
 
     def organisation(self) -> Organisation | None: ...
 
@@ -98,7 +102,30 @@ class StaffRecords(UnitOfWork, Protocol):
 
     def staff_by_email(self, email: str) -> StaffMember | None: ...
 
-    def staff_member(self, staff_id: str) -> StaffMember | None: ...
+    def staff(self, staff_id: str) -> StaffMember | None: ...
+
+    def all_staff(self) -> list[StaffMember]:
+        """Everyone, removed members too, oldest first."""
+        ...
+
+    def staff_invitation_by_tag(self, code_tag: str) -> StaffInvitation | None: ...
+
+    def staff_invitations(self) -> list[StaffInvitation]:
+        """Every invitation not used or destroyed yet (expired ones too), oldest first."""
+        ...
+
+    def destroy_staff_invitation(self, invitation_id: str) -> bool:
+        """Delete the invitation (and its wrap); False when it was gone already: of two
+        enrolments racing for one invitation, only one gets True."""
+        ...
+
+    def destroy_staff_invitations(self, staff_id: str) -> int:
+        """Delete every invitation of the staff member; how many."""
+        ...
+
+    def count_staff_invitation_failure(self, invitation_id: str) -> int:
+        """Atomically add one wrong hand-over code to the invitation; the new count."""
+        ...
 
     def save_staff(self, staff: StaffMember) -> None: ...
 
@@ -306,6 +333,37 @@ class AuditRecords(UnitOfWork, Protocol):
         ...
 
 
+class RotationRecords(UnitOfWork, Protocol):
+    """A mailbox key rotation under way, and the wrapped keys it re-wraps (core.rotation)."""
+
+    def rotation(self) -> MailboxRotation | None: ...
+
+    def save_rotation(self, rotation: MailboxRotation) -> None: ...
+
+    def delete_rotation(self, rotation_id: str) -> None: ...
+
+    def count_messages(self) -> int: ...
+
+    def count_participants(self) -> int: ...
+
+    def message_keys_after(self, cursor: str, limit: int) -> list[Message]:
+        """Up to ``limit`` messages with an id after ``cursor``, in id order, without
+        their items (what a rotation reads: the wrapped key and what it is bound to)."""
+        ...
+
+    def rewrap_messages(self, wraps: list[tuple[str, bytes, bytes]]) -> None:
+        """Set (message id, wrapped key, origin tag) for each, in one statement."""
+        ...
+
+    def participants_after(self, cursor: str, limit: int) -> list[Participant]:
+        """Up to ``limit`` participants with an id after ``cursor``, in id order."""
+        ...
+
+    def rewrap_participants(self, wraps: list[tuple[str, bytes]]) -> None:
+        """Set (participant id, wrapped thread key) for each, in one statement."""
+        ...
+
+
 class Transaction(
     StaffRecords,
     ConversationRecords,
@@ -314,6 +372,7 @@ class Transaction(
     OutboxRecords,
     AuditRecords,
     HoldRecords,
+    RotationRecords,
     Protocol,
 ):
     """One unit of work over every aggregate."""
@@ -327,6 +386,10 @@ class Repository(Protocol):
         (SQLite: deleted content is zeroed as it goes, then the write-ahead log is
         checkpointed and truncated). False when that could not finish now (readers
         kept it busy): the next purge tries again."""
+
+    def scrub(self) -> None:
+        """Leave no copy of deleted or overwritten rows in the database's files, as far as
+        the database allows (after a wrap is destroyed: core.staff, core.rotation)."""
         ...
 
 

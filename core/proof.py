@@ -112,7 +112,7 @@ def build_proof(desk: Desk, message_id: str) -> dict[str, Any]:
         if message is None:
             raise InvalidInput(_("No message or conversation has that id."))
         readers = tx.readers_of(message.id)
-        author = tx.staff_member(message.author_id) if message.author_id else None
+        author = tx.staff(message.author_id) if message.author_id else None
         recipients = [_recipient(ctx.secret, tx, message, p) for p in readers]
     opened, key = desk.opens_content(message)
     code = opened.receipt_code

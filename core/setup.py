@@ -1,4 +1,5 @@
-"""``veilig init``: the organisation, its mailbox key pair and the first staff member."""
+"""``veilig init``: the organisation, its mailbox key pair and the first staff member, an
+admin (who adds the others: core.staff)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from core.contact import check_email
 from core.errors import AlreadyInitialised, InvalidInput
 from core.i18n import _
 from core.keys import MailboxPrivateKey, Password, RecoveryKey, new_recovery_key
-from core.models import Mailbox, Organisation, StaffMember
+from core.models import Mailbox, Organisation, Role, StaffMember
 from core.pins import pin_mailbox
 from core.policy import Policy
 from core.ports import Repository
 from core.server_secret import ServerSecret
 from core.signing import PublicKey, SigningKey
+from core.staff_keys import give_keys
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def check_password(password: str, policy: Policy, context: Sequence[str] = ()) -
     # Imported here: its word lists take a moment to load, and only `init` needs them.
     from zxcvbn import zxcvbn
 
+    context = [item for item in context if item]
     words = ["veilig", *context]
     for item in context:  # the parts of addresses and names too
         words += [part for part in re.split(r"[@.\s_+-]+", item) if len(part) >= 3]
@@ -79,6 +82,7 @@ def initialise(
     mailbox_address: str,
     staff_email: str,
     password: str,
+    staff_name: str = "",
     show: Callable[[InitResult], None] | None = None,
 ) -> InitResult:
     """Create organisation, mailbox and first staff member.
@@ -92,7 +96,8 @@ def initialise(
         raise InvalidInput(_("The organisation needs a name."))
     mailbox_address = check_email(mailbox_address)
     staff_email = check_email(staff_email).casefold()  # log-in matches case-insensitively
-    pw = check_password(password, policy, (staff_email, org_name, mailbox_address))
+    staff_name = " ".join(staff_name.split())
+    pw = check_password(password, policy, (staff_email, org_name, mailbox_address, staff_name))
     now = clock()
     with repo.transaction() as tx:
         if tx.organisation() is not None:
@@ -111,13 +116,22 @@ def initialise(
         pin_mailbox(secret, mailbox)
         totp_secret = two_factor.new_secret()
         staff = StaffMember(
-            mailbox_id=mailbox.id, email=staff_email, key_wrap=b"", totp_sealed=b"", created_at=now
+            mailbox_id=mailbox.id,
+            email=staff_email,
+            key_wrap=b"",
+            totp_sealed=b"",
+            created_at=now,
+            name=staff_name,
+            role=Role.ADMIN,
+            enrolled_at=now,
         )
-        staff.key_wrap = pw.wrap(
-            private.raw_bytes(),
-            labels.staff_key(staff.id, mailbox.id),
-            policy.argon2,
-            secret.pepper(),
+        give_keys(
+            staff,
+            password=pw,
+            mailbox_key=private,
+            mailbox_id=mailbox.id,
+            secret=secret,
+            policy=policy,
         )
         staff.totp_sealed = two_factor.seal_secret(secret, totp_secret, staff.id)
         tx.add(org)

@@ -8,6 +8,7 @@ is only what they record in the transaction.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,14 @@ from core.models import Mailbox, Message
 from core.pins import sealing_key, sign_origin
 from core.ports import Transaction
 from core.receipt import Commitments
-from core.sealing import Draft, Progress, Sender, discard_blobs, seal_message
+from core.sealing import (
+    Draft,
+    Progress,
+    Sender,
+    content_binding,
+    discard_blobs,
+    seal_message,
+)
 from core.stream import ContentKey
 
 Record = Callable[[Transaction, ContentKey], None]
@@ -81,6 +89,7 @@ def store_message(
     try:
         with ctx.repo.transaction() as tx:
             tx.after_commit(mark_committed)  # the first hook: runs right after the commit
+            _to_the_current_key(ctx, tx, message, mailbox, content_key)
             record(tx, content_key)
             actor, action = audit
             # The message id, so that `veilig audit show` leads to `veilig proof`.
@@ -96,3 +105,16 @@ def store_message(
             discard_blobs(ctx.blobs, message.items)
         raise
     return content_key
+
+
+def _to_the_current_key(
+    ctx: Context, tx: Transaction, message: Message, sealed_for: Mailbox, key: ContentKey
+) -> None:
+    """A rotation that started while this message was being sealed (core.rotation) would
+    never re-wrap it if its id lies behind the rotation's cursor: wrap its content key
+    to the public key of now, inside the transaction that stores it."""
+    current = tx.mailbox()
+    if current is None or hmac.compare_digest(current.public_key, sealed_for.public_key):
+        return
+    message.wrapped_key = sealing_key(ctx.secret, current).wrap(key, content_binding(message))
+    sign_origin(ctx.secret, message)

@@ -48,8 +48,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # DB-API: 
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # a committed message survives power loss
     # Deleted and overwritten rows are zeroed in their pages, not left in free space: a
-    # purged conversation's wrapped keys and sealed contact details must not linger in
-    # the file (issue 18; the WAL is truncated after a purge, see forget_deleted).
+    # purged conversation's wrapped keys and sealed contact details (issue 18; the WAL
+    # is truncated after a purge, see forget_deleted), a removed staff member's wrap, an
+    # old mailbox key's wraps (issue 14; SqlRepository.scrub).
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 

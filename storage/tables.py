@@ -84,6 +84,40 @@ class StaffRow(SQLModel, table=True):
     failed_logins: int = 0
     locked_at: datetime | None = _time(nullable=True)
     created_at: datetime = _time(nullable=False)
+    name: str = ""
+    role: str = "staff"
+    public_key: bytes = _bytes()
+    mailbox_wrap: bytes = _bytes()
+    pin: bytes = _bytes()
+    enrolled_at: datetime | None = _time(nullable=True)
+    last_login_at: datetime | None = _time(nullable=True)
+    removed_at: datetime | None = _time(nullable=True)
+
+
+class StaffInvitationRow(SQLModel, table=True):
+    __tablename__ = "staff_invitation"
+    id: str = Field(primary_key=True, max_length=36)
+    staff_id: str = Field(foreign_key="staff.id", index=True)
+    code_tag: str = Field(unique=True)
+    wrap: bytes = _bytes()
+    attempts: int = 0
+    invited_by: str
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+
+
+class MailboxRotationRow(SQLModel, table=True):
+    __tablename__ = "mailbox_rotation"
+    id: str = Field(primary_key=True, max_length=36)
+    mailbox_id: str = Field(foreign_key="mailbox.id", unique=True)
+    old_key_wrap: bytes = _bytes()
+    started_by: str
+    message_cursor: str = ""
+    participant_cursor: str = ""
+    messages_done: int = 0
+    participants_done: int = 0
+    damaged: int = 0
+    started_at: datetime = _time(nullable=False)
 
 
 class ChallengeRow(SQLModel, table=True):

@@ -33,6 +33,7 @@ BENCH_ROWS = (
     "notifications by the outbox",
     "one-time codes checked",
     "staff log-ins",
+    "mailbox rotation",
 )
 
 

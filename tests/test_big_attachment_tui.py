@@ -161,9 +161,9 @@ async def test_a_200_mib_attachment_both_ways_byte_identical_with_progress_and_f
         with PeakMemory() as replying:
             await pilot.press("enter")  # send
             await wait_for_workers(pilot)
-        assert said(
-            "Your reply was sent to {org}, encrypted.", org="DeclaCare"
-        ) in screen_text(recipient)
+        assert said("Your reply was sent to {org}, encrypted.", org="DeclaCare") in screen_text(
+            recipient
+        )
     assert_progress_moved(progress_shown, SIZE)
 
     # Staff opens the reply and saves its scan.

@@ -87,8 +87,8 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
         code = await walk_flow_one(pilot, smtp_server, files)
         done = (
             "Your message arrived at {org} in good order; it was encrypted on our server "
-            "as it arrived. A confirmation will follow by e-mail to {address}. Press Ctrl+N to write "
-            "another message, or Ctrl+Q to quit."
+            "as it arrived. A confirmation will follow by e-mail to {address}. "
+            "Press Ctrl+N to write another message, or Ctrl+Q to quit."
         )
         assert said(done, org="DeclaCare", address="") in screen_text(app)
         if language == "nl":  # really Dutch, in the words of the seed

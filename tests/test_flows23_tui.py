@@ -125,9 +125,9 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await pilot.press("enter")  # done with attachments
         await pilot.press("enter")  # send
         await wait_for_workers(pilot)
-        assert said(
-            "Your reply was sent to {org}, encrypted.", org="DeclaCare"
-        ) in screen_text(recipient)
+        assert said("Your reply was sent to {org}, encrypted.", org="DeclaCare") in screen_text(
+            recipient
+        )
         replied_at = clock.now
 
     # Staff again: the reply in the inbox, Sent shows opened and replied with their times.

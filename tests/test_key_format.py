@@ -214,3 +214,87 @@ def test_a_format_2_content_key_wrap_made_by_hand_opens() -> None:
     assert private.unwrap(wrapped, labels.content_key_v2("m", "c", "in", None)) == b"k" * 32
     with pytest.raises(CannotOpen):
         private.unwrap(wrapped, labels.content_key_v2("m", "other", "in", None))
+
+
+def test_every_staff_lifecycle_label_is_its_string() -> None:
+    """Issue 14: format 3 of a staff row, staff invitations, the rotation row, the pin."""
+    assert labels.staff_own_key("s") == b"veilig/v2/staff-own-key\0\0\0\1s"
+    assert labels.staff_mailbox_key("s", "mb") == b"veilig/v2/staff-mailbox-key\0\0\0\1s\0\0\0\2mb"
+    assert labels.staff_invitation("i") == b"veilig/v2/staff-invitation\0\0\0\1i"
+    assert labels.staff_invitation_wrap("i", "s", "mb", "admin") == (
+        b"veilig/v2/staff-invitation-wrap\0\0\0\1i\0\0\0\1s\0\0\0\2mb\0\0\0\5admin"
+    )
+    assert labels.rotation_old_key("r", "mb") == b"veilig/v2/rotation-old-key\0\0\0\1r\0\0\0\2mb"
+    assert (labels.STAFF_PIN, labels.STAFF_INVITATION_CODE) == (
+        "staff-key",
+        "staff-invitation-code",
+    )
+
+
+def test_a_format_3_staff_row_made_by_hand_opens() -> None:
+    """Format 3: the password wrap (format 2's envelope) holds the person's own hybrid
+    private key, bound to ``staff_own_key``; the mailbox key is HPKE-wrapped to their own
+    public key with ``staff_mailbox_key`` as info; role and public key are pinned with
+    the tag ("staff-key", id, role, public key in hex)."""
+    import hashlib
+    import hmac
+
+    from core.models import Role, StaffMember
+    from core.pins import is_staff_pinned
+    from core.staff_keys import open_mailbox_key
+
+    root = secrets.token_bytes(32)
+    server = ServerSecret(root)
+    own, mailbox = MailboxPrivateKey.generate(), MailboxPrivateKey.generate()
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    head = struct.pack(">BIIB16s12s", 2, 1, 8, 1, salt, nonce)
+    stretched = Argon2id(salt=salt, length=32, iterations=1, lanes=1, memory_cost=8).derive(b"pw")
+    key = hkdf(stretched, b"veilig/v2/peppered-password", salt=hkdf(root, b"veilig/v2/pepper"))
+    binding = b"veilig/v2/staff-own-key\0\0\0\1s"
+    key_wrap = head + AESGCM(key).encrypt(nonce, own.raw_bytes(), head + binding)
+    mailbox_wrap = own.public_key().wrap(mailbox.raw_bytes(), labels.staff_mailbox_key("s", "mb"))
+    public = own.public_key().raw
+    tag = hmac.new(hkdf(root, b"veilig/v1/tags"), digestmod=hashlib.sha256)
+    for part in ("staff-key", "s", "admin", public.hex()):
+        tag.update(len(part.encode()).to_bytes(4, "big") + part.encode())
+    staff = StaffMember(
+        "mb",
+        "a@x.nl",
+        key_wrap,
+        b"",
+        created_at=None,  # type: ignore[arg-type]
+        role=Role.ADMIN,
+        public_key=public,
+        mailbox_wrap=mailbox_wrap,
+        pin=tag.digest(),
+        id="s",
+    )
+
+    assert open_mailbox_key(staff, Password("pw"), server).raw_bytes() == mailbox.raw_bytes()
+    assert is_staff_pinned(server, staff)
+    with pytest.raises(CannotOpen):
+        open_mailbox_key(staff, Password("pw"), ServerSecret(secrets.token_bytes(32)))
+
+
+def test_a_staff_invitation_wrap_made_by_hand_opens_with_both_codes_and_the_pepper() -> None:
+    """The key: HKDF-SHA256 of (2-byte length of the invitation code ‖ invitation code ‖
+    hand-over code), the pepper as salt, ``staff_invitation`` as info; the wrap: nonce ‖
+    AES-256-GCM with ``staff_invitation_wrap`` as associated data."""
+    from core.keys import staff_invitation_key
+
+    root = secrets.token_bytes(32)
+    code, handover = secrets.token_bytes(20), secrets.token_bytes(10)
+    key = hkdf(
+        b"\0\x14" + code + handover,
+        b"veilig/v2/staff-invitation\0\0\0\1i",
+        salt=hkdf(root, b"veilig/v2/pepper"),
+    )
+    binding = labels.staff_invitation_wrap("i", "s", "mb", "staff")
+    by_hand = nonce_and_gcm(key, b"mailbox key", binding)
+
+    made = staff_invitation_key(code, handover, ServerSecret(root).pepper(), "i")
+    assert made.unwrap(by_hand, binding) == b"mailbox key"
+    stranger = ServerSecret(secrets.token_bytes(32)).pepper()
+    other = staff_invitation_key(code, handover, stranger, "i")
+    with pytest.raises(CannotOpen):
+        other.unwrap(by_hand, binding)

@@ -28,6 +28,7 @@ from core.policy import DEFAULT_POLICY
 from core.recipient import MessageUnavailable, Recipient
 from core.recovery import open_mailbox
 from core.sealing import Draft
+from core.staff import is_admin
 from tests.conftest import make_settings, sms_code
 from tui.factory import make_context
 
@@ -55,13 +56,18 @@ def test_an_old_home_opens_and_is_brought_to_the_new_formats(old_home) -> None:
 
     ctx = make_context(make_settings(home), policy=DEFAULT_POLICY.with_cheap_kdf(), clock=clock)
 
-    # The migration: every row re-sealed or tagged with server.key (0004), and on to head.
+    # The migrations: every row re-sealed or tagged with server.key (0004); the one staff
+    # member an admin, enrolled, the wrap still the mailbox key itself (staff lifecycle);
+    # and on to head.
     from alembic.script import ScriptDirectory
 
     from storage.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert rows(home, "SELECT version_num FROM alembic_version") == [(head,)]
+    assert rows(home, "SELECT role, enrolled_at IS NOT NULL, length(public_key) FROM staff") == [
+        ("admin", 1, 0)
+    ]
     assert rows(home, "SELECT DISTINCT binding_format FROM message") == [(1,)]
     assert all(mac for (mac,) in rows(home, "SELECT origin_mac FROM message"))
     with ctx.repo.transaction() as tx:
@@ -69,10 +75,13 @@ def test_an_old_home_opens_and_is_brought_to_the_new_formats(old_home) -> None:
         assert mailbox is not None and is_pinned(ctx.secret, mailbox)
         assert ctx.audit.verify(tx) == []
 
-    # The first log-in opens the old wrap and re-wraps it with the pepper.
+    # The first log-in opens the old wrap and re-wraps it with the pepper: the person's
+    # own key under the password, the mailbox key wrapped to it (format 3), pinned.
     totp = pyotp.TOTP(str(facts["totp_secret"]))
     desk = Desk.login(ctx, "desk@declacare.nl", str(facts["password"]), totp.at(clock.now))
     assert rows(home, "SELECT substr(key_wrap, 1, 1) FROM staff") == [(b"\x02",)]
+    assert desk.staff.public_key and desk.staff.mailbox_wrap
+    assert is_admin(ctx, desk.staff)
     clock.advance(seconds=30)
     desk = Desk.login(ctx, "desk@declacare.nl", str(facts["password"]), totp.at(clock.now))
 

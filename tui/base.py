@@ -17,7 +17,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.errors import CannotOpen, CodeRejected, KeyDamaged, RateLimited, VeiligError
+from core.errors import (
+    CannotOpen,
+    CodeRejected,
+    KeyDamaged,
+    RateLimited,
+    SessionEnded,
+    VeiligError,
+)
 from core.i18n import _, ngettext
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,14 @@ class BaseScreen(Screen[None]):
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
+        if isinstance(error, SessionEnded):
+            # Removed, reset, a new password elsewhere, a new mailbox key: the key is
+            # gone (core.session); back to the log-in, nothing unlocked left on screen.
+            lock_up = getattr(self.app, "lock_up", None)
+            if callable(lock_up):
+                lock_up()
+            self.app.notify(str(error), severity="warning", timeout=NOTICE_SECONDS, markup=False)
+            return
         if isinstance(error, VeiligError):
             text = self.explain(error)
         else:

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING
 from core.config import Settings
 from core.errors import VeiligError
 from core.i18n import _, format_datetime, use_language
-from tui import evidence_cli
+from tui import admin, evidence_cli
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from core.context import Context
 
 OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due mail
 
@@ -81,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--org", required=True, help=_("name of the organisation"))
     init.add_argument("--mailbox", required=True, help=_("e-mail address of the mailbox"))
     init.add_argument("--staff", required=True, help=_("e-mail address of the first staff member"))
+    init.add_argument("--name", default="", help=_("the first staff member's name"))
 
     _command(sub, "start", _("write a secure message to the organisation (guests)"))
 
@@ -120,14 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
-    staff = _command(sub, "staff", _("staff members' SSH keys; unlock an account"))
-    staff.add_argument(
-        "action",
-        choices=["add-key", "unlock"],
-        help=_("add-key: register an SSH key; unlock: after too many failed log-ins"),
-    )
-    staff.add_argument("email", help=_("the staff member's e-mail address"))
-    staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
+    admin.add_parsers(sub, _command)  # staff, recover, mailbox
 
     evidence_cli.add_parsers(sub, _command)  # audit, purge, retention, keys, verify, proof, …
 
@@ -211,6 +204,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         org_name=args.org,
         mailbox=args.mailbox,
         staff_email=args.staff,
+        staff_name=args.name,
         password=_read_password(),
         show=show,
     )
@@ -294,47 +288,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         hub.areas.close()
     return 0
 
-
-def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from tui.factory import make_context
-    from tui.ssh.keys import add_staff_key
-
-    ctx = make_context(settings)
-    email = args.email.strip().casefold()
-    with ctx.repo.transaction() as tx:
-        if tx.staff_by_email(email) is None:
-            raise VeiligError(_("There is no staff member {email}.").format(email=email))
-    if args.action == "unlock":
-        return _unlock_staff(ctx, email)
-    if not args.keyfile:
-        raise VeiligError(_("Which key file? veilig staff add-key EMAIL KEYFILE"))
-    try:
-        text = Path(args.keyfile).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
-    fingerprint = add_staff_key(settings.home, email, text)
-    from core.audit import Action
-
-    with ctx.repo.transaction() as tx:
-        detail = f"staff:{email} {fingerprint}"
-        ctx.audit.append(tx, evidence_cli.operator_name(), Action.STAFF_KEY_ADDED, detail=detail)
-    done = _("Key {fingerprint} now signs in as {email}.")
-    print(done.format(fingerprint=fingerprint, email=email))
-    return 0
-
-
-def _unlock_staff(ctx: Context, email: str) -> int:
-    """Someone with the host's shell (the operator) lets a locked account log in again."""
-    from core.lockout import unlock_staff
-
-    with ctx.repo.transaction() as tx:
-        done = unlock_staff(ctx, tx, evidence_cli.operator_name(), email)
-    if done:
-        print(_("{email} can log in again.").format(email=email))
-    else:
-        print(_("{email} is not locked.").format(email=email))
     return 0
 
 
@@ -436,7 +389,9 @@ COMMANDS = {
     "desk": cmd_desk,
     "guest": cmd_guest,
     "serve": cmd_serve,
-    "staff": cmd_staff,
+    "staff": admin.cmd_staff,
+    "recover": admin.cmd_recover,
+    "mailbox": admin.cmd_mailbox,
     "outbox": cmd_outbox,
     "demo": cmd_demo,
 } | evidence_cli.COMMANDS

@@ -68,6 +68,9 @@ class OpenLater:
         with self.open().transaction() as tx:
             yield tx
 
+    def scrub(self) -> None:
+        self.open().scrub()
+
 
 def make_context(
     settings: Settings,
@@ -112,6 +115,7 @@ def init_home(
     mailbox: str,
     staff_email: str,
     password: str,
+    staff_name: str = "",
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
     show: Callable[[InitResult], None] | None = None,
@@ -136,6 +140,7 @@ def init_home(
         org_name=org_name,
         mailbox_address=mailbox,
         staff_email=staff_email,
+        staff_name=staff_name,
         password=password,
         show=show,
     )

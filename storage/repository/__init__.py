@@ -20,6 +20,7 @@ from storage.repository.conversations import ConversationQueries
 from storage.repository.holds import HoldQueries
 from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
+from storage.repository.rotation import RotationQueries
 from storage.repository.rows import SIMPLE_ROWS
 from storage.repository.staff import StaffQueries
 
@@ -34,6 +35,7 @@ class SqlTransaction(
     OutboxQueries,
     AuditQueries,
     HoldQueries,
+    RotationQueries,
 ):
     """``core.ports.Transaction`` over one SQLAlchemy session."""
 
@@ -75,3 +77,23 @@ class SqlRepository:
                     # disk) must not make the caller undo what is stored (core.store
                     # would give up the blobs of a stored message). The kind only.
                     log.error("after-commit hook failed: %s", type(exc).__name__)
+
+    def scrub(self) -> None:
+        """Leave no copy of deleted or overwritten rows in the database's files: SQLite
+        zeroes what it frees (``secure_delete``, storage.db) but keeps older versions of
+        pages in its write-ahead log until a checkpoint; this one writes them back and
+        truncates the log. A session still reading an old snapshot keeps the log in use:
+        then the rest goes at the next checkpoint. Elsewhere (PostgreSQL) old row versions
+        are the server's to vacuum (docs/SECURITY.md)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        # Outside a transaction (the driver's own connection is in autocommit: storage.db);
+        # inside one, this connection would itself be a reader that keeps the log.
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            raw.close()

@@ -18,12 +18,15 @@ from core.models import (
     Invitation,
     LoginFailure,
     Mailbox,
+    MailboxRotation,
     Method,
     Organisation,
     OutboxItem,
     Participant,
     ParticipantKey,
     Purpose,
+    Role,
+    StaffInvitation,
     StaffMember,
 )
 from storage.tables import (
@@ -33,11 +36,13 @@ from storage.tables import (
     HoldRow,
     InvitationRow,
     LoginFailureRow,
+    MailboxRotationRow,
     MailboxRow,
     OrganisationRow,
     OutboxRow,
     ParticipantKeyRow,
     ParticipantRow,
+    StaffInvitationRow,
     StaffRow,
 )
 
@@ -55,6 +60,8 @@ SIMPLE_ROWS: dict[type, type[SQLModel]] = {
     AuditEntry: AuditRow,
     LoginFailure: LoginFailureRow,
     Hold: HoldRow,
+    StaffInvitation: StaffInvitationRow,
+    MailboxRotation: MailboxRotationRow,
 }
 
 
@@ -79,6 +86,12 @@ def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE changed (``Session.execute`` gives a
     CursorResult for those, typed as the general Result)."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def staff_member(row: StaffRow) -> StaffMember:
+    data = row.model_dump()
+    data["role"] = Role(row.role)
+    return StaffMember(**data)
 
 
 def participant(row: ParticipantRow) -> Participant:

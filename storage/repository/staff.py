@@ -1,4 +1,5 @@
-"""The organisation, its mailbox, its staff and their failed log-ins (``StaffRecords``)."""
+"""The organisation, its mailbox, its staff, their invitations and failed log-ins
+(``StaffRecords``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from datetime import datetime
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from core.models import Mailbox, Organisation, StaffMember
-from storage.repository.rows import SessionBound, update_row
-from storage.tables import LoginFailureRow, MailboxRow, OrganisationRow, StaffRow
+from core.models import Mailbox, Organisation, StaffInvitation, StaffMember
+from storage.repository.rows import SessionBound, rowcount, staff_member, update_row
+from storage.tables import (
+    LoginFailureRow,
+    MailboxRow,
+    OrganisationRow,
+    StaffInvitationRow,
+    StaffRow,
+)
 
 
 class StaffQueries(SessionBound):
@@ -29,11 +36,52 @@ class StaffQueries(SessionBound):
 
     def staff_by_email(self, email: str) -> StaffMember | None:
         row = self.session.exec(select(StaffRow).where(StaffRow.email == email)).first()
-        return StaffMember(**row.model_dump()) if row else None
+        return staff_member(row) if row else None
 
-    def staff_member(self, staff_id: str) -> StaffMember | None:
+    def staff(self, staff_id: str) -> StaffMember | None:
         row = self.session.get(StaffRow, staff_id)
-        return StaffMember(**row.model_dump()) if row else None
+        return staff_member(row) if row else None
+
+    def all_staff(self) -> list[StaffMember]:
+        rows = self.session.exec(
+            select(StaffRow).order_by(col(StaffRow.created_at), col(StaffRow.email))
+        ).all()
+        return [staff_member(r) for r in rows]
+
+    def staff_invitation_by_tag(self, code_tag: str) -> StaffInvitation | None:
+        row = self.session.exec(
+            select(StaffInvitationRow).where(StaffInvitationRow.code_tag == code_tag)
+        ).first()
+        return StaffInvitation(**row.model_dump()) if row else None
+
+    def staff_invitations(self) -> list[StaffInvitation]:
+        rows = self.session.exec(
+            select(StaffInvitationRow).order_by(col(StaffInvitationRow.created_at))
+        ).all()
+        return [StaffInvitation(**r.model_dump()) for r in rows]
+
+    def destroy_staff_invitation(self, invitation_id: str) -> bool:
+        result = self.session.execute(
+            delete(StaffInvitationRow).where(col(StaffInvitationRow.id) == invitation_id)
+        )
+        return rowcount(result) > 0
+
+    def destroy_staff_invitations(self, staff_id: str) -> int:
+        result = self.session.execute(
+            delete(StaffInvitationRow).where(col(StaffInvitationRow.staff_id) == staff_id)
+        )
+        return rowcount(result)
+
+    def count_staff_invitation_failure(self, invitation_id: str) -> int:
+        self.session.execute(
+            update(StaffInvitationRow)
+            .where(col(StaffInvitationRow.id) == invitation_id)
+            .values(attempts=col(StaffInvitationRow.attempts) + 1)
+        )
+        found = self.session.exec(
+            select(StaffInvitationRow.attempts).where(StaffInvitationRow.id == invitation_id)
+        ).first()
+        return found if found is not None else 0
 
     def save_staff(self, staff: StaffMember) -> None:
         update_row(self.session, StaffRow, staff.id, staff)

@@ -29,6 +29,7 @@ class InboxScreen(TableScreen):
         Binding("ctrl+n", "compose", _("New message"), id="new"),
         Binding("ctrl+t", "sent", _("Sent"), id="sent"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
+        Binding("f2", "password", _("Password"), id="password"),
         # priority: the table would take ← and → for its (row) cursor otherwise.
         Binding("left", "newer", _("Newer"), id="newer", priority=True),
         Binding("right", "older", _("Older"), id="older", priority=True),
@@ -157,3 +158,8 @@ class InboxScreen(TableScreen):
 
     def action_sent(self) -> None:
         self.app.push_screen(SentScreen(self.desk))
+
+    def action_password(self) -> None:
+        from tui.desk.password import PasswordScreen
+
+        self.app.push_screen(PasswordScreen(self.desk))

@@ -74,3 +74,27 @@ def add_staff_key(home: Path, email: str, public_key_text: str) -> str:
         with os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(f"{fingerprint} {email}\n")
     return fingerprint
+
+
+def remove_staff_keys(home: Path, email: str) -> int:
+    """Delete every SSH key of a staff account (``veilig staff remove``); how many. The
+    file is written anew and renamed over the old one: never half a file."""
+    path = home / "ssh" / STAFF_KEYS
+    if not path.exists():
+        return 0
+    kept, gone = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not line.startswith("#") and parts[1] == email:
+            gone += 1
+        else:
+            kept.append(line + "\n")
+    if gone:
+        tmp = path.with_name(f".{STAFF_KEYS}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(kept)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    return gone

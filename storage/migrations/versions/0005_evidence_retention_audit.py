@@ -25,7 +25,7 @@ from alembic import op
 
 import storage.tables
 
-revision = "0007_evidence_retention_audit"
+revision = "0005_evidence_retention_audit"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
