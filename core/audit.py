@@ -39,6 +39,10 @@ class Action(StrEnum):
     REVOKE = "revoke"
     NOTIFICATION_DELIVERED = "notification.delivered"
     NOTIFICATION_FAILED = "notification.failed"
+    # `veilig serve ssh`: a staff key named its account (detail: its SHA256 fingerprint),
+    # or a registered key was refused because its account is gone.
+    SSH_KEY_ACCEPTED = "ssh.key.accepted"
+    SSH_KEY_REFUSED = "ssh.key.refused"
 
 
 GENESIS = bytes(32)

@@ -67,9 +67,7 @@ def new_content_key() -> ContentKey:
 
 
 def _item_key(content_key: ContentKey, salt: bytes, context: bytes) -> AESGCM:
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=salt, info=labels.stream(context)
-    )
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=labels.stream(context))
     return AESGCM(hkdf.derive(content_key))
 
 

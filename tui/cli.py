@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     opener.add_argument("reference", nargs="?", help=_("the reference from the e-mail"))
 
     desk = sub.add_parser("desk", help=_("the support desk: read, reply, send (staff)"))
-    desk.add_argument("--email", default="", help=_("fill in this staff e-mail address"))
+    desk.add_argument(
+        "--email",
+        default="",
+        help=_("log in only as this staff member (the account an SSH key opens)"),
+    )
 
     sub.add_parser("guest", help=_("write to us or open a secure message (guests over SSH)"))
 
@@ -74,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, help=_("port to listen on (default: ssh 2222, web 8080)")
     )
     serve.add_argument(
-        "--public-host", help=_("host name that users type (shown in the file commands)")
+        "--public-host",
+        help=_("ssh: host name that people type (in the file commands and the e-mails)"),
     )
     serve.add_argument(
         "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
@@ -94,9 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
-    staff.add_argument("action", choices=["add-key"], help=_("add-key: register an SSH key"))
-    staff.add_argument("email", help=_("the staff member's e-mail address"))
-    staff.add_argument("keyfile", help=_("the public key file, e.g. id_ed25519.pub"))
+    staff.add_argument(
+        "action",
+        choices=["add-key", "keys"],
+        help=_("add-key EMAIL KEYFILE: register an SSH key; keys: list them (or --remove one)"),
+    )
+    staff.add_argument("email", nargs="?", help=_("the staff member's e-mail address"))
+    staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
+    staff.add_argument(
+        "--remove", metavar="FINGERPRINT", help=_("keys: remove this key (SHA256:…)")
+    )
 
     audit = sub.add_parser("audit", help=_("the audit log"))
     audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
@@ -221,6 +233,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import socket
     from pathlib import Path
 
+    from core.mail import WaysIn
     from tui.factory import make_context
     from tui.ssh.files import FileAreas
     from tui.ssh.server import Hub, host_fingerprint, start_server, stop_server
@@ -229,10 +242,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     public = args.public_host or (socket.getfqdn() if args.host in ("0.0.0.0", "::") else args.host)  # noqa: S104
+    if args.public_host:
+        WaysIn(ssh=public)  # the e-mails will name it: refuse one that is not a host name
     hub = Hub(
         home=settings.home,
         areas=FileAreas(Path(args.files) if args.files else None),
         public_host=public,
+        settings=settings,
+        advertise=bool(args.public_host),
     )
 
     async def run() -> None:
@@ -261,16 +278,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from tui.factory import make_context
-    from tui.ssh.keys import add_staff_key
 
     ctx = make_context(settings)
+
+    def exists(email: str) -> bool:
+        with ctx.repo.transaction() as tx:
+            return tx.staff_by_email(email) is not None
+
+    if args.action == "keys":
+        return _staff_keys(args, settings, exists)
+    from pathlib import Path
+
+    from tui.ssh.keys import add_staff_key
+
+    if not (args.email and args.keyfile):
+        raise VeiligError(_("Which account and key? veilig staff add-key EMAIL KEYFILE"))
     email = args.email.strip().casefold()
-    with ctx.repo.transaction() as tx:
-        if tx.staff_by_email(email) is None:
-            raise VeiligError(_("There is no staff member {email}.").format(email=email))
+    if not exists(email):
+        raise VeiligError(_("There is no staff member {email}.").format(email=email))
     try:
         text = Path(args.keyfile).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -278,6 +304,33 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     fingerprint = add_staff_key(settings.home, email, text)
     done = _("Key {fingerprint} now signs in as {email}.")
     print(done.format(fingerprint=fingerprint, email=email))
+    return 0
+
+
+def _staff_keys(args: argparse.Namespace, settings: Settings, exists: Callable[[str], bool]) -> int:
+    """`veilig staff keys [EMAIL]`: every registered key and the account it opens;
+    `--remove FINGERPRINT` forgets one."""
+    from tui.ssh.keys import remove_staff_key, staff_keys_listed
+
+    if args.remove:
+        account = remove_staff_key(settings.home, args.remove)
+        if account is None:
+            raise VeiligError(
+                _("No key {fingerprint} is registered.").format(fingerprint=args.remove)
+            )
+        print(
+            _("Key {fingerprint} removed; it no longer signs in as {email}.").format(
+                fingerprint=args.remove.strip(), email=account
+            )
+        )
+        return 0
+    wanted = args.email.strip().casefold() if args.email else None
+    rows = [row for row in staff_keys_listed(settings.home, exists) if wanted in (None, row[1])]
+    if not rows:
+        print(_("No SSH keys are registered."))
+    gone = _("(no such staff member: refused)")
+    for fingerprint, email, live in rows:
+        print(f"{fingerprint}  {email}" if live else f"{fingerprint}  {email}  {gone}")
     return 0
 
 

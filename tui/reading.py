@@ -88,7 +88,8 @@ class ReadingScreen(WritingScreen):
         if step is ReadStep.READ:
             self.focus_next()
         elif step is ReadStep.SAVE:
-            self.ask_line(_("Folder to save the attachments in"), str(self.save_folder()))
+            folder = self.save_folder()
+            self.ask_line(_("Folder to save the attachments in"), self.shown_path(folder))
             if ask and self.ASK_SAVE:
                 self.chat.say(_(self.ASK_SAVE))
         else:
@@ -96,7 +97,11 @@ class ReadingScreen(WritingScreen):
 
     def answer(self, step: Step, text: str) -> None:
         if step is ReadStep.SAVE:
-            self.save_attachments(Path(text.strip() or ".").expanduser())
+            transfer = self.ctx.transfer
+            if transfer is not None:  # over SSH: named as in the file area, as sftp shows it
+                self.save_attachments(transfer.typed_folder(text))
+            else:
+                self.save_attachments(Path(text.strip() or ".").expanduser())
         else:
             super().answer(step, text)
 
@@ -147,8 +152,8 @@ class ReadingScreen(WritingScreen):
         transfer = self.ctx.transfer
         if transfer is not None and transfer.in_browser:
             return path.name
-        if transfer is not None and path.is_relative_to(transfer.root):
-            return str(path.relative_to(transfer.root))
+        if transfer is not None:
+            return transfer.shown(path)
         return str(path)
 
     def say_download_hint(self, paths: Sequence[Path] = ()) -> None:

@@ -14,7 +14,7 @@ from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _
-from core.policy import Policy
+from core.policy import DEFAULT_POLICY, Policy
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:
@@ -30,17 +30,41 @@ class LiteralInput(Input):
     such character becomes its visible placeholder as it comes in (not dropped: the
     person sees what they pasted). Passwords use a plain masked Input: they are never
     drawn and must stay exactly as typed.
+
+    It also takes at most ``max_length`` characters (a policy number): a paste beyond
+    that is cut where the field is full, instead of a megabyte redrawn at every blink.
     """
 
+    def __init__(
+        self, *args: object, max_length: int = DEFAULT_POLICY.field_max_chars, **kwargs: object
+    ) -> None:
+        super().__init__(*args, max_length=max_length, **kwargs)  # type: ignore[arg-type]
+
     def replace(self, text: str, start: int, end: int) -> None:
-        super().replace(literal(text), start, end)
+        text = literal(text)
+        if self.max_length:
+            start, end = sorted((max(0, start), min(len(self.value), end)))
+            text = text[: max(self.max_length - len(self.value) + (end - start), 0)]
+        super().replace(text, start, end)
 
 
 class LiteralTextArea(TextArea):
-    """A TextArea with the same rule as :class:`LiteralInput`; line breaks and tabs stay."""
+    """A TextArea with the same rules as :class:`LiteralInput` (line breaks and tabs stay),
+    and at most ``max_length`` characters."""
+
+    def __init__(
+        self, *args: object, max_length: int = DEFAULT_POLICY.body_max_chars, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.max_length = max_length
 
     def edit(self, edit: Edit) -> EditResult:
-        return super().edit(replace(edit, text=literal(edit.text, multiline=True)))
+        text = literal(edit.text, multiline=True)
+        if self.max_length:
+            top, bottom = sorted((edit.from_location, edit.to_location))
+            kept = len(self.text) - len(self.get_text_range(top, bottom))
+            text = text[: max(self.max_length - kept, 0)]
+        return super().edit(replace(edit, text=text))
 
 
 class Bubble(Static):

@@ -26,6 +26,7 @@ from core.display import human_size
 from core.errors import InvalidInput
 from core.i18n import N_, _, ngettext
 from core.sealing import Draft, Progress
+from core.transfer import TransferArea
 from tui.chat import ChatScreen
 from tui.file_picker import FilePicker
 
@@ -35,6 +36,16 @@ WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
     WriteStep.CONFIRM: ("files", "buttons"),
     WriteStep.SENDING: ("progress",),
 }
+
+
+def ssh_upload_hint(transfer: TransferArea) -> str:
+    """Over SSH: how to put a file from your own computer into this session."""
+    return _(
+        "You are connected over SSH. To attach a file from your own computer, open "
+        "a second terminal there and type:\n{command}\nThen type the file's name "
+        "here, or press Ctrl+O. Only this session can use this login.\n"
+        "Or with sftp: {sftp} (then: put FILE upload/)"
+    ).format(command=transfer.upload_command(), sftp=transfer.sftp_command())
 
 
 # The keys of writing; each dialog lists them in its BINDINGS, in its own order.
@@ -207,15 +218,7 @@ class WritingScreen(ChatScreen):
                 "notice",
             )
             return
-        self.chat.say(
-            _(
-                "You are connected over SSH. To attach a file from your own computer, open "
-                "a second terminal there and type:\n{command}\nThen type the file's name "
-                "here, or press Ctrl+O. Only this session can use this login.\n"
-                "Or with sftp: {sftp} (then: put FILE upload/)"
-            ).format(command=transfer.upload_command(), sftp=transfer.sftp_command()),
-            "notice",
-        )
+        self.chat.say(ssh_upload_hint(transfer), "notice")
 
     def clear_draft(self) -> None:
         self.body.text = ""

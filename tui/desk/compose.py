@@ -21,6 +21,7 @@ from core.sealing import Draft
 from tui.base import BaseScreen
 from tui.desk.confirm import ConfirmScreen
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
+from tui.writing import ssh_upload_hint
 
 
 class ComposeScreen(BaseScreen):
@@ -72,6 +73,10 @@ class ComposeScreen(BaseScreen):
             yield Label(_("Message"))
             yield LiteralTextArea(id="compose-body", tab_behavior="focus", compact=True)
             yield Label(_("Attach a file: type its path and press Enter (Delete removes one)"))
+            transfer = self.desk.ctx.transfer
+            if transfer is not None and not transfer.in_browser:
+                # Over SSH the files are on the person's own computer: say how they come.
+                yield Static(plain(ssh_upload_hint(transfer), multiline=True), id="upload-hint")
             yield LiteralInput(id="attach", compact=True)
             yield AttachmentList(id="files")
             yield Static("", id="error")

@@ -1,0 +1,262 @@
+"""What the tests of ``veilig serve ssh`` share: a real server on 127.0.0.1, real SSH
+clients (asyncssh, and OpenSSH's own ``ssh``/``scp``), a terminal emulator that reads
+the screen, and a second staff member made as ``veilig staff add`` will make one."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email
+import json
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncssh
+import pyotp
+import pyte
+import pytest
+
+from core.policy import Policy
+from core.setup import InitResult
+
+WIDTH, HEIGHT = 100, 32
+TIMEOUT = 30.0  # the whole Python/Textual start-up of a process on a busy machine
+ENTER, CTRL_S, CTRL_D, CTRL_N, CTRL_O, CTRL_Q = b"\r", b"\x13", b"\x04", b"\x0e", b"\x0f", b"\x11"
+TAB, SHIFT_TAB, ESCAPE = b"\t", b"\x1b[Z", b"\x1b"
+OPENSSH = shutil.which("ssh")
+SCP = shutil.which("scp")
+
+
+class Terminal(asyncssh.SSHClientSession[bytes]):
+    """The client's terminal: what the app draws goes into a VT emulator (pyte)."""
+
+    def __init__(self) -> None:
+        self.screen = pyte.Screen(WIDTH, HEIGHT)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()
+        self.chan: asyncssh.SSHClientChannel[bytes] | None = None
+        self.closed = asyncio.Event()
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:  # type: ignore[override]
+        self.chan = chan
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self.raw += data
+        self.stream.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def flat(self) -> str:
+        """The screen as running text: bubble edges and line wraps gone, so that a
+        command the dialog wraps over two lines is found whole."""
+        text = self.text().translate({ord(c): " " for c in "▊▎▔▁"})
+        return " ".join(text.split())
+
+    async def wait_for(self, text: str, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{self.text()}")
+            await asyncio.sleep(0.05)
+
+    async def wait_for_flat(self, text: str, timeout: float = TIMEOUT) -> None:
+        wanted = " ".join(text.split())
+        deadline = time.monotonic() + timeout
+        while wanted not in self.flat():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{self.text()}")
+            await asyncio.sleep(0.05)
+
+    async def type(self, text: str, *, enter: bool = False) -> None:
+        assert self.chan is not None
+        self.chan.write(text.encode() + (b"\r" if enter else b""))
+        await asyncio.sleep(0.05)  # let the app take the keys one burst at a time
+
+    async def key(self, raw: bytes) -> None:
+        assert self.chan is not None
+        self.chan.write(raw)
+        await asyncio.sleep(0.05)
+
+    def burst(self, raw: bytes) -> None:
+        """Bytes in one write, as a fast typist's or a password manager's arrive."""
+        assert self.chan is not None
+        self.chan.write(raw)
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("VEILIG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LANG", "C.UTF-8")  # English screens; mail in Maildir, SMS in a file
+
+
+@pytest.fixture
+async def server(
+    initialised: tuple[Path, InitResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator:
+    """A real server on 127.0.0.1, any free port, areas under tmp_path."""
+    from tui.ssh.files import FileAreas
+    from tui.ssh.server import Hub, start_server, stop_server
+
+    home, _result = initialised
+    clean_environment(monkeypatch)
+    hub = Hub(home=home, areas=FileAreas(tmp_path / "areas"), public_host="127.0.0.1")
+    acceptor = await start_server(hub, "127.0.0.1", 0)
+    yield hub
+    await stop_server(hub, acceptor)
+
+
+@pytest.fixture
+async def start_hub(
+    initialised: tuple[Path, InitResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator:
+    """Start a server with a policy (and options) of the test's own; stopped at the end."""
+    from tui.ssh.files import FileAreas
+    from tui.ssh.server import Hub, start_server, stop_server
+
+    home, _result = initialised
+    clean_environment(monkeypatch)
+    running: list[tuple[Hub, asyncssh.SSHAcceptor]] = []
+
+    async def start(policy: Policy, **options: object) -> Hub:
+        options.setdefault("public_host", "127.0.0.1")
+        options.setdefault("areas", FileAreas(tmp_path / "areas"))
+        hub = Hub(home=home, policy=policy, **options)  # type: ignore[arg-type]
+        running.append((hub, await start_server(hub, "127.0.0.1", 0)))
+        return hub
+
+    yield start
+    for hub, acceptor in running:
+        await stop_server(hub, acceptor)
+
+
+async def connect(
+    hub, username: str = "guest", source: str | None = None, **options: object
+) -> asyncssh.SSHClientConnection:
+    """An asyncssh client; ``source`` picks the client's address (any of 127.0.0.0/8 on
+    Linux), so that one test can be several sources."""
+    options.setdefault("client_keys", None)
+    if source is not None:
+        options["local_addr"] = (source, 0)
+    return await asyncssh.connect(
+        "127.0.0.1",
+        hub.port,
+        username=username,
+        known_hosts=None,
+        agent_path=None,
+        **options,
+    )
+
+
+async def terminal(conn: asyncssh.SSHClientConnection, **options: object) -> Terminal:
+    _chan, term = await conn.create_session(
+        Terminal, term_type="xterm-256color", term_size=(WIDTH, HEIGHT), encoding=None, **options
+    )
+    return term
+
+
+def openssh_options(port: int, *, port_flag: str = "-p") -> list[str]:
+    """OpenSSH's client as a practitioner runs it, without prompts or a known_hosts file
+    (``port_flag="-P"`` for scp and sftp)."""
+    return [
+        port_flag,
+        str(port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-F",
+        "/dev/null",
+    ]
+
+
+def maildir_messages(home: Path) -> list[email.message.Message]:
+    folder = home / "mail" / "new"
+    if not folder.exists():
+        return []
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]
+
+
+async def e_mail_to(home: Path, to: str, subject_contains: str = "") -> email.message.Message:
+    found: list[email.message.Message] = []
+
+    def arrived() -> bool:
+        found[:] = [
+            m
+            for m in maildir_messages(home)
+            if m["To"] == to and subject_contains in str(m["Subject"])
+        ]
+        return bool(found)
+
+    await until(arrived, f"an e-mail to {to}")
+    return found[-1]
+
+
+async def e_mail_code(home: Path, to: str) -> str:
+    from tests.conftest import code_in
+
+    return code_in(await e_mail_to(home, to))
+
+
+async def sms_code_in_log(home: Path) -> str:
+    log = home / "sms.log"
+    await until(lambda: log.exists() and log.read_text().strip(), "the SMS")
+    body = json.loads(log.read_text().splitlines()[-1])["body"]
+    return body[:6]
+
+
+def add_staff_member(
+    home: Path, result: InitResult, email_address: str, password: str, policy: Policy
+) -> pyotp.TOTP:
+    """A second staff member with their own password and TOTP, given a wrap of the
+    mailbox key (opened here with the recovery key): what ``veilig staff add`` will do."""
+    from core import labels, two_factor
+    from core.keys import MailboxPrivateKey, Password
+    from core.models import StaffMember
+    from tests.conftest import make_settings
+    from tui.factory import make_context
+
+    ctx = make_context(make_settings(home), policy=policy)
+    with ctx.repo.transaction() as tx:
+        mailbox = tx.mailbox()
+        assert mailbox is not None
+        private = MailboxPrivateKey(
+            result.recovery_key.unwrap(mailbox.recovery_wrap, labels.recovery_wrap(mailbox.id))
+        )
+        secret = two_factor.new_secret()
+        staff = StaffMember(
+            mailbox_id=mailbox.id,
+            email=email_address,
+            key_wrap=b"",
+            totp_sealed=b"",
+            created_at=ctx.clock(),
+        )
+        staff.key_wrap = Password(password).wrap(
+            private.raw_bytes(), labels.staff_key(staff.id, mailbox.id), policy.argon2
+        )
+        staff.totp_sealed = two_factor.seal_secret(ctx.secret, secret, staff.id)
+        tx.add(staff)
+    return pyotp.TOTP(secret)
+
+
+def with_policy(policy: Policy, **changes: object) -> Policy:
+    return dataclasses.replace(policy, **changes)
