@@ -92,9 +92,12 @@ class Policy:
     # terminal plus scp/sftp per person). 40 terminal sessions in all bound the processes
     # to about 4.6 GB at 116 MB each (3 GB at the usual 75 MB own): a small office's
     # host, with room for the database and the desk; a care administration office rarely
-    # has more than a few practitioners connected at once.
+    # has more than a few practitioners connected at once. Guests (no authentication)
+    # may hold 32 of them: the other 8 stay for staff, whom a flood of guests from many
+    # addresses must not keep from their desk.
     ssh_connections_per_address: int = 8
     ssh_sessions_total: int = 40
+    ssh_guest_sessions_total: int = 32
     # A connection must open its session within 60 s of connecting (OpenSSH's
     # LoginGraceTime is 120 s; nobody types during the log-in here), or it is closed:
     # guests authenticate at once, so the log-in timeout alone never ends `ssh -N`.

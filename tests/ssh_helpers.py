@@ -121,28 +121,41 @@ async def server(
     await stop_server(hub, acceptor)
 
 
+class HubStarter:
+    """Starts servers with a policy (and options) of the test's own; ``stop`` one early,
+    the rest stop at the end of the test."""
+
+    def __init__(self, home: Path, areas_root: Path) -> None:
+        self.home = home
+        self.areas_root = areas_root
+        self.running: dict[int, tuple[object, asyncssh.SSHAcceptor]] = {}
+
+    async def __call__(self, policy: Policy, **options: object):
+        from tui.ssh.files import FileAreas
+        from tui.ssh.server import Hub, start_server
+
+        options.setdefault("public_host", "127.0.0.1")
+        options.setdefault("areas", FileAreas(self.areas_root))
+        hub = Hub(home=self.home, policy=policy, **options)  # type: ignore[arg-type]
+        self.running[id(hub)] = (hub, await start_server(hub, "127.0.0.1", 0))
+        return hub
+
+    async def stop(self, hub: object) -> None:
+        from tui.ssh.server import stop_server
+
+        hub, acceptor = self.running.pop(id(hub))
+        await stop_server(hub, acceptor)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 async def start_hub(
     initialised: tuple[Path, InitResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator:
-    """Start a server with a policy (and options) of the test's own; stopped at the end."""
-    from tui.ssh.files import FileAreas
-    from tui.ssh.server import Hub, start_server, stop_server
-
-    home, _result = initialised
+) -> AsyncIterator[HubStarter]:
     clean_environment(monkeypatch)
-    running: list[tuple[Hub, asyncssh.SSHAcceptor]] = []
-
-    async def start(policy: Policy, **options: object) -> Hub:
-        options.setdefault("public_host", "127.0.0.1")
-        options.setdefault("areas", FileAreas(tmp_path / "areas"))
-        hub = Hub(home=home, policy=policy, **options)  # type: ignore[arg-type]
-        running.append((hub, await start_server(hub, "127.0.0.1", 0)))
-        return hub
-
-    yield start
-    for hub, acceptor in running:
-        await stop_server(hub, acceptor)
+    starter = HubStarter(initialised[0], tmp_path / "areas")
+    yield starter
+    for hub in [hub for hub, _acceptor in starter.running.values()]:
+        await starter.stop(hub)
 
 
 async def connect(
@@ -170,9 +183,10 @@ async def terminal(conn: asyncssh.SSHClientConnection, **options: object) -> Ter
     return term
 
 
-def openssh_options(port: int, *, port_flag: str = "-p") -> list[str]:
+def openssh_options(port: int, *, port_flag: str = "-p", log_level: str = "ERROR") -> list[str]:
     """OpenSSH's client as a practitioner runs it, without prompts or a known_hosts file
-    (``port_flag="-P"`` for scp and sftp)."""
+    (``port_flag="-P"`` for scp and sftp; ``log_level="INFO"`` shows why it was
+    disconnected, as a person sees it)."""
     return [
         port_flag,
         str(port),
@@ -183,7 +197,7 @@ def openssh_options(port: int, *, port_flag: str = "-p") -> list[str]:
         "-o",
         "BatchMode=yes",
         "-o",
-        "LogLevel=ERROR",
+        f"LogLevel={log_level}",
         "-F",
         "/dev/null",
     ]

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -23,11 +24,16 @@ from tui.desk.confirm import ConfirmScreen
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
 from tui.writing import ssh_upload_hint
 
+NEXT_ON_ENTER = ("to", "name", "phone", "days", "subject")
+
 
 class ComposeScreen(BaseScreen):
     BINDINGS = [
         Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("ctrl+s", "send", _("Send securely"), id="send"),
+        # Enter in a field moves on before the keys after it are handed out (see
+        # VeiligApp's Tab), so fast typing lands in the next field, not this one.
+        Binding("enter", "next_field", show=False, priority=True),
     ]
 
     class Sent(Message):
@@ -115,8 +121,10 @@ class ComposeScreen(BaseScreen):
             ConfirmScreen(_("Discard this message? What you typed is lost.")), decided
         )
 
-    @on(Input.Submitted, "#to, #name, #phone, #days, #subject")
-    def next_field(self) -> None:
+    def action_next_field(self) -> None:
+        focused = self.focused
+        if not (isinstance(focused, Input) and focused.id in NEXT_ON_ENTER):
+            raise SkipAction()  # Enter does what it does there (attach, a new line, send)
         self.focus_next()
 
     @on(Input.Submitted, "#attach")

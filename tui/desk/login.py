@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -29,7 +30,12 @@ if TYPE_CHECKING:
 
 
 class LoginScreen(BaseScreen):
-    BINDINGS = [Binding("ctrl+q", "app.quit", _("Quit"), id="quit")]
+    BINDINGS = [
+        Binding("ctrl+q", "app.quit", _("Quit"), id="quit"),
+        # Enter in a field moves on before the keys after it are handed out (see
+        # VeiligApp's Tab): a code typed right after the password lands in its own field.
+        Binding("enter", "next_field", show=False, priority=True),
+    ]
 
     @dataclass
     class LoggedIn(Message):
@@ -60,13 +66,12 @@ class LoginScreen(BaseScreen):
     def on_mount(self) -> None:
         self.query_one("#password" if self.email else "#email", Input).focus()
 
-    @on(Input.Submitted, "#email")
-    def _to_password(self) -> None:
-        self.query_one("#password", Input).focus()
-
-    @on(Input.Submitted, "#password")
-    def _to_totp(self) -> None:
-        self.query_one("#totp", Input).focus()
+    def action_next_field(self) -> None:
+        following = {"email": "#password", "password": "#totp"}
+        focused = self.focused
+        if not (isinstance(focused, Input) and focused.id in following):
+            raise SkipAction()  # Enter does what it does there (log in, press)
+        self.set_focus(self.query_one(following[focused.id], Input))  # now, not after a refresh
 
     @on(Input.Submitted, "#totp")
     @on(Button.Pressed, "#login-button")

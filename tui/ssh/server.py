@@ -14,7 +14,8 @@ without a PTY (one line, then exit status 2), more than one terminal per connect
 and whatever goes beyond the limits in :mod:`core.policy` (counted per source: an IPv4
 address or an IPv6 /64): connections per source, connections that have not opened a
 session (per source and in all; each is closed when the log-in window ends without
-one), terminal sessions in all, file connections per session.
+one), terminal sessions in all (and of those, the places guests may take), file
+connections per session.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Hub:
     advertise: bool = False
     per_source: Counter[str] = field(default_factory=Counter)  # every connection
     waiting: Counter[str] = field(default_factory=Counter)  # those without a session yet
+    refusing: int = 0  # connections beyond the limits, until they hear why
     sessions: list[PtySession] = field(default_factory=list)
     _ctx: Context | None = None
 
@@ -122,6 +124,7 @@ class VeiligSSHServer(asyncssh.SSHServer):
         self.area: SessionArea | None = None
         self.terminals = 0
         self.deadline: asyncio.TimerHandle | None = None  # set while counted as waiting
+        self.refusal = ""  # why this connection is refused, said when it asks to log in
 
     # --- the connection ------------------------------------------------------------
 
@@ -142,14 +145,18 @@ class VeiligSSHServer(asyncssh.SSHServer):
             self.wait_for_a_session()
 
     def refuse(self, reason: str) -> None:
-        """Refuse this connection with a reason the client shows. Not at once: a
-        disconnect sent before our version line reaches OpenSSH as "banner line contains
-        invalid characters"; sent right after it, OpenSSH prints the reason."""
+        """Refuse this connection with a reason the client shows, once it asks to log in.
+        A disconnect before the key exchange reaches OpenSSH as "banner line contains
+        invalid characters" or a broken pipe; at the log-in, while the client waits for
+        an answer, OpenSSH prints the reason. Connections being refused are capped too
+        (a flood beyond that is cut off at once, without words)."""
         log.warning("ssh: refused %s: %s", self.address, reason)
         assert self.conn is not None
-        asyncio.get_running_loop().call_soon(
-            self.conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS, reason
-        )
+        if self.hub.refusing >= self.hub.policy.ssh_waiting_total:
+            self.conn.abort()
+            return
+        self.refusal = reason
+        self.hub.refusing += 1
 
     def wait_for_a_session(self) -> None:
         """Count this connection as waiting, and close it if it opens no session within
@@ -189,6 +196,9 @@ class VeiligSSHServer(asyncssh.SSHServer):
         self.wait_for_a_session()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.refusal:
+            self.hub.refusing -= 1
+            self.refusal = ""
         self.session_opened()  # no longer waiting
         if self.source:
             self._count_down(self.hub.per_source)
@@ -199,6 +209,9 @@ class VeiligSSHServer(asyncssh.SSHServer):
     # --- authentication --------------------------------------------------------------
 
     def begin_auth(self, username: str) -> bool:
+        if self.refusal and self.conn is not None:
+            self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, self.refusal)
+            return True
         if username.casefold() == GUEST:  # people type Guest, or their phone does
             self.role = GUEST
             return False  # no authentication: anyone may write to us
@@ -273,9 +286,10 @@ class VeiligSSHServer(asyncssh.SSHServer):
         self.terminals += 1
         self.session_opened()
         if self.role == GUEST:
-            args, who = ["guest"], GUEST
+            args, who = ["guest"], f"guest from {self.address}"
         else:
-            args, who = ["desk", "--email", self.staff_email], f"staff {self.staff_email}"
+            args = ["desk", "--email", self.staff_email]
+            who = f"staff {self.staff_email} from {self.address}"
         return PtySession(self.hub, args, who=who, ended=self.session_ended)
 
     def connection_requested(self, *args: object) -> bool:

@@ -112,7 +112,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         if self.term_type is None:
             self._refuse(_no_pty_message, 2)
             return
-        if len(self.hub.sessions) >= self.hub.policy.ssh_sessions_total:
+        if self.full():
             log.warning(
                 "ssh: refused a session for %s: %d running", self.who, len(self.hub.sessions)
             )
@@ -120,6 +120,19 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             return
         self.area = self.hub.areas.create()
         self.start_process()
+
+    def full(self) -> bool:
+        """Whether this session would go beyond the limits: all sessions, or (for a
+        guest) the places guests may take."""
+        policy, sessions = self.hub.policy, self.hub.sessions
+        if len(sessions) >= policy.ssh_sessions_total:
+            return True
+        guests = sum(1 for session in sessions if session.guest)
+        return self.guest and guests >= policy.ssh_guest_sessions_total
+
+    @property
+    def guest(self) -> bool:
+        return self.args[0] == "guest"
 
     def _refuse(self, message: Callable[[], str], status: int) -> None:
         """One line, in the client's language, and the exit status; no process."""
