@@ -30,25 +30,17 @@ OPENSSH = shutil.which("ssh")
 SCP = shutil.which("scp")
 
 
-class Terminal(asyncssh.SSHClientSession[bytes]):
-    """The client's terminal: what the app draws goes into a VT emulator (pyte)."""
+class Screen:
+    """What a terminal shows, kept by a VT emulator (pyte), and waiting for text on it."""
 
-    def __init__(self) -> None:
-        self.screen = pyte.Screen(WIDTH, HEIGHT)
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
+        self.screen = pyte.Screen(width, height)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
-        self.chan: asyncssh.SSHClientChannel[bytes] | None = None
-        self.closed = asyncio.Event()
 
-    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:  # type: ignore[override]
-        self.chan = chan
-
-    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+    def feed(self, data: bytes) -> None:
         self.raw += data
         self.stream.feed(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
 
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
@@ -74,6 +66,24 @@ class Terminal(asyncssh.SSHClientSession[bytes]):
                 raise AssertionError(f"{text!r} never appeared; the screen:\n{self.text()}")
             await asyncio.sleep(0.05)
 
+
+class Terminal(Screen, asyncssh.SSHClientSession[bytes]):
+    """The client's terminal of an asyncssh session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chan: asyncssh.SSHClientChannel[bytes] | None = None
+        self.closed = asyncio.Event()
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:  # type: ignore[override]
+        self.chan = chan
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
     async def type(self, text: str, *, enter: bool = False) -> None:
         assert self.chan is not None
         self.chan.write(text.encode() + (b"\r" if enter else b""))
@@ -88,6 +98,55 @@ class Terminal(asyncssh.SSHClientSession[bytes]):
         """Bytes in one write, as a fast typist's or a password manager's arrive."""
         assert self.chan is not None
         self.chan.write(raw)
+
+
+class PtyProgram(Screen):
+    """A program (OpenSSH's ssh) in a terminal of its own, as a person runs it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import pty
+        import struct
+        import subprocess
+        import termios
+
+        super().__init__()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+            )
+        finally:
+            os.close(slave)
+        self.master = master
+        self.ended = asyncio.Event()
+        os.set_blocking(master, False)
+        asyncio.get_running_loop().add_reader(master, self._read)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the program has gone
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+            self.ended.set()
+            return
+        self.feed(data)
+
+    async def type(self, text: str, *, enter: bool = False) -> None:
+        os.write(self.master, text.encode() + (b"\r" if enter else b""))
+        await asyncio.sleep(0.05)  # let the app take the keys one burst at a time
+
+    async def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        await asyncio.wait_for(self.ended.wait(), TIMEOUT)
+        self.process.wait()
+        os.close(self.master)
 
 
 async def until(condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
