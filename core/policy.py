@@ -82,17 +82,17 @@ class Policy:
     # --- `veilig serve ssh` ------------------------------------------------------------
     # What each thing costs: a terminal session is a whole Python process with Textual:
     # measured 94 MB resident (70 MB of it its own, the rest shared libraries) at the
-    # guest's first question and 101 MB (75 MB own) in the desk after log-in; issue #19
-    # saw up to 116 MB during a flow. A connection that has no session yet costs the
-    # server some kilobytes and a key exchange. Limits are counted per source: an IPv4
+    # guest's first question, 101 MB (75 MB own) in the desk after log-in, 133 MB with a
+    # full message body pasted; issue #19 saw 92-116 MB during the flows. A connection
+    # that has no session yet costs the server some kilobytes and a key exchange. Limits are counted per source: an IPv4
     # address, or an IPv6 /64 (what one subscriber gets at least; a single IPv6 address
     # would be no limit at all). Not per IPv4 /24: that would put unrelated practices of
     # one provider (or one carrier-grade NAT) into one count.
     # 8 connections per source leave room for a practice behind one NAT address (a
     # terminal plus scp/sftp per person). 40 terminal sessions in all bound the processes
-    # to about 4.6 GB at 116 MB each (3 GB at the usual 75 MB own): a small office's
-    # host, with room for the database and the desk; a care administration office rarely
-    # has more than a few practitioners connected at once. Guests (no authentication)
+    # to about 5.3 GB at the worst measured 133 MB each (3 GB at the usual 75 MB own): a
+    # small office's host, with room for the database and the desk; a care
+    # administration office rarely has more than a few practitioners connected at once. Guests (no authentication)
     # may hold 32 of them: the other 8 stay for staff, whom a flood of guests from many
     # addresses must not keep from their desk.
     ssh_connections_per_address: int = 8

@@ -241,6 +241,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     make_context(settings)  # refuses a home that is not set up, before listening
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the staff key checks open the database
     public = args.public_host or (socket.getfqdn() if args.host in ("0.0.0.0", "::") else args.host)  # noqa: S104
     if args.public_host:
         WaysIn(ssh=public)  # the e-mails will name it: refuse one that is not a host name

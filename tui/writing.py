@@ -38,14 +38,18 @@ WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
 }
 
 
-def ssh_upload_hint(transfer: TransferArea) -> str:
-    """Over SSH: how to put a file from your own computer into this session."""
+def ssh_upload_hint(transfer: TransferArea, then: str = "") -> str:
+    """Over SSH: how to put a file from your own computer into this session; ``then``
+    says what to do next (by default: type its name here, or Ctrl+O)."""
     return _(
         "You are connected over SSH. To attach a file from your own computer, open "
-        "a second terminal there and type:\n{command}\nThen type the file's name "
-        "here, or press Ctrl+O. Only this session can use this login.\n"
-        "Or with sftp: {sftp} (then: put FILE upload/)"
-    ).format(command=transfer.upload_command(), sftp=transfer.sftp_command())
+        "a second terminal there and type:\n{command}\n{then} Only this session can use "
+        "this login.\nOr with sftp: {sftp} (then: put FILE upload/)"
+    ).format(
+        command=transfer.upload_command(),
+        sftp=transfer.sftp_command(),
+        then=then or _("Then type the file's name here, or press Ctrl+O."),
+    )
 
 
 # The keys of writing; each dialog lists them in its BINDINGS, in its own order.

@@ -82,7 +82,9 @@ class ComposeScreen(BaseScreen):
             transfer = self.desk.ctx.transfer
             if transfer is not None and not transfer.in_browser:
                 # Over SSH the files are on the person's own computer: say how they come.
-                yield Static(plain(ssh_upload_hint(transfer), multiline=True), id="upload-hint")
+                then = _("Then type the file's name in the field below.")
+                hint = ssh_upload_hint(transfer, then)
+                yield Static(plain(hint, multiline=True), id="upload-hint")
             yield LiteralInput(id="attach", compact=True)
             yield AttachmentList(id="files")
             yield Static("", id="error")

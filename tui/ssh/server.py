@@ -286,11 +286,10 @@ class VeiligSSHServer(asyncssh.SSHServer):
         self.terminals += 1
         self.session_opened()
         if self.role == GUEST:
-            args, who = ["guest"], f"guest from {self.address}"
+            args, who = [GUEST], GUEST
         else:
-            args = ["desk", "--email", self.staff_email]
-            who = f"staff {self.staff_email} from {self.address}"
-        return PtySession(self.hub, args, who=who, ended=self.session_ended)
+            args, who = ["desk", "--email", self.staff_email], f"{STAFF} {self.staff_email}"
+        return PtySession(self.hub, args, who=who, address=self.address, ended=self.session_ended)
 
     def connection_requested(self, *args: object) -> bool:
         return False

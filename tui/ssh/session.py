@@ -70,11 +70,13 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         args: list[str],
         *,
         who: str = "",
+        address: str = "",
         ended: Callable[[], None] = lambda: None,
     ) -> None:
         self.hub = hub
         self.args = args
         self.who = who or args[0]  # for the log: "guest", "staff desk@…"
+        self.address = address  # the client's, for the log (and a firewall that reads it)
         self.ended = ended  # told once the terminal is gone
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.term_type: str | None = None
@@ -114,7 +116,10 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             return
         if self.full():
             log.warning(
-                "ssh: refused a session for %s: %d running", self.who, len(self.hub.sessions)
+                "ssh: refused a session for %s from %s: %d running",
+                self.who,
+                self.address,
+                len(self.hub.sessions),
             )
             self._refuse(_busy_message, 1)
             return
@@ -174,7 +179,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         os.set_blocking(master, False)
         self.hub.sessions.append(self)
         asyncio.get_running_loop().add_reader(master, self._from_app)
-        log.info("ssh: session %s for %s started", self.process.pid, self.who)
+        log.info("ssh: session %s for %s from %s started", self.process.pid, self.who, self.address)
 
     def _set_size(self, width: int, height: int) -> None:
         if self.master >= 0:
