@@ -58,6 +58,15 @@ class Screen:
                 raise AssertionError(f"{text!r} never appeared; the screen:\n{self.text()}")
             await asyncio.sleep(0.05)
 
+    async def wait_gone(self, text: str, timeout: float = TIMEOUT) -> None:
+        """Until ``text`` has left the screen (a dialog closed), so that the next keys
+        go to what is under it, not to a bare Escape still being read as a sequence."""
+        deadline = time.monotonic() + timeout
+        while text in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never went; the screen:\n{self.text()}")
+            await asyncio.sleep(0.05)
+
     async def wait_for_flat(self, text: str, timeout: float = TIMEOUT) -> None:
         wanted = " ".join(text.split())
         deadline = time.monotonic() + timeout

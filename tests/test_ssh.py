@@ -74,6 +74,7 @@ async def test_flow1_guest_writes_with_a_file_uploaded_from_the_client(
     await term.wait_for("Choose a file")
     assert "upload" in term.text() and area.root.name not in term.text()
     await term.key(ESCAPE)
+    await term.wait_gone("Choose a file")
     await term.wait_for("Path of a file to attach")
 
     # The practitioner's own machine: the file goes up with the session's login.
