@@ -1,20 +1,23 @@
 """Attachments: seal (file -> blob store) and open (blob store -> file).
 
-Baselines in the same run, over the same bytes:
+Baselines in the same run, over the same bytes, like with like:
 
 - raw AES-256-GCM of ``cryptography`` in memory (one ``encrypt_into`` over the whole
   buffer: the hardware's speed) against veilig's framing in memory (64 KiB chunks,
   nonces, tags; ``seal_stream`` from memory to a sink that drops the bytes);
-- the ``age`` tool (X25519 recipient) on the same file, encrypt and decrypt;
-- ``cp`` of the same file (the floor for reading and writing that many bytes).
+- the hardware: a durable copy of the same file (``cp``, then ``sync`` of the copy,
+  which fsyncs it) beside the durable seal and the durable open;
+- the ``age`` tool (X25519 recipient) on the same file: ``age -e`` (which never
+  fsyncs) beside the seal without its fsync, ``age -d`` followed by ``sync`` of its
+  output beside the open (which fsyncs the file it saves).
 
 veilig's seal and open run in a child process each (``python -m bench.attachments
 seal|open …``) so that peak memory (that child's VmHWM) counts only the seal or open,
 not the parent's buffers. Its baseline is the same interpreter with the same modules
 loaded and nothing sealed (``idle``): the ratio is what a seal or open adds. age's own
 peak is a row apart, where age and GNU time are installed. The seal is the real one:
-``seal_message`` into the ``FileBlobStore`` (which fsyncs each blob, as in use); the
-open is ``save_attachment`` (temporary file, renamed once verified).
+``seal_message`` into the ``FileBlobStore`` (O_DIRECT writes and fsync, as in use); the
+open is ``save_attachment`` (temporary file, fsynced, linked into place once verified).
 """
 
 from __future__ import annotations
@@ -27,10 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 from bench.common import ROOT, Figure, Report, find_age, find_gnu_time, interleaved, median
 
@@ -59,22 +59,24 @@ def _child(argv: list[str]) -> int:
         return 0
     verb, state_path, blob_dir, path = argv
     state = Path(state_path)
-    blobs = _NoSyncBlobs(Path(blob_dir)) if verb == "seal-nosync" else FileBlobStore(Path(blob_dir))
+    # Without its fsync: the same store, pipeline and writes, no fsync of blob or folder.
+    blobs = FileBlobStore(Path(blob_dir), durable=verb != "seal-nosync")
     if verb in ("seal-null", "open-null"):
-        # The stream alone, to /dev/null: what the crypto and the reading cost, without
-        # the disk's writeback (compared with age -o /dev/null).
-        from core.stream import new_content_key, open_stream, seal_stream
+        # The pipeline alone, to /dev/null: what reading and the crypto cost, without
+        # writing a file (compared with age -o /dev/null).
+        from core.pipeline import open_file, seal_file
+        from core.stream import new_content_key
 
         start = time.perf_counter()
         with open(path, "rb") as source, open(os.devnull, "wb") as sink:
             if verb == "seal-null":
-                seal_stream(new_content_key(), b"bench", source, sink)
+                seal_file(new_content_key(), b"bench", source, sink)
             else:
                 saved = json.loads(state.read_text())
                 key = ContentKey(bytes.fromhex(saved["key"]))
                 context = f"{saved['id']}|attachment|0".encode()  # core.labels.stream_item
                 with blobs.open(saved["items"][-1][2]) as blob:
-                    open_stream(key, context, blob, sink)
+                    open_file(key, context, blob, sink)
         seconds = time.perf_counter() - start
     elif verb.startswith("seal"):
         # The product's limit is 2 GiB per file; the benchmark lifts it to seal 4 GiB
@@ -143,31 +145,6 @@ def _peak_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class _NoSyncBlobs:
-    """The blob store without its fsync: only to show what durability costs."""
-
-    def __init__(self, root: Path) -> None:
-        from storage.blobs import FileBlobStore
-
-        self.store = FileBlobStore(root)
-
-    @contextmanager
-    def create(self) -> Iterator[tuple[str, BinaryIO]]:
-        import secrets
-
-        blob_id = secrets.token_hex(16)
-        path = self.store._path(blob_id)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with path.open("wb") as sink:
-            yield blob_id, sink
-
-    def open(self, blob_id: str):
-        return self.store.open(blob_id)
-
-    def delete(self, blob_id: str) -> None:
-        self.store.delete(blob_id)
 
 
 def _spawn(cmd: list[str], gnu_time: str | None) -> tuple[float, float, str]:
@@ -262,12 +239,30 @@ def _make_file(path: Path, size: int) -> None:
             left -= n
 
 
+def _evict(*paths: Path) -> None:
+    """Drop ``paths`` (files, or every file under a folder) from the page cache, after
+    a ``sync`` made them clean: a stored message is read from the disk, as when it is
+    opened some time after it was sealed."""
+    if not hasattr(os, "posix_fadvise"):
+        return  # not Linux: the page cache keeps what it has
+    files = [f for p in paths for f in (p.rglob("*") if p.is_dir() else [p]) if f.is_file()]
+    for file in files:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -> None:
-    """veilig's seal and open against age and cp on one file of ``size`` bytes.
+    """veilig's seal and open against a durable copy and age on one file of ``size``.
 
     Before each timed run the page cache's dirty pages are written out (``sync``, not
-    timed), so no run pays for the writeback of the one before it. ``detail`` adds the
-    seal without fsync and both directions to /dev/null (veilig's stream vs age's).
+    timed), so no run pays for the writeback of the one before it. The file to seal (or
+    encrypt, or copy) is read as it is, in the page cache like a file just made; the
+    stored input of an open (the blob, age's file) is dropped from the page cache first,
+    as for a message opened some time after it was sealed: both are read from the disk.
+    ``detail`` adds both directions to /dev/null (veilig's pipeline vs age's stream).
     """
     label = f"{size / GiB:g} GiB" if size >= GiB else f"{size / MiB:g} MiB"
     src = work / "input.bin"
@@ -298,11 +293,16 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             else:
                 p.unlink(missing_ok=True)
 
-    keep = (blob_dir, work / "input.age")  # the inputs of open and age -d
+    age_file = work / "input.age"
+    keep = (blob_dir, age_file)  # the inputs of open and age -d
 
-    def timed(name: str, cmd: list[str], before: tuple[Path, ...] = ()) -> float:
+    def timed(
+        name: str, cmd: list[str], stored: Path | None = None, before: tuple[Path, ...] = ()
+    ) -> float:
         clean(*before)
-        os.sync()  # not timed: start from a clean page cache
+        os.sync()  # not timed: no dirty pages left from the run before
+        if stored is not None:
+            _evict(stored)  # not timed: a stored message is read from the disk
         wall, rss, out = _spawn(cmd, gnu_time)
         clean(*(p for p in before if p not in keep))  # outputs go at once: disk space
         peak.setdefault(name, []).append(rss)
@@ -312,43 +312,54 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             return float(json.loads(out)["seconds"])
         return wall
 
+    def then_sync(output: Path, *cmd: str) -> list[str]:
+        """``cmd``, then ``sync`` of the file it wrote (coreutils: fsync of that file)."""
+        return ["sh", "-c", 'out="$1"; shift; "$@" && sync "$out"', "sh", str(output), *cmd]
+
     child = [python, "-m", "bench.attachments"]
-    opened, age_file, age_opened, copied = (
-        work / "opened.bin",
-        work / "input.age",
-        work / "age-opened.bin",
-        work / "copy.bin",
-    )
+    opened, age_opened, copied = work / "opened.bin", work / "age-opened.bin", work / "copy.bin"
+    nosync_dir = work / "blobs-nosync"
     runs = {
         "seal": lambda: timed(
-            "seal", [*child, "seal", str(state), str(blob_dir), str(src)], (blob_dir,)
+            "seal", [*child, "seal", str(state), str(blob_dir), str(src)], None, (blob_dir,)
+        ),
+        "seal_nosync": lambda: timed(
+            "seal_nosync",
+            [*child, "seal-nosync", str(work / "nosync.json"), str(nosync_dir), str(src)],
+            None,
+            (nosync_dir,),
         ),
         "open": lambda: timed(
-            "open", [*child, "open", str(state), str(blob_dir), str(opened)], (opened,)
+            "open",
+            [*child, "open", str(state), str(blob_dir), str(opened)],
+            blob_dir,
+            (opened,),
         ),
-        "cp": lambda: timed("cp", ["cp", str(src), str(copied)], (copied,)),
+        "copy": lambda: timed(
+            "copy", then_sync(copied, "cp", str(src), str(copied)), None, (copied,)
+        ),
     }
     if have_age:
         runs["age_enc"] = lambda: timed(
-            "age_enc", [str(age), "-r", recipient, "-o", str(age_file), str(src)], (age_file,)
+            "age_enc",
+            [str(age), "-r", recipient, "-o", str(age_file), str(src)],
+            None,
+            (age_file,),
         )
         runs["age_dec"] = lambda: timed(
             "age_dec",
-            [str(age), "-d", "-i", str(identity), "-o", str(age_opened), str(age_file)],
+            then_sync(
+                age_opened, age, "-d", "-i", str(identity), "-o", str(age_opened), str(age_file)
+            ),
+            age_file,
             (age_opened,),
         )
     if detail:
-        nosync_dir = work / "blobs-nosync"
-        runs["seal_nosync"] = lambda: timed(
-            "seal_nosync",
-            [*child, "seal-nosync", str(work / "nosync.json"), str(nosync_dir), str(src)],
-            (nosync_dir,),
-        )
         runs["seal_null"] = lambda: timed(
             "seal_null", [*child, "seal-null", str(state), str(blob_dir), str(src)]
         )
         runs["open_null"] = lambda: timed(
-            "open_null", [*child, "open-null", str(state), str(blob_dir), os.devnull]
+            "open_null", [*child, "open-null", str(state), str(blob_dir), os.devnull], blob_dir
         )
         if have_age:
             runs["age_enc_null"] = lambda: timed(
@@ -357,11 +368,12 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             runs["age_dec_null"] = lambda: timed(
                 "age_dec_null",
                 [str(age), "-d", "-i", str(identity), "-o", os.devnull, str(age_file)],
+                age_file,
             )
     # Starting Python and loading the modules; its peak is the baseline of peak memory.
     runs["start"] = lambda: timed("start", [*child, "idle"])
     t = {k: median(v) for k, v in interleaved(runs, repeat, self_timed=True).items()}
-    clean(blob_dir, work / "blobs-nosync", age_file, age_opened, opened, copied, state, src)
+    clean(blob_dir, nosync_dir, age_file, age_opened, opened, copied, state, src)
     clean(work / "nosync.json", identity)
 
     mib = size / MiB
@@ -383,11 +395,11 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
             )
         )
 
-    add(f"seal {label}, file → blob store (fsync)", "seal", "age_enc", "age -e", 1.5)
-    add(f"open {label}, blob store → file", "open", "age_dec", "age -d", 2.0)
-    add(f"seal {label}, file → blob store (fsync)", "seal", "cp", "cp")
-    add(f"open {label}, blob store → file", "open", "cp", "cp")
-    add(f"seal {label}, without the blob store's fsync", "seal_nosync", "age_enc", "age -e")
+    durable_copy = "durable copy (cp + sync)"
+    add(f"seal {label}, file → blob store (fsync)", "seal", "copy", durable_copy, 0.8)
+    add(f"seal {label}, without its fsync", "seal_nosync", "age_enc", "age -e (no fsync)", 1.5)
+    add(f"open {label}, blob store → file (fsync)", "open", "age_dec", "age -d + sync", 2.0)
+    add(f"open {label}, blob store → file (fsync)", "open", "copy", durable_copy)
     add(f"seal {label}, stream to /dev/null", "seal_null", "age_enc_null", "age -e -o /dev/null")
     add(f"open {label}, stream to /dev/null", "open_null", "age_dec_null", "age -d -o /dev/null")
     idle_peak = max(peak["start"])
@@ -422,7 +434,7 @@ def on_files(report: Report, size: int, repeat: int, work: Path, detail: bool) -
     report.note(
         f"{label}: veilig's times are the seal/open inside its process; starting Python "
         f"and importing veilig's modules took {t['start'] * 1000:.0f} ms more (not counted), "
-        "age's times include its own start (a few ms)"
+        "age's and cp's times include their own start (a few ms)"
     )
 
 

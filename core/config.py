@@ -33,6 +33,11 @@ class Settings:
     # the web address (`veilig serve web`) and the SSH address (`veilig serve ssh`).
     public_url: str | None = None  # https://veilig.example.nl
     public_ssh: str | None = None  # veilig.example.nl:2222; see public_ssh_route
+    maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
+    # Which client or host the audit log names for what this process does (NEN 7513):
+    # VEILIG_CLIENT (set by `veilig serve ssh/web` for their sessions: "ssh 192.0.2.7"),
+    # else the address of an OpenSSH client, else this terminal's user and host.
+    client: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +52,8 @@ class Settings:
             transfer=TransferArea.from_env(env),
             public_url=env.get("VEILIG_PUBLIC_URL") or None,
             public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
+            maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
+            client=_client(env),
         )
 
     def public_ssh_route(self) -> str | None:
@@ -65,8 +72,17 @@ class Settings:
         return route
 
     @property
+    def audit_client(self) -> str:
+        return self.client or _client(os.environ)
+
+    @property
     def maildir(self) -> Path:
-        return self.home / "mail"
+        """Where mail goes when no SMTP server is set: for trying veilig out. Not inside
+        the home: notification mails hold references in the clear, and with the database
+        and server.key beside them a backup of the home would open every conversation."""
+        if self.maildir_path is not None:
+            return self.maildir_path
+        return self.home.with_name(self.home.name + "-mail")
 
     @property
     def blob_dir(self) -> Path:
@@ -80,3 +96,22 @@ class Settings:
         """Create the data directory, private to this user (0700)."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.home, 0o700)
+
+
+def _client(env: Mapping[str, str]) -> str:
+    """Where this process's person is, for the audit log: informative, not an identity
+    (an OpenSSH client's address comes from its environment, which the client can
+    shape; who acted is the log-in, the actor)."""
+    if env.get("VEILIG_CLIENT"):
+        return env["VEILIG_CLIENT"][:100]
+    ssh = env.get("SSH_CONNECTION", "").split()
+    if ssh:
+        return f"ssh {ssh[0]}"
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"terminal {user}@{socket.gethostname()}"

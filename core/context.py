@@ -39,11 +39,13 @@ class Context:
     transfer: TransferArea | None = None
     # The web and SSH addresses that e-mails to outside people name (VEILIG_PUBLIC_URL/SSH).
     ways_in: WaysIn = field(default_factory=WaysIn)
+    # Which client or host the audit log names for this process (core.config).
+    client: str = ""
 
     @property
     def audit(self) -> AuditLog:
         head = self.home / "audit.head" if self.home else None
-        return AuditLog(self.secret, self.clock, head)
+        return AuditLog(self.secret, self.clock, head, self.client)
 
     def attachment(self, path: Path) -> Attachment:
         if self.transfer is None:

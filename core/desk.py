@@ -14,23 +14,27 @@ from pathlib import Path
 
 from core import labels
 from core.access import invite, new_participant, thread_key_of
-from core.audit import Action
+from core.audit import Action, pseudonym
 from core.contact import Contact, check_contact
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput
 from core.i18n import _, language_for
-from core.keys import MailboxPrivateKey, MailboxPublicKey, ThreadKey
+from core.keys import MailboxPrivateKey, ThreadKey
+from core.lockout import unlock_recipient
 from core.login import log_in
 from core.models import (
     Conversation,
     Direction,
+    Hold,
     Message,
     Method,
     Participant,
     ParticipantKey,
     StaffMember,
 )
+from core.pins import sealing_key
 from core.ports import Transaction
+from core.retention import Retention
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.store import store_message
 from core.stream import ContentKey
@@ -39,8 +43,9 @@ from core.stream import ContentKey
 @dataclass(frozen=True)
 class InboxRow:
     conversation: Conversation
-    who: str  # name of the outside person (decrypted for this session only)
-    email: str
+    # The outside person (decrypted for this session only): never in a repr.
+    who: str = field(repr=False)
+    email: str = field(repr=False)
     when: datetime
     unread: bool
     attachments: int
@@ -76,6 +81,7 @@ class Desk:
         self.ctx = ctx
         self.staff = staff
         self._key = key
+        self.logged_out = False
 
     @property
     def actor(self) -> str:
@@ -89,6 +95,35 @@ class Desk:
         (core.login)."""
         staff, key = log_in(ctx, email, password, totp_code)
         return cls(ctx, staff, key)
+
+    def log_out(self, reason: str = "") -> None:
+        """The session ends (quit, or locked after idling): noted once. The key itself
+        goes with this object; the screens drop it."""
+        if self.logged_out:
+            return
+        self.logged_out = True
+        with self.ctx.repo.transaction() as tx:
+            self.ctx.audit.append(tx, self.actor, Action.STAFF_LOGOUT, detail=reason)
+
+    def opens_content(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
+        """One message opened with the session's key (a proof of delivery hashes it)."""
+        return self._open(message)
+
+    def sender_of(self, message: Message) -> Sender:
+        """Only who sent ``message``, from its sealed meta (CannotOpen if it does not open)."""
+        blobs, secret = self.ctx.blobs, self.ctx.secret
+        return open_sender(blobs=blobs, mailbox_key=self._key, message=message, secret=secret)
+
+    # --- holds: kept from the purge (core.retention) ---------------------------------
+
+    def hold(self, conversation_id: str, reason: str) -> None:
+        Retention(self.ctx).place_hold(self.actor, conversation_id, reason)
+
+    def lift_hold(self, conversation_id: str) -> bool:
+        return Retention(self.ctx).lift_hold(self.actor, conversation_id)
+
+    def hold_of(self, conversation_id: str) -> tuple[Hold, str] | None:
+        return Retention(self.ctx).hold_of(conversation_id)
 
     # --- reading -------------------------------------------------------------------
 
@@ -134,7 +169,9 @@ class Desk:
             return contact.name or contact.email, contact.email
         inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
         try:
-            sender = open_sender(blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound)
+            sender = open_sender(
+                blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound, secret=self.ctx.secret
+            )
         except CannotOpen:
             # One damaged message must not take the whole inbox down with it: the row
             # stays, and opening it says what is wrong.
@@ -157,13 +194,16 @@ class Desk:
         for message in messages:
             # One damaged message does not hide the rest of the conversation.
             try:
-                view.messages.append(
-                    open_message(blobs=self.ctx.blobs, mailbox_key=self._key, message=message)
-                )
+                view.messages.append(self._open(message))
             except CannotOpen:
                 view.damaged.append(message)
         view.participants = [(p, Contact.unseal(self.ctx.secret, p)) for p in participants]
         return view
+
+    def _open(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
+        """A message opened with the session's key, if its origin tag says veilig stored it."""
+        blobs, secret = self.ctx.blobs, self.ctx.secret
+        return open_message(blobs=blobs, mailbox_key=self._key, message=message, secret=secret)
 
     def save_attachment(
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
@@ -189,14 +229,19 @@ class Desk:
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
-        conversation = Conversation(mailbox_id=mailbox.id, created_at=now, last_message_at=now)
+        conversation = Conversation(
+            mailbox_id=mailbox.id,
+            created_at=now,
+            last_message_at=now,
+            subject_tag=pseudonym(self.ctx.secret, contact.email),
+        )
         participant, thread_key = new_participant(
             self.ctx,
             conversation.id,
             contact,
             method,
             now + expires_in,
-            MailboxPublicKey(mailbox.public_key),
+            sealing_key(self.ctx.secret, mailbox),
             language,
         )
         return self._send(
@@ -232,6 +277,9 @@ class Desk:
         if not readers:
             guest = self._who(conversation, messages)
             contact = Contact(email=guest[1], name=guest[0])
+            if not conversation.subject_tag and contact.email:
+                # A conversation from before issue 18: name its person from now on.
+                conversation.subject_tag = pseudonym(self.ctx.secret, contact.email)
             readers.append(
                 new_participant(
                     self.ctx,
@@ -239,13 +287,15 @@ class Desk:
                     contact,
                     Method.EMAIL,
                     now + self.ctx.policy.message_expiry_default,
-                    MailboxPublicKey(mailbox.public_key),
+                    sealing_key(self.ctx.secret, mailbox),
                     language_for(contact.email),
                 )
             )
             new.add(readers[0][0].id)
         for participant, _thread_key in readers:
-            # A reply keeps the conversation open for at least the default period again.
+            # The reply's notification opens for the default period; earlier references
+            # keep their own expiry (bound in their share). The participant's date is
+            # the newest of them, for *Sent*.
             participant.expires_at = max(
                 participant.expires_at, now + self.ctx.policy.message_expiry_default
             )
@@ -312,6 +362,8 @@ class Desk:
                     sender=mailbox.address,
                     participant=participant,
                     thread_key=thread_key,
+                    expires_at=participant.expires_at,
+                    message_id=message.id,
                 )
 
         sender = Sender(org.name, mailbox.address)
@@ -350,10 +402,7 @@ class Desk:
             subject, damaged = "", False
             if first_out is not None:
                 try:
-                    opened, _key = open_message(
-                        blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
-                    )
-                    subject = opened.subject
+                    subject = self._open(first_out)[0].subject
                 except CannotOpen:
                     # One damaged message must not empty the whole view (as in the inbox):
                     # the row stays, marked, and the others show as ever.
@@ -375,12 +424,20 @@ class Desk:
         return rows
 
     def revoke(self, participant_id: str) -> None:
-        """From now on no reference of this person opens anything, with or without a code."""
+        """From now on no reference of this person opens anything, with or without a code:
+        every share of theirs is destroyed, so clearing ``revoked_at`` in the database
+        does not bring it back."""
         with self.ctx.repo.transaction() as tx:
             participant = tx.participant(participant_id)
             if participant is None:
                 raise CannotOpen("no such recipient")
+            tx.destroy_shares(participant.id)
             if participant.revoked_at is None:
                 participant.revoked_at = self.ctx.clock()
                 tx.save_participant(participant)
                 self.ctx.audit.append(tx, self.actor, Action.REVOKE, participant.conversation_id)
+
+    def unlock(self, participant_id: str) -> bool:
+        """Let a recipient locked after too many wrong codes ask for codes again."""
+        with self.ctx.repo.transaction() as tx:
+            return unlock_recipient(self.ctx, tx, self.actor, participant_id)

@@ -109,8 +109,19 @@ def verification_email(*, org: str, sender: str, to: str, code: str, minutes: in
 
 
 def confirmation_email(
-    *, org: str, sender: str, to: str, name: str, received_at: datetime, attachments: int
+    *,
+    org: str,
+    sender: str,
+    to: str,
+    name: str,
+    received_at: datetime,
+    attachments: int,
+    message_id: str = "",
+    receipt: list[tuple[str, str]] | None = None,
 ) -> Email:
+    """Seed 1H. With ``receipt`` (core.receipt: an HMAC per item, keyed with a code shown
+    on the guest's screen only) the guest can later show what they sent; the values say
+    nothing to whoever reads this e-mail without the code."""
     files = (
         ngettext("with {n} attachment", "with {n} attachments", attachments).format(n=attachments)
         if attachments
@@ -119,10 +130,29 @@ def confirmation_email(
     body = _(
         "Dear {name},\n\n"
         "{org} received your secure message ({files}) in good order on {when}.\n"
-        "It was sent end-to-end encrypted.\n\n"
+        "It was encrypted on our server as it arrived; from then on only the staff\n"
+        "of {org} can open it.\n\n"
         "{org}"
     ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
+    if receipt:
+        lines = "\n".join(f"    {_receipt_label(label)}: {value}" for label, value in receipt)
+        body += "\n\n" + _(
+            "Your receipt for message {id}:\n\n{lines}\n\n"
+            "Each value is HMAC-SHA256 of what you sent, keyed with the receipt code that\n"
+            "was shown on your screen after sending (it is in no e-mail). Keep both: with\n"
+            "the code you can check a file you sent, e.g.\n\n"
+            "    openssl dgst -sha256 -hmac 'RECEIPT-CODE' FILE\n\n"
+            "and {org} can show that it stored exactly these values."
+        ).format(id=message_id, lines=lines, org=org)
     return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
+
+
+def _receipt_label(label: str) -> str:
+    """ "text" or "attachment N" (core.receipt's labels), in the reader's words."""
+    kind, _space, number = label.partition(" ")
+    if kind == "attachment":
+        return _("attachment {n}").format(n=number)
+    return _("text")
 
 
 def new_message_notice(*, org: str, mailbox: str) -> Email:
@@ -221,3 +251,14 @@ def reply_notice(*, org: str, mailbox: str) -> Email:
         "A reply to a secure message of {org} is waiting in the desk.\nOpen it with: veilig desk\n"
     ).format(org=org)
     return _email(mailbox, _("New secure reply"), body, mailbox)
+
+
+def lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
+    """To the mailbox: an account or a recipient's access was locked after guessing."""
+    body = _(
+        "veilig locked {who} after {n} failed attempts in a row.\n"
+        "Someone may be guessing. Nothing opens for {who} until a staff member unlocks\n"
+        "it: recipients in the desk's Sent view, staff with `veilig staff unlock EMAIL`.\n"
+        "The attempts are in the audit log.\n\n{org}"
+    ).format(who=who, n=failures, org=org)
+    return _email(mailbox, _("Locked after failed attempts"), body, mailbox)

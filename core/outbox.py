@@ -71,12 +71,13 @@ class Outbox:
         tx.add(item)
         return item
 
-    async def _send(self, item: OutboxItem) -> None:
+    async def _send(self, item: OutboxItem) -> str | None:
+        """Deliver one item; who accepted it, when the transport says."""
         payload = self.secret.open(item.sealed_payload, labels.outbox(item.id))
         if item.channel is Channel.SMS:
             await self.sms.send(Sms.from_json(payload))
-        else:
-            await self.email.send(Email.from_json(payload))
+            return None
+        return await self.email.send(Email.from_json(payload))
 
     def retrying(self, limit: int = 20) -> list[OutboxItem]:
         """Items that failed at least once and will be tried again, oldest first: what
@@ -100,6 +101,10 @@ class Outbox:
         two commits per wave instead of two per mail.
         """
         sent = failed = 0
+        with self.repo.transaction() as tx:
+            # The worker's sweep: invitations past their date lose their share, so the
+            # cut-off holds even for a reference nobody looks up again.
+            tx.destroy_expired_shares(self.clock())
         while True:
             now = self.clock()
             with self.repo.transaction() as tx:
@@ -126,29 +131,32 @@ class Outbox:
                 if tx.claim_outbox(item.id, item.next_attempt_at, now + DELIVERY_LEASE)
             ]  # the others: another process is delivering them
 
-        async def attempt(item: OutboxItem) -> str | None:
+        async def attempt(item: OutboxItem) -> tuple[str | None, str | None]:
+            """(error, who accepted it)."""
             try:
-                await self._send(item)
+                taken = await self._send(item)
             except (DeliveryFailed, CannotOpen) as exc:
-                return str(exc) or type(exc).__name__
-            return None
+                return str(exc) or type(exc).__name__, None
+            return None, taken
 
         outcomes = await asyncio.gather(*(attempt(item) for item in claimed))
         sent = failed = 0
         with self.repo.transaction() as tx:
-            for item, error in zip(claimed, outcomes, strict=True):
+            for item, (error, taken) in zip(claimed, outcomes, strict=True):
                 if error is not None:
                     failed += 1
                     self._record_failure(tx, item, error)
                     continue
                 # Delivered: the sealed copy (with any code in it) has no use any more.
+                detail = f"{item.channel} {item.id}" + (f" accepted by {taken}" if taken else "")
                 self._record(
                     tx,
                     item,
                     status=DeliveryStatus.SENT,
                     sent_at=self.clock(),
                     sealed_payload=b"",
-                    audit=(Action.NOTIFICATION_DELIVERED, f"{item.channel} {item.id}"),
+                    accepted_by=taken,
+                    audit=(Action.NOTIFICATION_DELIVERED, detail),
                 )
                 sent += 1
         return sent, failed
@@ -159,6 +167,14 @@ class Outbox:
         log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
         # Into the audit log: the first failure and the giving up, not every retry.
         noteworthy = attempts == 1 or give_up
+        final: dict[str, object] = {}
+        if give_up:
+            # Given up: the sealed copy (a code, a reference) goes, as after a delivery,
+            # and a notification's reference, now in no mailbox, opens nothing any more.
+            final["sealed_payload"] = b""
+            invitation = tx.invitation_by_notice(item.id)
+            if invitation is not None:
+                tx.destroy_share(invitation.id)
         self._record(
             tx,
             item,
@@ -169,6 +185,7 @@ class Outbox:
             audit=(Action.NOTIFICATION_FAILED, f"{item.channel} {item.id}: {reason}")
             if noteworthy
             else None,
+            **final,
         )
 
     def _record(
@@ -185,4 +202,8 @@ class Outbox:
             setattr(current, name, value)
         tx.save_outbox(current)
         if audit and self.audit:
-            self.audit.append(tx, "outbox", audit[0], detail=audit[1])
+            # A notification names its conversation (and so whom it is about).
+            invitation = tx.invitation_by_notice(item.id)
+            participant = tx.participant(invitation.participant_id) if invitation else None
+            conversation = participant.conversation_id if participant else None
+            self.audit.append(tx, "outbox", audit[0], conversation, audit[1])

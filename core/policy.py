@@ -8,6 +8,9 @@ Sources:
 - RFC 9106 §4: Argon2id, second recommended option (t=3, 64 MiB, p=4) for
   environments with less memory than the first option's 2 GiB.
 - RFC 6238 (TOTP): 30 s step, one step of clock drift allowed.
+- GDPR art. 5(1)(e) (storage limitation); the Dutch Minister's decision on log
+  retention (Staatscourant 2019, 38007: NEN 7513 logging at least 5 years); WGBO
+  art. 7:454 (20 years for the medical record itself).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class Policy:
     # 12 characters: NIST SP 800-63B-4 requires at least 15 for single-factor,
     # 8 when used with another factor; staff always add TOTP, 12 leaves margin.
     staff_password_min_length: int = 12
+    # And no password that zxcvbn guesses in fewer than 10^10 tries (its score 4): NIST
+    # SP 800-63B §3.1.1.2 asks to refuse breached, common, dictionary and context words.
+    staff_password_min_score: int = 4
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
 
     # Log-in throttling (NIST SP 800-63B §5.2.2, OWASP ASVS V6.3): after 5 failures
@@ -68,6 +74,18 @@ class Policy:
     login_failures_allowed: int = 5
     login_failure_window: timedelta = timedelta(minutes=15)
 
+    # --- lifetime caps on guessing (NIST SP 800-63B §5.2.2: at most 100 consecutive
+    # failed attempts on one account, then lock until someone acts) --------------------
+    # The windows above reset: 5 log-ins per 15 minutes is 480 a day, forever; 25 code
+    # guesses an hour per destination is ~0.8 % over 14 days. These caps end that.
+    # A staff account locks after 100 failed log-ins in a row (NIST's maximum; at the
+    # throttle's pace that is 5 hours of guessing), until `veilig staff unlock`.
+    staff_failed_logins_allowed: int = 100
+    # A recipient locks after 20 wrong codes over all their codes: a 6-digit code then
+    # falls to guessing with a chance of 20 in 10^6 over the message's whole life, where
+    # typos by the real person stay far below it. Until staff unlock them in *Sent*.
+    recipient_code_failures_allowed: int = 20
+
     # --- TOTP (RFC 6238) -------------------------------------------------------
     totp_digits: int = 6
     totp_interval_seconds: int = 30
@@ -80,21 +98,20 @@ class Policy:
     idle_lock: timedelta = timedelta(minutes=15)
 
     # --- `veilig serve ssh` ------------------------------------------------------------
-    # What each thing costs: a terminal session is a whole Python process with Textual:
-    # measured 94 MB resident (70 MB of it its own, the rest shared libraries) at the
-    # guest's first question, 101 MB (75 MB own) in the desk after log-in, 133 MB with a
-    # full message body pasted; issue #19 saw 92-116 MB during the flows. A connection
-    # that has no session yet costs the server some kilobytes and a key exchange. Limits are counted per source: an IPv4
-    # address, or an IPv6 /64 (what one subscriber gets at least; a single IPv6 address
-    # would be no limit at all). Not per IPv4 /24: that would put unrelated practices of
-    # one provider (or one carrier-grade NAT) into one count.
-    # 8 connections per source leave room for a practice behind one NAT address (a
-    # terminal plus scp/sftp per person). 40 terminal sessions in all bound the processes
-    # to about 5.3 GB at the worst measured 133 MB each (3 GB at the usual 75 MB own): a
-    # small office's host, with room for the database and the desk; a care
-    # administration office rarely has more than a few practitioners connected at once. Guests (no authentication)
-    # may hold 32 of them: the other 8 stay for staff, whom a flood of guests from many
-    # addresses must not keep from their desk.
+    # What each thing costs: a terminal session is a whole Python process with Textual: measured 94
+    # MB resident (70 MB of it its own, the rest shared libraries) at the guest's first question,
+    # 101 MB (75 MB own) in the desk after log-in, 133 MB with a full message body pasted; issue #19
+    # saw 92-116 MB during the flows. A connection that has no session yet costs the server some
+    # kilobytes and a key exchange. Limits are counted per source: an IPv4 address, or an IPv6 /64
+    # (what one subscriber gets at least; a single IPv6 address would be no limit at all). Not per
+    # IPv4 /24: that would put unrelated practices of one provider (or one carrier-grade NAT) into
+    # one count.
+    # 8 connections per source leave room for a practice behind one NAT address (a terminal plus
+    # scp/sftp per person). 40 terminal sessions in all bound the processes to about 5.3 GB at the
+    # worst measured 133 MB each (3 GB at the usual 75 MB own): a small office's host, with room for
+    # the database and the desk; a care administration office rarely has more than a few
+    # practitioners connected at once. Guests (no authentication) may hold 32 of them: the other 8
+    # stay for staff, whom a flood of guests from many addresses must not keep from their desk.
     ssh_connections_per_address: int = 8
     ssh_sessions_total: int = 40
     ssh_guest_sessions_total: int = 32
@@ -177,6 +194,32 @@ class Policy:
     # twice (receivers drop the copies by their stable Message-ID), and one wave lasts
     # at most one SMTP timeout (30 s), well inside the delivery lease (2 min).
     delivery_concurrency: int = 10
+
+    # --- retention and purge (issue 18) ------------------------------------------------
+    # How long a conversation's content (messages, attachments, wrapped keys, contact
+    # details) is kept after its last activity: its last message, or the end of the last
+    # reference that opens it, whichever is later. Then the purge destroys it; the audit
+    # entries stay. veilig is a channel, not the record: the care record and the
+    # administration live elsewhere (WGBO art. 7:454 keeps the record 20 years; the tax
+    # administration 7), and staff file what they need there. GDPR art. 5(1)(e) asks to
+    # keep personal data no longer than the purpose needs: 90 days after the last activity
+    # covers a quarter's declarations and their questions, and is what Zorgmail keeps
+    # secure mail. An office chooses its own (`veilig retention DAYS`), within these bounds.
+    retention_default: timedelta = timedelta(days=90)
+    # Shorter than a month, conversations would vanish while people still answer them.
+    retention_min: timedelta = timedelta(days=30)
+    # Longer than the medical record itself is never needed (WGBO art. 7:454: 20 years).
+    retention_max: timedelta = timedelta(days=20 * 365)
+    # The outbox worker purges once a day (and signs the audit head then).
+    purge_interval: timedelta = timedelta(days=1)
+    # Codes, failed log-ins and delivered or given-up outbox rows serve only limits of
+    # an hour or 15 minutes (above) and the delivery itself: gone after a day.
+    records_kept: timedelta = timedelta(days=1)
+    # The audit log is kept whole: its entries name no content, and the Dutch Minister's
+    # decision on NEN 7513 logging (Staatscourant 2019, 38007) asks for at least 5 years
+    # (NEN 7513 §8.5: at most the record's own term). veilig deletes no audit entry; this
+    # number is said where the retention is shown.
+    audit_log_kept_at_least: timedelta = timedelta(days=5 * 365)
 
     def with_cheap_kdf(self) -> Policy:
         """The same policy with a fast Argon2id, for tests and throwaway demos only."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
@@ -19,6 +20,7 @@ from core.models import (
     Challenge,
     Channel,
     Conversation,
+    Hold,
     Invitation,
     LoginFailure,
     Mailbox,
@@ -43,7 +45,32 @@ Entity = (
     | ParticipantKey
     | AuditEntry
     | LoginFailure
+    | Hold
 )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to find; every field left empty matches all."""
+
+    conversation_id: str | None = None
+    subjects: frozenset[str] = frozenset()  # any of these pseudonyms
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+    limit: int | None = None  # the newest this many (in sequence order all the same)
+
+
+@dataclass
+class PurgedRows:
+    """What deleting one conversation's rows took with it (core.retention)."""
+
+    blob_ids: list[str] = field(default_factory=list)  # to delete from the blob store
+    messages: int = 0
+    attachments: int = 0
+    participants: int = 0
+    wrapped_keys: int = 0  # content keys and thread keys wrapped to anyone
 
 
 class UnitOfWork(Protocol):
@@ -52,7 +79,11 @@ class UnitOfWork(Protocol):
     def add(self, entity: Entity) -> None: ...
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the transaction committed (not if it rolled back)."""
+        """Run ``callback`` once the transaction committed (not if it rolled back).
+
+        A callback that fails is logged and never raised: the transaction did commit,
+        and its caller must not act as if it had not (core.store discards blobs only
+        when the commit itself failed)."""
         ...
 
 
@@ -63,13 +94,24 @@ class StaffRecords(UnitOfWork, Protocol):
 
     def mailbox(self) -> Mailbox | None: ...
 
+    def save_mailbox(self, mailbox: Mailbox) -> None: ...
+
     def staff_by_email(self, email: str) -> StaffMember | None: ...
 
+    def staff_member(self, staff_id: str) -> StaffMember | None: ...
+
     def save_staff(self, staff: StaffMember) -> None: ...
+
+    def count_failed_login(self, staff_id: str) -> int:
+        """Atomically add one to the staff member's failed log-ins in a row; the new count
+        (0, and nothing written, for an id that is no staff member's)."""
+        ...
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int: ...
 
     def clear_login_failures(self, email_tag: str) -> None: ...
+
+    def save_organisation(self, organisation: Organisation) -> None: ...
 
 
 class ConversationRecords(UnitOfWork, Protocol):
@@ -100,6 +142,43 @@ class ConversationRecords(UnitOfWork, Protocol):
         """Every blob id a stored message refers to."""
         ...
 
+    def message(self, message_id: str) -> Message | None: ...
+
+    def ids_starting(self, prefix: str, limit: int = 5) -> list[tuple[str, str]]:
+        """(kind, id) of messages and conversations whose id starts with ``prefix``;
+        kind is "message" or "conversation"."""
+        ...
+
+    def conversations_about(self, subject_tag: str) -> list[Conversation]:
+        """Conversations whose person has this pseudonym, oldest first."""
+        ...
+
+    def untagged_conversations(self) -> list[Conversation]:
+        """Conversations from before issue 18, whose person is not named by a tag."""
+        ...
+
+    def inactive_conversations(
+        self, before: datetime, limit: int, offset: int = 0
+    ) -> list[Conversation]:
+        """Conversations whose last message (or creation) is before ``before``, oldest
+        first: the candidates of the purge, which checks expiries and holds itself."""
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> PurgedRows:
+        """Delete the conversation with its messages, their items, its participants,
+        their invitations (and those notices' outbox rows) and every wrapped key."""
+        ...
+
+
+class HoldRecords(UnitOfWork, Protocol):
+    """Conversations staff keep from the purge (core.retention)."""
+
+    def hold(self, conversation_id: str) -> Hold | None: ...
+
+    def holds(self) -> list[Hold]: ...
+
+    def remove_hold(self, conversation_id: str) -> None: ...
+
 
 class ParticipantRecords(UnitOfWork, Protocol):
     """Outside people in conversations, their invitations and their wrapped keys."""
@@ -120,6 +199,26 @@ class ParticipantRecords(UnitOfWork, Protocol):
 
     def invitation_by_tag(self, reference_tag: str) -> Invitation | None: ...
 
+    def invitation(self, invitation_id: str) -> Invitation | None: ...
+
+    def invitation_by_notice(self, outbox_id: str) -> Invitation | None:
+        """The invitation whose notification e-mail is this outbox item, if any."""
+        ...
+
+    def destroy_shares(self, participant_id: str) -> int:
+        """Empty the sealed share of every invitation of the participant; how many."""
+        ...
+
+    def destroy_share(self, invitation_id: str) -> None: ...
+
+    def destroy_expired_shares(self, now: datetime) -> int:
+        """Empty the shares of invitations expired at ``now``; how many."""
+        ...
+
+    def count_code_failure(self, participant_id: str) -> int:
+        """Atomically add one to the participant's wrong codes; the new count."""
+        ...
+
     def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
         """When each participant's newest delivered notification went out, for a page
         at once; participants never notified yet are left out."""
@@ -127,6 +226,14 @@ class ParticipantRecords(UnitOfWork, Protocol):
 
     def participant_keys(self, participant_id: str) -> dict[str, bytes]:
         """Message id -> content key wrapped under the participant's thread key."""
+        ...
+
+    def readers_of(self, message_id: str) -> list[Participant]:
+        """The participants a message's content key is wrapped for."""
+        ...
+
+    def invitations_of(self, participant_id: str) -> list[Invitation]:
+        """Oldest first."""
         ...
 
 
@@ -170,6 +277,12 @@ class OutboxRecords(UnitOfWork, Protocol):
 
     def save_outbox(self, item: OutboxItem) -> None: ...
 
+    def delete_old_records(self, before: datetime) -> int:
+        """Delete what only served limits or deliveries: codes that expired, failed
+        log-ins and outbox rows that are delivered or given up, all before ``before``;
+        how many rows."""
+        ...
+
 
 class AuditRecords(UnitOfWork, Protocol):
     """The chained audit log (core.audit)."""
@@ -180,6 +293,18 @@ class AuditRecords(UnitOfWork, Protocol):
         """In sequence order."""
         ...
 
+    def audit_find(self, query: AuditQuery) -> list[AuditEntry]:
+        """The entries ``query`` matches, in sequence order."""
+        ...
+
+    def audit_last(self, action: str) -> AuditEntry | None:
+        """The newest entry of ``action``."""
+        ...
+
+    def conversation_subject(self, conversation_id: str) -> str:
+        """The pseudonym of the conversation's person ("" if none is known)."""
+        ...
+
 
 class Transaction(
     StaffRecords,
@@ -188,6 +313,7 @@ class Transaction(
     ChallengeRecords,
     OutboxRecords,
     AuditRecords,
+    HoldRecords,
     Protocol,
 ):
     """One unit of work over every aggregate."""
@@ -195,6 +321,13 @@ class Transaction(
 
 class Repository(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def forget_deleted(self) -> bool:
+        """After a purge: leave no copy of deleted rows in the database's own files
+        (SQLite: deleted content is zeroed as it goes, then the write-ahead log is
+        checkpointed and truncated). False when that could not finish now (readers
+        kept it busy): the next purge tries again."""
+        ...
 
 
 class BlobStore(Protocol):

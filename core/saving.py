@@ -13,13 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core import labels
+from core.directio import DurableFile, sync_directory
 from core.errors import InvalidInput
 from core.filenames import safe_name, unused_path
 from core.i18n import _
 from core.models import ItemRole, Message
+from core.pipeline import open_file
 from core.ports import BlobStore
 from core.sealing import OpenedMessage, sealed_item
-from core.stream import ContentKey, open_stream
+from core.stream import ContentKey
 
 
 def save_attachment(
@@ -35,17 +37,20 @@ def save_attachment(
 
     Use :func:`save_attachment_in` to save under the sender's name, made safe.
 
-    The plaintext goes to a temporary file beside it and is renamed into place only
-    once the whole stream verified, so a tampered blob leaves no half file behind.
+    The plaintext goes to a temporary file beside it and is linked into place only once
+    the whole stream verified and the file is on disk (written with O_DIRECT as it goes,
+    then fsync: ``core.directio``), so a tampered blob or a crash leaves no half file.
     """
     item = sealed_item(message, ItemRole.ATTACHMENT, position)
     context = labels.stream_item(message.id, ItemRole.ATTACHMENT, position)
     fd, tmp_name = tempfile.mkstemp(prefix=".veilig-", dir=destination.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as sink, blobs.open(item.blob_id) as source:
-            open_stream(key, context, source, sink, progress)
+        with DurableFile(fd) as sink, blobs.open(item.blob_id) as source:
+            open_file(key, context, source, sink, progress)  # type: ignore[arg-type]
+            sink.finish()
         os.link(tmp, destination)  # fails if destination exists: never overwrite
+        sync_directory(destination.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return destination

@@ -2,7 +2,9 @@
 
 Every item is its own stream under the message's one content key; the stream
 context names message and item (core.labels), so blobs cannot be swapped between
-them unnoticed. The content key is wrapped to the mailbox, bound to the message.
+them unnoticed. The content key is wrapped to the mailbox, bound to the message and
+(format 2) to its conversation, direction and author; and a message opens only when
+its origin tag says veilig stored it as it is (core.pins).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from core.errors import CannotOpen, InvalidInput
 from core.i18n import _
 from core.keys import MailboxPrivateKey, MailboxPublicKey
 from core.models import ItemRole, Message, SealedItem
+from core.pins import check_origin
+from core.pipeline import seal_file
 from core.policy import Policy
 from core.ports import BlobStore
+from core.receipt import Commitments, Observed
+from core.server_secret import ServerSecret
 from core.stream import ContentKey, new_content_key, open_stream, seal_stream
 
 Progress = Callable[[int, int], None]  # bytes done, bytes in all
@@ -40,8 +46,8 @@ class Draft:
 
 @dataclass(frozen=True)
 class Sender:
-    name: str
-    email: str
+    name: str = field(repr=False)  # a person's name and address: never in a repr
+    email: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class OpenedMessage:
     body: str = field(repr=False)
     attachments: list[AttachmentInfo] = field(default_factory=list)
     sent_at: str = ""
+    # A guest's receipt code (core.receipt), kept in the sealed meta of their message.
+    receipt_code: str = field(default="", repr=False)
 
 
 def _seal_item(
@@ -69,8 +77,10 @@ def _seal_item(
     source: BinaryIO,
     progress: Callable[[int], None] | None = None,
 ) -> SealedItem:
+    # Files go through the overlapped pipeline; metas and bodies are in memory already.
+    seal = seal_file if role is ItemRole.ATTACHMENT else seal_stream
     with blobs.create() as (blob_id, sink):
-        seal_stream(key, labels.stream_item(message_id, role, position), source, sink, progress)
+        seal(key, labels.stream_item(message_id, role, position), source, sink, progress)
         size = sink.tell()
     return SealedItem(role=role, position=position, blob_id=blob_id, sealed_size=size)
 
@@ -83,15 +93,18 @@ def seal_message(
     sender: Sender,
     draft: Draft,
     progress: Progress | None = None,
+    commitments: Commitments | None = None,
 ) -> ContentKey:
     """Seal ``draft`` into ``blobs`` and fill ``message`` with the wrapped key and items.
 
     Returns the content key, for wrapping to other readers (a participant's thread key).
     To store a message, use core.store.store_message: it commits or discards as well.
+    ``commitments`` (a guest's receipt, core.receipt) sees the text and every attachment
+    as they are sealed, and its code goes into the sealed meta.
     """
     items: list[SealedItem] = []
     try:
-        key = _seal_all(blobs, mailbox_key, message, sender, draft, items, progress)
+        key = _seal_all(blobs, mailbox_key, message, sender, draft, items, progress, commitments)
     except BaseException:
         discard_blobs(blobs, items)  # no half-stored message: its whole blobs go too
         raise
@@ -113,9 +126,11 @@ def _seal_all(
     draft: Draft,
     items: list[SealedItem],
     progress: Progress | None,
+    commitments: Commitments | None = None,
 ) -> ContentKey:
     key = new_content_key()
-    message.wrapped_key = mailbox_key.wrap(key, labels.content_key(message.id))
+    message.binding_format = 2
+    message.wrapped_key = mailbox_key.wrap(key, content_binding(message))
     meta = {
         "v": 1,
         "sender": {"name": sender.name, "email": sender.email},
@@ -123,6 +138,9 @@ def _seal_all(
         "attachments": [{"name": a.name, "size": a.size} for a in draft.attachments],
         "sent_at": message.created_at.isoformat(),
     }
+    if commitments is not None:
+        meta["receipt"] = commitments.code
+        commitments.item("text").update(draft.body.encode())
     meta_json = io.BytesIO(json.dumps(meta).encode())
     items.append(_seal_item(blobs, key, message.id, ItemRole.META, 0, meta_json))
     body = io.BytesIO(draft.body.encode())
@@ -137,8 +155,11 @@ def _seal_all(
 
         with attachment.open() as raw:
             source = ExactReader(raw, attachment)
+            seen: io.RawIOBase = source
+            if commitments is not None:
+                seen = Observed(source, commitments.item(f"attachment {position + 1}"))
             # A raw binary reader: what seal_stream reads, though not typed as BinaryIO.
-            reader = cast(BinaryIO, source)
+            reader = cast(BinaryIO, seen)
             role = ItemRole.ATTACHMENT
             items.append(_seal_item(blobs, key, message.id, role, position, reader, report))
             source.check_complete()
@@ -160,19 +181,32 @@ def _open_small(blobs: BlobStore, key: ContentKey, message: Message, role: ItemR
     return sink.getvalue()
 
 
+def content_binding(message: Message) -> bytes:
+    """What the content key's wrap to the mailbox is bound to, by the message's format."""
+    if message.binding_format == 1:
+        return labels.content_key(message.id)
+    return labels.content_key_v2(
+        message.id, message.conversation_id, message.direction.value, message.author_id
+    )
+
+
 def _content_key(mailbox_key: MailboxPrivateKey, message: Message) -> ContentKey:
-    return ContentKey(mailbox_key.unwrap(message.wrapped_key, labels.content_key(message.id)))
+    return ContentKey(mailbox_key.unwrap(message.wrapped_key, content_binding(message)))
 
 
 def open_message(
-    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
 ) -> tuple[OpenedMessage, ContentKey]:
+    check_origin(secret, message)
     key = _content_key(mailbox_key, message)
-    return read_message(blobs=blobs, key=key, message=message), key
+    return read_message(blobs=blobs, key=key, message=message, secret=secret), key
 
 
-def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message) -> Sender:
+def open_sender(
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
+) -> Sender:
     """Only who sent ``message`` (its meta item; the body stays closed): for lists."""
+    check_origin(secret, message)
     key = _content_key(mailbox_key, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
@@ -181,8 +215,12 @@ def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Me
         raise CannotOpen("message content malformed") from None
 
 
-def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> OpenedMessage:
-    """Open meta and body with a content key already unwrapped (by staff or a recipient)."""
+def read_message(
+    *, blobs: BlobStore, key: ContentKey, message: Message, secret: ServerSecret
+) -> OpenedMessage:
+    """Open meta and body with a content key already unwrapped (by staff or a recipient),
+    if the message's origin tag matches (a recipient's key comes by the thread key)."""
+    check_origin(secret, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
         body = _open_small(blobs, key, message, ItemRole.BODY).decode("utf-8")
@@ -193,6 +231,7 @@ def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> Open
             body=body,
             attachments=[AttachmentInfo(**a) for a in meta["attachments"]],
             sent_at=meta["sent_at"],
+            receipt_code=str(meta.get("receipt", "")),
         )
     except (ValueError, KeyError, TypeError):
         # Authentic but not what we wrote: treat like any other unopenable content.

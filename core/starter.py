@@ -8,9 +8,9 @@ get a confirmation (1H). Each step is one method; the TUI calls them in order.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from core.audit import Action
+from core.audit import Action, pseudonym
 from core.contact import check_email
 from core.context import Context, require_organisation
 from core.errors import CodeRejected, InvalidInput, StorageFailed
@@ -18,6 +18,7 @@ from core.i18n import _
 from core.mail import confirmation_email, new_message_notice, verification_email
 from core.models import Conversation, Direction, Message, Purpose
 from core.ports import Transaction
+from core.receipt import Commitments
 from core.sealing import Draft, Progress, Sender
 from core.store import Receipt, store_message
 from core.stream import ContentKey
@@ -27,17 +28,18 @@ MAX_NAME_LENGTH = 200
 
 @dataclass(frozen=True)
 class PendingGuest:
-    """A guest who was sent a code and has not typed it yet."""
+    """A guest who was sent a code and has not typed it yet. Name and address never in
+    a repr: they would end up in logs and in tracebacks with locals."""
 
-    name: str
-    email: str
+    name: str = field(repr=False)
+    email: str = field(repr=False)
     challenge_id: str
 
 
 @dataclass(frozen=True)
 class VerifiedGuest:
-    name: str
-    email: str
+    name: str = field(repr=False)
+    email: str = field(repr=False)
 
 
 def check_name(name: str) -> str:
@@ -73,7 +75,13 @@ class Starter:
                     minutes=int(self.ctx.policy.code_lifetime.total_seconds() // 60),
                 ),
             )
-            self.ctx.audit.append(tx, "guest", Action.CODE_SENT, detail="starter e-mail code")
+            self.ctx.audit.append(
+                tx,
+                "guest",
+                Action.CODE_SENT,
+                detail="starter e-mail code",
+                subject=pseudonym(self.ctx.secret, email),
+            )
         return PendingGuest(name=name, email=email, challenge_id=issued.challenge.id)
 
     def resend(self, pending: PendingGuest) -> PendingGuest:
@@ -90,7 +98,10 @@ class Starter:
             except CodeRejected as exc:
                 rejected = exc
             action = Action.CODE_FAILED if rejected else Action.CODE_VERIFIED
-            self.ctx.audit.append(tx, "guest", action, detail="starter e-mail code")
+            subject = pseudonym(self.ctx.secret, pending.email)
+            self.ctx.audit.append(
+                tx, "guest", action, detail="starter e-mail code", subject=subject
+            )
         if rejected:
             raise rejected
         return VerifiedGuest(name=pending.name, email=pending.email)
@@ -102,7 +113,11 @@ class Starter:
         with self.ctx.repo.transaction() as tx:
             org, mailbox = require_organisation(tx)
         conversation = Conversation(
-            mailbox_id=mailbox.id, created_at=now, last_message_at=now, unread=True
+            mailbox_id=mailbox.id,
+            created_at=now,
+            last_message_at=now,
+            unread=True,
+            subject_tag=pseudonym(self.ctx.secret, guest.email),
         )
         message = Message(
             conversation_id=conversation.id,
@@ -111,6 +126,9 @@ class Starter:
             created_at=now,
         )
         attachments = len(draft.attachments)
+        # The guest's receipt: keyed commitments to what they sent, in the confirmation
+        # e-mail, with the code on their screen only (core.receipt says why keyed).
+        commitments = Commitments.new()
 
         def record(tx: Transaction, _content_key: ContentKey) -> None:
             tx.add(conversation)
@@ -125,6 +143,8 @@ class Starter:
                     name=guest.name,
                     received_at=now,
                     attachments=attachments,
+                    message_id=message.id,
+                    receipt=commitments.values(),
                 ),
             )
             outbox.enqueue_email(tx, new_message_notice(org=org.name, mailbox=mailbox.address))
@@ -139,8 +159,14 @@ class Starter:
             audit=("guest", Action.MESSAGE_RECEIVED),
             progress=progress,
             disk_error=lambda exc: StorageFailed(_storage_message(exc)),
+            commitments=commitments,
         )
-        return Receipt(message_id=message.id, received_at=now, attachments=attachments)
+        return Receipt(
+            message_id=message.id,
+            received_at=now,
+            attachments=attachments,
+            receipt_code=commitments.code,
+        )
 
 
 def _storage_message(exc: OSError) -> str:

@@ -8,7 +8,12 @@ a last-chunk flag. So:
 - reordering fails because the counter is in the nonce;
 - truncation at a chunk boundary fails because the new last chunk was sealed without
   the last-chunk flag; appending fails because the real last chunk carries it;
-- memory stays at two chunks whatever the size.
+- memory stays at a few chunks whatever the size.
+
+``seal_stream``/``open_stream`` do the work in the calling thread (subjects, bodies,
+metas); ``core.pipeline`` seals and opens files with reading, AES-GCM and writing on
+separate threads. Both cut and seal chunks with ``ChunkSealer``/``ChunkOpener`` below,
+so there is one implementation of the format.
 
 Format v1::
 
@@ -78,7 +83,60 @@ def _nonce(counter: int, last: bool) -> bytes:
     return ((counter << 8) | last).to_bytes(12, "big")
 
 
-def _read_full(source: BinaryIO, view: memoryview) -> int:
+class ChunkSealer:
+    """Seals one stream chunk by chunk: the header first, then chunk ``counter`` = 0, 1, …
+    with ``last`` set on the final one only. The caller cuts the chunks (all of
+    ``CHUNK_SIZE`` but the last, which may be shorter, or empty for an empty stream)."""
+
+    def __init__(self, content_key: ContentKey, context: bytes, salt: bytes | None = None):
+        # ``salt`` is for known-answer tests only; in use it is always fresh and random.
+        salt = salt if salt is not None else secrets.token_bytes(SALT_SIZE)
+        if len(salt) != SALT_SIZE:
+            raise ValueError("salt must be 32 bytes")
+        self.header = MAGIC + bytes([VERSION]) + salt
+        self._encrypt_into = _item_key(content_key, salt, context).encrypt_into
+
+    def seal_chunk(self, counter: int, plain: memoryview, last: bool, out: memoryview) -> int:
+        """Seal ``plain`` into the start of ``out``; returns the sealed size (+16)."""
+        n = len(plain) + TAG_SIZE
+        sealed = out if len(out) == n else out[:n]  # encrypt_into wants the exact size
+        self._encrypt_into(_nonce(counter, last), plain, self.header, sealed)
+        return n
+
+
+class ChunkOpener:
+    """Verifies and decrypts one stream chunk by chunk, after its header."""
+
+    def __init__(self, content_key: ContentKey, context: bytes, header: bytes) -> None:
+        if len(header) != HEADER_SIZE or header[: len(MAGIC)] != MAGIC:
+            raise CannotOpen("not a veilig stream")
+        if header[len(MAGIC)] != VERSION:
+            raise CannotOpen("unsupported stream version")
+        self.header = bytes(header)
+        self._decrypt_into = _item_key(
+            content_key, self.header[len(MAGIC) + 1 :], context
+        ).decrypt_into
+
+    def open_chunk(self, counter: int, sealed: memoryview, last: bool, out: memoryview) -> int:
+        """Verify ``sealed`` and decrypt it into the start of ``out``; returns the
+        plaintext size. Raises CannotOpen for any chunk that is not chunk ``counter``
+        of this stream, with this ``last`` flag, unaltered."""
+        if len(sealed) < TAG_SIZE:
+            raise CannotOpen("stream truncated")
+        if last and len(sealed) == TAG_SIZE and counter > 0:
+            # Only an entirely empty stream may end in an empty chunk (as in age):
+            # otherwise there would be two encodings of the same plaintext.
+            raise CannotOpen("empty last chunk")
+        n = len(sealed) - TAG_SIZE
+        plain = out if len(out) == n else out[:n]  # decrypt_into wants the exact size
+        try:
+            self._decrypt_into(_nonce(counter, last), sealed, self.header, plain)
+        except InvalidTag:
+            raise CannotOpen("stream altered, truncated or not for this item") from None
+        return n
+
+
+def read_full(source: BinaryIO, view: memoryview) -> int:
     """Fill ``view`` from ``source``; fewer bytes only at end of stream."""
     filled = 0
     while filled < len(view):
@@ -115,9 +173,9 @@ def _chunks(source: BinaryIO, size: int) -> Iterator[tuple[memoryview, bool]]:
             yield data[start : start + size], start + size >= end
         return
     current, upcoming = memoryview(bytearray(size)), memoryview(bytearray(size))
-    current_len = _read_full(source, current)
+    current_len = read_full(source, current)
     while True:
-        upcoming_len = _read_full(source, upcoming) if current_len == size else 0
+        upcoming_len = read_full(source, upcoming) if current_len == size else 0
         last = upcoming_len == 0
         yield (current if current_len == size else current[:current_len]), last
         if last:
@@ -144,27 +202,25 @@ def seal_stream(
 
     ``salt`` is for known-answer tests only; in use it is always fresh and random.
     """
-    salt = salt if salt is not None else secrets.token_bytes(SALT_SIZE)
-    if len(salt) != SALT_SIZE:
-        raise ValueError("salt must be 32 bytes")
-    header = MAGIC + bytes([VERSION]) + salt
-    aead = _item_key(content_key, salt, context)
-    sink.write(header)
-
-    # One output buffer, reused (encrypt_into); the view of its full size made once.
+    sealer = ChunkSealer(content_key, context, salt)
+    sink.write(sealer.header)
+    # One output buffer, reused; the chunk sealed into its start.
     out = memoryview(bytearray(SEALED_CHUNK_SIZE))
-    encrypt_into, write = aead.encrypt_into, sink.write
+    seal_chunk, write = sealer.seal_chunk, sink.write
     counter = total = 0
     for plain, last in _chunks(source, CHUNK_SIZE):
-        n = len(plain)
-        sealed = out if n == CHUNK_SIZE else out[: n + TAG_SIZE]  # the exact size
-        encrypt_into(_nonce(counter, last), plain, header, sealed)
-        write(sealed)
-        total += n
+        n = seal_chunk(counter, plain, last, out)
+        write(out if n == SEALED_CHUNK_SIZE else out[:n])
+        total += len(plain)
         if progress:
             progress(total)
         counter += 1
     return total
+
+
+def read_header(source: BinaryIO) -> bytes:
+    """The header of the stream ``source`` starts with (checked by ``ChunkOpener``)."""
+    return source.read(HEADER_SIZE)
 
 
 def open_stream(
@@ -179,30 +235,13 @@ def open_stream(
     Chunks reach ``sink`` as they are verified; only a normal return means the whole
     stream was intact. Callers that write files keep them aside until then.
     """
-    header = source.read(HEADER_SIZE)
-    if len(header) != HEADER_SIZE or header[: len(MAGIC)] != MAGIC:
-        raise CannotOpen("not a veilig stream")
-    if header[len(MAGIC)] != VERSION:
-        raise CannotOpen("unsupported stream version")
-    aead = _item_key(content_key, header[len(MAGIC) + 1 :], context)
-
+    opener = ChunkOpener(content_key, context, read_header(source))
     out = memoryview(bytearray(CHUNK_SIZE))
-    decrypt_into, write = aead.decrypt_into, sink.write
+    open_chunk, write = opener.open_chunk, sink.write
     counter = total = 0
     for sealed, last in _chunks(source, SEALED_CHUNK_SIZE):
-        if len(sealed) < TAG_SIZE:
-            raise CannotOpen("stream truncated")
-        if last and len(sealed) == TAG_SIZE and counter > 0:
-            # Only an entirely empty stream may end in an empty chunk (as in age):
-            # otherwise there would be two encodings of the same plaintext.
-            raise CannotOpen("empty last chunk")
-        n = len(sealed) - TAG_SIZE
-        plain = out if n == CHUNK_SIZE else out[:n]  # decrypt_into wants the exact size
-        try:
-            decrypt_into(_nonce(counter, last), sealed, header, plain)
-        except InvalidTag:
-            raise CannotOpen("stream altered, truncated or not for this item") from None
-        write(plain)
+        n = open_chunk(counter, sealed, last, out)
+        write(out if n == CHUNK_SIZE else out[:n])
         total += n
         if progress:
             progress(total)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +23,20 @@ class DeliveryFailed(Exception):
 
 
 class EmailTransport(Protocol):
-    async def send(self, email: Email) -> None: ...
+    async def send(self, email: Email) -> str | None:
+        """Hand ``email`` over; who took it (server and answer, for the proof of
+        delivery), or None when the transport cannot say."""
+        ...
+
+
+# An SMTP answer can echo addresses back; the proof keeps the answer without them.
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
+
+
+def accepted_by(server: str, answer: str) -> str:
+    """``server`` and the server's answer (its queue id), one line, no addresses."""
+    answer = _ADDRESS.sub("…", " ".join(answer.split()))[:200]
+    return f"{server} {answer}".strip()
 
 
 def to_mime(email: Email) -> EmailMessage:
@@ -50,12 +64,12 @@ class MaildirTransport:
 
     path: Path
 
-    async def send(self, email: Email) -> None:
+    async def send(self, email: Email) -> str | None:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         name = hashlib.sha256(email.message_id.encode()).hexdigest()[:32] + ".veilig"
         if (self.path / "new" / name).exists() or (self.path / "cur" / name).exists():
-            return
+            return f"maildir {name}"
         tmp = self.path / "tmp" / name
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -63,6 +77,7 @@ class MaildirTransport:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path / "new" / name)
+        return f"maildir {name}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -105,15 +120,17 @@ class SmtpTransport:
             options["password"] = unquote(parts.password or "")
         return options
 
-    async def send(self, email: Email) -> None:
+    async def send(self, email: Email) -> str | None:
         # Imported on first use: it is not needed for the first screen (docs/PERFORMANCE.md).
         import aiosmtplib
 
+        options = self._options()
         try:
-            await aiosmtplib.send(to_mime(email), **self._options())
+            _refused, answer = await aiosmtplib.send(to_mime(email), **options)
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Only the kind of failure: an SMTP reply can echo addresses back.
             raise DeliveryFailed(type(exc).__name__) from None
+        return accepted_by(f"smtp {options['hostname']}:{options['port']}", str(answer))
 
 
 def email_transport(smtp_url: str | None, maildir: Path) -> EmailTransport:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
+
+if TYPE_CHECKING:
+    from core.server_secret import ServerSecret
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -44,7 +47,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # DB-API: 
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # a committed message survives power loss
+    # Deleted and overwritten rows are zeroed in their pages, not left in free space: a
+    # purged conversation's wrapped keys and sealed contact details must not linger in
+    # the file (issue 18; the WAL is truncated after a purge, see forget_deleted).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def forget_deleted(engine: Engine) -> bool:
+    """After a purge, leave no copy of deleted rows in SQLite's files: ``secure_delete``
+    has zeroed them in the pages as they went, and here the write-ahead log, which still
+    holds older images of those pages, is checkpointed into the database and truncated
+    to nothing. False when a reader kept it from finishing (the next purge tries again).
+
+    Other databases keep their own dead rows until they reuse the space (PostgreSQL's
+    VACUUM): there, what is left are wrapped keys and sealed records whose ciphertext
+    (the blobs) is gone (docs/SECURITY.md)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        # Outside any transaction (the connection is in autocommit: _sqlite_pragmas).
+        busy, _log_frames, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return bool(busy == 0)
 
 
 def alembic_config(url: str) -> Config:
@@ -54,9 +83,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def upgrade(engine: Engine, secret: ServerSecret | None = None) -> None:
+    """Bring the schema to the newest revision (idempotent). Some revisions re-seal
+    existing rows in a new format and need ``secret`` (the home's server.key) for that."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["server_secret"] = secret
         command.upgrade(config, "head")

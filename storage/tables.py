@@ -58,6 +58,7 @@ class OrganisationRow(SQLModel, table=True):
     __tablename__ = "organisation"
     id: str = Field(primary_key=True, max_length=36)
     name: str
+    retention_days: int | None = None
     created_at: datetime = _time(nullable=False)
 
 
@@ -67,6 +68,7 @@ class MailboxRow(SQLModel, table=True):
     organisation_id: str = Field(foreign_key="organisation.id", index=True)
     address: str
     public_key: bytes = _bytes()
+    public_key_mac: bytes = _bytes()
     recovery_wrap: bytes = _bytes()
     created_at: datetime = _time(nullable=False)
 
@@ -79,6 +81,8 @@ class StaffRow(SQLModel, table=True):
     key_wrap: bytes = _bytes()
     totp_sealed: bytes = _bytes()
     last_totp_step: int | None = None
+    failed_logins: int = 0
+    locked_at: datetime | None = _time(nullable=True)
     created_at: datetime = _time(nullable=False)
 
 
@@ -99,8 +103,17 @@ class ConversationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
     unread: bool = False
+    subject_tag: str = Field(default="", index=True)
     created_at: datetime = _time(nullable=False)
     last_message_at: datetime | None = _time(nullable=True, index=True)
+
+
+class HoldRow(SQLModel, table=True):
+    __tablename__ = "hold"
+    conversation_id: str = Field(foreign_key="conversation.id", primary_key=True)
+    reason_sealed: bytes = _bytes()
+    placed_by: str
+    placed_at: datetime = _time(nullable=False)
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -117,6 +130,8 @@ class ParticipantRow(SQLModel, table=True):
     revoked_at: datetime | None = _time(nullable=True)
     opened_at: datetime | None = _time(nullable=True)
     replied_at: datetime | None = _time(nullable=True)
+    code_failures: int = 0
+    locked_at: datetime | None = _time(nullable=True)
 
 
 class InvitationRow(SQLModel, table=True):
@@ -126,8 +141,10 @@ class InvitationRow(SQLModel, table=True):
     reference_tag: str = Field(unique=True)
     share_sealed: bytes = _bytes()
     thread_key_wrap: bytes = _bytes()
-    notice_outbox_id: str | None = None
+    notice_outbox_id: str | None = Field(default=None, index=True)
+    message_id: str | None = None
     created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
 
 
 class ParticipantKeyRow(SQLModel, table=True):
@@ -148,9 +165,13 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit"
     seq: int = Field(primary_key=True)
     actor: str
-    action: str
-    conversation_id: str | None = None
+    action: str = Field(index=True)
+    conversation_id: str | None = Field(default=None, index=True)
     detail: str = ""
+    subject: str = Field(default="", index=True)
+    client: str = ""
+    outcome: str = ""
+    version: int = 1
     mac: bytes = _bytes()
     at: datetime = _time(nullable=False)
 
@@ -163,6 +184,8 @@ class MessageRow(SQLModel, table=True):
     wrapped_key: bytes = _bytes()
     attachment_count: int = 0
     author_id: str | None = None
+    binding_format: int = 1
+    origin_mac: bytes = _bytes()
     created_at: datetime = _time(nullable=False, index=True)
 
 
@@ -186,3 +209,4 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     next_attempt_at: datetime = _time(nullable=False)
     sent_at: datetime | None = _time(nullable=True)
+    accepted_by: str | None = None

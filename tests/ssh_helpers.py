@@ -21,6 +21,7 @@ import pytest
 
 from core.policy import Policy
 from core.setup import InitResult
+from tests.conftest import maildir_of
 
 WIDTH, HEIGHT = 100, 32
 TIMEOUT = 30.0  # the whole Python/Textual start-up of a process on a busy machine
@@ -272,7 +273,7 @@ def openssh_options(port: int, *, port_flag: str = "-p", log_level: str = "ERROR
 
 
 def maildir_messages(home: Path) -> list[email.message.Message]:
-    folder = home / "mail" / "new"
+    folder = maildir_of(home) / "new"
     if not folder.exists():
         return []
     return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]

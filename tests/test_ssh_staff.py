@@ -122,7 +122,7 @@ async def test_the_key_chooses_the_account_and_no_other_can_be_typed_in(
 
 
 def test_staff_keys_lists_each_key_with_its_account_and_removes_them(
-    initialised: tuple[Path, InitResult], tmp_path: Path
+    initialised: tuple[Path, InitResult], tmp_path: Path, policy: Policy
 ) -> None:
     from tests.test_cli import veilig
 
@@ -148,6 +148,8 @@ def test_staff_keys_lists_each_key_with_its_account_and_removes_them(
     removed = veilig(home, "staff", "keys", "--remove", prints[0])
     assert removed.returncode == 0 and STAFF_EMAIL in removed.stdout
     assert prints[0] not in veilig(home, "staff", "keys").stdout
+    [gone] = [e for e in audit_entries(home, policy) if e.action == Action.STAFF_KEY_REMOVED]
+    assert gone.detail == f"staff:{STAFF_EMAIL} {prints[0]}"
     assert veilig(home, "staff", "keys", "--remove", prints[0]).returncode == 2
 
     # What `veilig staff remove` calls when an account goes: every key of it goes too.

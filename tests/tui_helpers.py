@@ -12,6 +12,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from tests.conftest import SmsGateway, sms_code
+
 _TEXT = re.compile(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', re.DOTALL)
 
 
@@ -71,5 +73,20 @@ async def save_attachments_to(pilot: Pilot, folder: object) -> None:
     await pilot.press("ctrl+d")
     pilot.app.screen.query_one("#line", Input).value = ""
     await paste(pilot, str(folder))
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+
+
+async def unlock_by_sms(pilot: Pilot, reference: str, gateway: SmsGateway) -> None:
+    """The recipient's way in: the reference pasted, the code asked for by SMS (the
+    outbox sends it), the code from the SMS gateway typed, unlocked."""
+    app = pilot.app
+    await paste(pilot, reference)
+    await pilot.press("enter")
+    await wait_for_workers(pilot)
+    await pilot.press("enter")  # get the code
+    await wait_for_workers(pilot)
+    await app.workers.wait_for_complete([w for w in app.workers if w.group == "outbox"])
+    await type_text(pilot, sms_code(await asyncio.to_thread(gateway.next)))
     await pilot.press("enter")
     await wait_for_workers(pilot)

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import VeiligError
-from core.i18n import _, format_datetime, ngettext, use_language
+from core.i18n import _, format_datetime, use_language
+from tui import evidence_cli
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from core.context import Context
 
 OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due mail
 
@@ -98,11 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
-    staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
+    staff = sub.add_parser("staff", help=_("staff members' SSH keys; unlock an account"))
     staff.add_argument(
         "action",
-        choices=["add-key", "keys"],
-        help=_("add-key EMAIL KEYFILE: register an SSH key; keys: list them (or --remove one)"),
+        choices=["add-key", "keys", "unlock"],
+        help=_(
+            "add-key EMAIL KEYFILE: register an SSH key; keys: list them (or --remove one); "
+            "unlock EMAIL: after too many failed log-ins"
+        ),
     )
     staff.add_argument("email", nargs="?", help=_("the staff member's e-mail address"))
     staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
@@ -110,8 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "--remove", metavar="FINGERPRINT", help=_("keys: remove this key (SHA256:…)")
     )
 
-    audit = sub.add_parser("audit", help=_("the audit log"))
-    audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
+    evidence_cli.add_parsers(sub)  # audit, purge, retention, keys, verify, proof, …
 
     outbox = sub.add_parser("outbox", help=_("deliver queued e-mail now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
@@ -181,6 +186,11 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         print()
         print(_("Recovery key: write it down and keep it safe. It is shown only now."))
         print("    " + result.recovery_key)
+        if result.signing_key is not None:
+            print()
+            print(_("The organisation's signing key, for auditors (veilig keys show):"))
+            print("    " + result.signing_key.fingerprint)
+            print("    " + result.signing_key.text)
         sys.stdout.flush()  # a broken pipe shows here, before anything is stored
 
     init_home(
@@ -293,16 +303,25 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
 
     from tui.ssh.keys import add_staff_key
 
-    if not (args.email and args.keyfile):
+    if not args.email:
         raise VeiligError(_("Which account and key? veilig staff add-key EMAIL KEYFILE"))
     email = args.email.strip().casefold()
     if not exists(email):
         raise VeiligError(_("There is no staff member {email}.").format(email=email))
+    if args.action == "unlock":
+        return _unlock_staff(ctx, email)
+    if not args.keyfile:
+        raise VeiligError(_("Which key file? veilig staff add-key EMAIL KEYFILE"))
     try:
         text = Path(args.keyfile).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
     fingerprint = add_staff_key(settings.home, email, text)
+    from core.audit import Action
+
+    with ctx.repo.transaction() as tx:
+        detail = f"staff:{email} {fingerprint}"
+        ctx.audit.append(tx, evidence_cli.operator_name(), Action.STAFF_KEY_ADDED, detail=detail)
     done = _("Key {fingerprint} now signs in as {email}.")
     print(done.format(fingerprint=fingerprint, email=email))
     return 0
@@ -319,6 +338,14 @@ def _staff_keys(args: argparse.Namespace, settings: Settings, exists: Callable[[
             raise VeiligError(
                 _("No key {fingerprint} is registered.").format(fingerprint=args.remove)
             )
+        from core.audit import Action
+        from tui.factory import make_context
+
+        ctx = make_context(settings)
+        with ctx.repo.transaction() as tx:
+            detail = f"staff:{account} {args.remove.strip()}"
+            operator = evidence_cli.operator_name()
+            ctx.audit.append(tx, operator, Action.STAFF_KEY_REMOVED, detail=detail)
         print(
             _("Key {fingerprint} removed; it no longer signs in as {email}.").format(
                 fingerprint=args.remove.strip(), email=account
@@ -335,29 +362,21 @@ def _staff_keys(args: argparse.Namespace, settings: Settings, exists: Callable[[
     return 0
 
 
-def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from tui.factory import make_context
+def _unlock_staff(ctx: Context, email: str) -> int:
+    """Someone with the host's shell (the operator) lets a locked account log in again."""
+    from core.lockout import unlock_staff
 
-    ctx = make_context(settings)
     with ctx.repo.transaction() as tx:
-        problems = ctx.audit.verify(tx)
-        count = sum(1 for _entry in tx.audit_entries())
-    if problems:
-        for problem in problems:
-            print(_("veilig audit: {problem}").format(problem=problem), file=sys.stderr)
-        print(
-            ngettext(
-                "The audit log is NOT intact: {n} problem.",
-                "The audit log is NOT intact: {n} problems.",
-                len(problems),
-            ).format(n=len(problems))
-        )
-        return 1
-    print(_("The audit log is intact: {n} entries.").format(n=count))
+        done = unlock_staff(ctx, tx, evidence_cli.operator_name(), email)
+    if done:
+        print(_("{email} can log in again.").format(email=email))
+    else:
+        print(_("{email} is not locked.").format(email=email))
     return 0
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from core.retention import Retention
     from tui.factory import make_context
 
     ctx = make_context(settings)
@@ -367,6 +386,10 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
         for round_ in itertools.count():
             if round_ % sweep_every == 0:
                 ctx.sweep_orphan_blobs()
+                # The daily purge and the signed audit head (once a day, whoever runs it).
+                purged = Retention(ctx).run_if_due()
+                if purged is not None and purged.purged:
+                    print(_("purged {n} conversations").format(n=len(purged.purged)))
             report = await ctx.outbox.deliver_due()
             print(
                 _("sent {sent}, failed {failed}, pending {pending}").format(
@@ -413,7 +436,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         screenshots = Path(args.screenshots) if args.screenshots else None
         result = play(
             ctx,
-            demo.home,
+            demo,
             totp_secret,
             scripts,
             headless=args.headless,
@@ -423,6 +446,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if not args.home:  # a throwaway home holds keys and mail: leave nothing behind
             shutil.rmtree(demo.home, ignore_errors=True)
+            shutil.rmtree(demo.maildir, ignore_errors=True)
     print(result.summary())
     if args.home:
         print(_("Demo home kept in {home}").format(home=demo.home))
@@ -438,10 +462,9 @@ COMMANDS = {
     "guest": cmd_guest,
     "serve": cmd_serve,
     "staff": cmd_staff,
-    "audit": cmd_audit,
     "outbox": cmd_outbox,
     "demo": cmd_demo,
-}
+} | evidence_cli.COMMANDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -215,3 +215,14 @@ class StarterScreen(WritingScreen):
             ).format(org=self.org_name, address=mask_email(self.guest.email)),
             "notice",
         )
+        code = getattr(result, "receipt_code", None)
+        if code:
+            # Shown here only (core.receipt): with it and their files, the guest can check
+            # the receipt values in the confirmation e-mail, and show what they sent.
+            self.chat.say(
+                _(
+                    "Your receipt code: {code}\nKeep it with the confirmation e-mail: with it "
+                    "you can show later what you sent (veilig receipt CODE FILE)."
+                ).format(code=code),
+                "notice",
+            )

@@ -3,6 +3,7 @@ into one transaction, with the converters between rows and dataclasses in ``rows
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -12,13 +13,17 @@ from sqlmodel import Session
 
 from core.models import Message
 from core.ports import Entity
+from storage.db import forget_deleted
 from storage.repository.audit import AuditQueries
 from storage.repository.challenges import ChallengeQueries
 from storage.repository.conversations import ConversationQueries
+from storage.repository.holds import HoldQueries
 from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
 from storage.repository.rows import SIMPLE_ROWS
 from storage.repository.staff import StaffQueries
+
+log = logging.getLogger(__name__)
 
 
 class SqlTransaction(
@@ -28,6 +33,7 @@ class SqlTransaction(
     ChallengeQueries,
     OutboxQueries,
     AuditQueries,
+    HoldQueries,
 ):
     """``core.ports.Transaction`` over one SQLAlchemy session."""
 
@@ -51,6 +57,9 @@ class SqlRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def forget_deleted(self) -> bool:
+        return forget_deleted(self.engine)
+
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         # expire_on_commit=False: returned dataclasses are built inside, rows not reused.
@@ -59,4 +68,10 @@ class SqlRepository:
             with session.begin():
                 yield tx
             for callback in tx.on_commit:
-                callback()
+                try:
+                    callback()
+                except Exception as exc:
+                    # Committed is committed: a failing hook (the audit head on a full
+                    # disk) must not make the caller undo what is stored (core.store
+                    # would give up the blobs of a stored message). The kind only.
+                    log.error("after-commit hook failed: %s", type(exc).__name__)

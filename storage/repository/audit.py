@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from sqlmodel import col, select
 
 from core.models import AuditEntry
+from core.ports import AuditQuery
 from storage.repository.rows import SessionBound
-from storage.tables import AuditRow
+from storage.tables import AuditRow, ConversationRow
 
 
 class AuditQueries(SessionBound):
@@ -23,3 +24,39 @@ class AuditQueries(SessionBound):
     def audit_entries(self) -> Iterator[AuditEntry]:
         for row in self.session.exec(select(AuditRow).order_by(col(AuditRow.seq))):
             yield AuditEntry(**row.model_dump())
+
+    def audit_find(self, query: AuditQuery) -> list[AuditEntry]:
+        found = select(AuditRow)
+        if query.conversation_id is not None:
+            found = found.where(AuditRow.conversation_id == query.conversation_id)
+        if query.subjects:
+            found = found.where(col(AuditRow.subject).in_(sorted(query.subjects)))
+        if query.actor is not None:
+            found = found.where(AuditRow.actor == query.actor)
+        if query.action is not None:
+            found = found.where(AuditRow.action == query.action)
+        if query.since is not None:
+            found = found.where(col(AuditRow.at) >= query.since)
+        if query.until is not None:
+            found = found.where(col(AuditRow.at) < query.until)
+        if query.limit is not None:
+            newest = found.order_by(col(AuditRow.seq).desc()).limit(query.limit)
+            rows = list(reversed(self.session.exec(newest).all()))
+        else:
+            rows = list(self.session.exec(found.order_by(col(AuditRow.seq))).all())
+        return [AuditEntry(**row.model_dump()) for row in rows]
+
+    def audit_last(self, action: str) -> AuditEntry | None:
+        row = self.session.exec(
+            select(AuditRow)
+            .where(AuditRow.action == action)
+            .order_by(col(AuditRow.seq).desc())
+            .limit(1)
+        ).first()
+        return AuditEntry(**row.model_dump()) if row else None
+
+    def conversation_subject(self, conversation_id: str) -> str:
+        tag = self.session.exec(
+            select(ConversationRow.subject_tag).where(ConversationRow.id == conversation_id)
+        ).first()
+        return tag or ""

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from core.models import Conversation, Direction, ItemRole, Message, SealedItem
-from storage.repository.rows import SessionBound, update_row
-from storage.tables import ConversationRow, MessageItemRow, MessageRow
+from core.ports import PurgedRows
+from storage.repository.rows import SessionBound, rowcount, update_row
+from storage.tables import (
+    ConversationRow,
+    HoldRow,
+    InvitationRow,
+    MessageItemRow,
+    MessageRow,
+    OutboxRow,
+    ParticipantKeyRow,
+    ParticipantRow,
+)
 
 
 class ConversationQueries(SessionBound):
@@ -61,6 +73,107 @@ class ConversationQueries(SessionBound):
     def blob_ids(self) -> set[str]:
         return set(self.session.exec(select(MessageItemRow.blob_id)).all())
 
+    def message(self, message_id: str) -> Message | None:
+        row = self.session.get(MessageRow, message_id)
+        return self._with_items([row])[0] if row else None
+
+    def ids_starting(self, prefix: str, limit: int = 5) -> list[tuple[str, str]]:
+        like = prefix.replace("%", "").replace("_", "") + "%"
+        messages = self.session.exec(
+            select(MessageRow.id).where(col(MessageRow.id).like(like)).limit(limit)
+        ).all()
+        conversations = self.session.exec(
+            select(ConversationRow.id).where(col(ConversationRow.id).like(like)).limit(limit)
+        ).all()
+        return [("message", i) for i in messages] + [("conversation", i) for i in conversations]
+
+    def conversations_about(self, subject_tag: str) -> list[Conversation]:
+        rows = self.session.exec(
+            select(ConversationRow)
+            .where(ConversationRow.subject_tag == subject_tag)
+            .order_by(col(ConversationRow.created_at))
+        ).all()
+        return [Conversation(**r.model_dump()) for r in rows]
+
+    def untagged_conversations(self) -> list[Conversation]:
+        rows = self.session.exec(
+            select(ConversationRow)
+            .where(ConversationRow.subject_tag == "")
+            .order_by(col(ConversationRow.created_at))
+        ).all()
+        return [Conversation(**r.model_dump()) for r in rows]
+
+    def inactive_conversations(
+        self, before: datetime, limit: int, offset: int = 0
+    ) -> list[Conversation]:
+        last = func.coalesce(ConversationRow.last_message_at, ConversationRow.created_at)
+        rows = self.session.exec(
+            select(ConversationRow)
+            .where(last < before)
+            .order_by(last, col(ConversationRow.id))
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [Conversation(**r.model_dump()) for r in rows]
+
+    def delete_conversation(self, conversation_id: str) -> PurgedRows:
+        purged = PurgedRows()
+        message_ids = list(
+            self.session.exec(
+                select(MessageRow.id).where(MessageRow.conversation_id == conversation_id)
+            ).all()
+        )
+        participant_ids = list(
+            self.session.exec(
+                select(ParticipantRow.id).where(ParticipantRow.conversation_id == conversation_id)
+            ).all()
+        )
+        items = self.session.exec(
+            select(MessageItemRow).where(col(MessageItemRow.message_id).in_(message_ids))
+        ).all()
+        purged.blob_ids = [i.blob_id for i in items]
+        purged.attachments = sum(1 for i in items if i.role == ItemRole.ATTACHMENT.value)
+        purged.messages = len(message_ids)
+        purged.participants = len(participant_ids)
+        notices = [
+            n
+            for n in self.session.exec(
+                select(InvitationRow.notice_outbox_id).where(
+                    col(InvitationRow.participant_id).in_(participant_ids)
+                )
+            ).all()
+            if n
+        ]
+        # Children first: the foreign keys are on.
+        keys = self.session.execute(
+            delete(ParticipantKeyRow).where(
+                col(ParticipantKeyRow.message_id).in_(message_ids)
+                | col(ParticipantKeyRow.participant_id).in_(participant_ids)
+            )
+        )
+        self.session.execute(
+            delete(MessageItemRow).where(col(MessageItemRow.message_id).in_(message_ids))
+        )
+        invitations = self.session.execute(
+            delete(InvitationRow).where(col(InvitationRow.participant_id).in_(participant_ids))
+        )
+        self.session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_(notices)))
+        self.session.execute(delete(MessageRow).where(col(MessageRow.id).in_(message_ids)))
+        self.session.execute(
+            delete(ParticipantRow).where(col(ParticipantRow.id).in_(participant_ids))
+        )
+        self.session.execute(delete(HoldRow).where(col(HoldRow.conversation_id) == conversation_id))
+        self.session.execute(
+            delete(ConversationRow).where(col(ConversationRow.id) == conversation_id)
+        )
+        # Each message's key wrapped to the mailbox, each participant's thread key, each
+        # content key under a thread key, each thread key under an invitation.
+        purged.wrapped_keys = (
+            len(message_ids) + len(participant_ids) + rowcount(keys) + rowcount(invitations)
+        )
+        self.session.expunge_all()  # nothing of them stays in the session either
+        return purged
+
     def _add_message(self, message: Message) -> None:
         data = asdict(message)
         data.pop("items")
@@ -89,6 +202,9 @@ def _message(row: MessageRow, items: list[MessageItemRow]) -> Message:
         wrapped_key=row.wrapped_key,
         created_at=row.created_at,
         attachment_count=row.attachment_count,
+        author_id=row.author_id,
+        binding_format=row.binding_format,
+        origin_mac=row.origin_mac,
         items=[
             SealedItem(
                 role=ItemRole(i.role),

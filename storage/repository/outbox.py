@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from core.models import Channel, DeliveryStatus, OutboxItem
 from storage.repository import rows
 from storage.repository.rows import SessionBound, rowcount, update_row
-from storage.tables import OutboxRow
+from storage.tables import ChallengeRow, LoginFailureRow, OutboxRow
 
 _PENDING = DeliveryStatus.PENDING.value
 
@@ -65,3 +65,19 @@ class OutboxQueries(SessionBound):
 
     def save_outbox(self, item: OutboxItem) -> None:
         update_row(self.session, OutboxRow, item.id, item)
+
+    def delete_old_records(self, before: datetime) -> int:
+        gone = rowcount(
+            self.session.execute(delete(ChallengeRow).where(col(ChallengeRow.expires_at) < before))
+        )
+        gone += rowcount(
+            self.session.execute(delete(LoginFailureRow).where(col(LoginFailureRow.at) < before))
+        )
+        gone += rowcount(
+            self.session.execute(
+                delete(OutboxRow).where(
+                    col(OutboxRow.status) != _PENDING, col(OutboxRow.created_at) < before
+                )
+            )
+        )
+        return gone

@@ -14,6 +14,7 @@ from core.models import (
     Channel,
     Conversation,
     DeliveryStatus,
+    Hold,
     Invitation,
     LoginFailure,
     Mailbox,
@@ -29,6 +30,7 @@ from storage.tables import (
     AuditRow,
     ChallengeRow,
     ConversationRow,
+    HoldRow,
     InvitationRow,
     LoginFailureRow,
     MailboxRow,
@@ -52,6 +54,7 @@ SIMPLE_ROWS: dict[type, type[SQLModel]] = {
     ParticipantKey: ParticipantKeyRow,
     AuditEntry: AuditRow,
     LoginFailure: LoginFailureRow,
+    Hold: HoldRow,
 }
 
 
@@ -109,4 +112,5 @@ def outbox_item(row: OutboxRow) -> OutboxItem:
         status=DeliveryStatus(row.status),
         last_error=row.last_error,
         sent_at=row.sent_at,
+        accepted_by=row.accepted_by,
     )

@@ -26,15 +26,13 @@ from tests.conftest import (
     body_of,
     make_settings,
     reference_in,
-    sms_code,
     staff_desk,
 )
 from tests.test_flows23_tui import fill, log_in
 from tests.tui_helpers import (
-    paste,
     save_attachments_to,
     screen_text,
-    type_text,
+    unlock_by_sms,
     wait_for_workers,
     wait_until,
 )
@@ -180,17 +178,7 @@ async def test_the_recipient_sees_hostile_text_from_staff_literally(
 
     recipient = make_recipient_app(settings, ctx=ctx)
     async with recipient.run_test(size=(250, 60)) as pilot:
-        await paste(pilot, reference_in(notice))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
-        await recipient.workers.wait_for_complete(
-            [w for w in recipient.workers if w.group == "outbox"]
-        )
-        await type_text(pilot, sms_code(await asyncio.to_thread(sms_gateway.next)))
-        await pilot.press("enter")
-        await wait_for_workers(pilot)
+        await unlock_by_sms(pilot, reference_in(notice), sms_gateway)
         shown = screen_text(recipient)
     for text, what in (
         (f"Subject {HOSTILE}", "subject"),

@@ -53,6 +53,11 @@ class InboxScreen(TableScreen):
     def on_screen_suspend(self) -> None:
         self.away = True
 
+    def on_unmount(self) -> None:
+        # The desk closes (quit) or locks after idling (a fresh log-in screen replaces
+        # this one): the session ends, for the audit log too (NEN 7513: log-out).
+        self.desk.log_out()
+
     def on_screen_resume(self) -> None:
         # Reload when the screen comes back, not when it is first shown: that resume
         # comes with the mount, and loading on both built and painted the table twice.

@@ -1,8 +1,11 @@
-"""*Sent*: per recipient notified, opened (when, how), replied, status; Ctrl+X revokes."""
+"""*Sent*: per recipient notified, opened (when, how), replied, status; Ctrl+X revokes,
+Ctrl+U unlocks a recipient locked after too many wrong codes, Ctrl+P writes a signed
+proof of delivery of each message to them (core.proof)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import on, work
 from textual.binding import Binding
@@ -19,6 +22,8 @@ class SentScreen(TableScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="back"),
         Binding("ctrl+x", "revoke", _("Revoke"), id="revoke"),
+        Binding("ctrl+u", "unlock", _("Unlock"), id="unlock"),
+        Binding("ctrl+p", "proof", _("Proof"), id="proof"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
     ]
 
@@ -55,6 +60,8 @@ class SentScreen(TableScreen):
                 opened += " (" + (_("SMS") if row.verified_via is Method.SMS else _("e-mail")) + ")"
             if row.revoked_at:
                 status = _("revoked {when}").format(when=short(row.revoked_at))
+            elif row.participant.locked_at:
+                status = _("locked: Ctrl+U")
             elif now >= row.expires_at:
                 status = _("expired")
             else:
@@ -93,3 +100,42 @@ class SentScreen(TableScreen):
     def revoke(self, participant_id: str) -> None:
         self.desk.revoke(participant_id)
         self.post_message(self.Loaded(self.desk.sent()))
+
+    def action_unlock(self) -> None:
+        if not self.rows or self.table.cursor_row >= len(self.rows):
+            return
+        row = self.rows[self.table.cursor_row]
+        if row.participant.locked_at and not row.revoked_at:
+            self.unlock(row.participant.id)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def unlock(self, participant_id: str) -> None:
+        self.desk.unlock(participant_id)
+        self.post_message(self.Loaded(self.desk.sent()))
+
+    def action_proof(self) -> None:
+        if not self.rows or self.table.cursor_row >= len(self.rows):
+            return
+        self.proof(self.rows[self.table.cursor_row].participant.id)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def proof(self, participant_id: str) -> None:
+        from core.proof import issue_proof, messages_to
+
+        ctx = self.desk.ctx
+        # Where saved attachments go: over SSH or in a browser the session's download
+        # folder, at a desk the folder veilig was started in.
+        folder = ctx.transfer.download if ctx.transfer else Path.cwd()
+        written = [
+            issue_proof(self.desk, message_id, folder).files[0]
+            for message_id in messages_to(self.desk, participant_id)
+        ]
+        self.app.call_from_thread(self.proof_written, written)
+
+    def proof_written(self, written: list[Path]) -> None:
+        names = ", ".join(p.name for p in written) or _("nothing (no message was sent yet)")
+        self.app.notify(
+            _("Proof of delivery written, signed (.json, .txt, .sig): {names}").format(names=names),
+            markup=False,
+            timeout=20,
+        )

@@ -161,6 +161,8 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         env["VEILIG_HOME"] = str(self.hub.home)
         if self.language:  # the client's choice goes before the server's default
             env["VEILIG_LANG"] = self.language
+        peer = self.chan.get_extra_info("peername") or ("?",)
+        env["VEILIG_CLIENT"] = f"ssh {peer[0]}"  # for the audit log (NEN 7513)
         try:
             self.process = subprocess.Popen(  # our own interpreter and module
                 [*self.hub.veilig, *self.args],

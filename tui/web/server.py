@@ -339,6 +339,7 @@ class WebServer:
             "TEXTUAL_DRIVER": "tui.web.driver:VeiligWebDriver",
             "TEXTUAL_COLOR_SYSTEM": "truecolor",
             "TERM": "xterm-256color",
+            "VEILIG_CLIENT": f"web {live.address}",  # for the audit log (NEN 7513)
         }
         if self.config.public_url:
             env["VEILIG_PUBLIC_URL"] = self.config.public_url
