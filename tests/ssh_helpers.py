@@ -334,7 +334,10 @@ def add_staff_member(
             created_at=ctx.clock(),
         )
         staff.key_wrap = Password(password).wrap(
-            private.raw_bytes(), labels.staff_key(staff.id, mailbox.id), policy.argon2
+            private.raw_bytes(),
+            labels.staff_key(staff.id, mailbox.id),
+            policy.argon2,
+            ctx.secret.pepper(),
         )
         staff.totp_sealed = two_factor.seal_secret(ctx.secret, secret, staff.id)
         tx.add(staff)
