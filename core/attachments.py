@@ -37,26 +37,30 @@ class Attachment:
     fd: int = field(default=-1, repr=False)
 
     @classmethod
-    def from_path(cls, path: Path, policy: Policy, *, protected: Path | None = None) -> Attachment:
+    def from_path(
+        cls, path: Path, policy: Policy, *, protected: Path | None = None, shown: str = ""
+    ) -> Attachment:
         """Check a file before any heavy work: it exists, is a regular file, fits the
         limits, and is not one of veilig's own files (``protected``: the data directory),
-        not even through a symlink or a hard link."""
+        not even through a symlink or a hard link. A refusal names the file as ``shown``
+        (over SSH: inside the session's area, not where the host keeps it), else its path."""
+        shown = shown or str(path)
         try:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):
-            raise InvalidInput(_("There is no file at {path}.").format(path=path)) from None
+            raise InvalidInput(_("There is no file at {path}.").format(path=shown)) from None
         if protected is not None and real.is_relative_to(protected.resolve()):
             raise InvalidInput(_("Files of veilig itself cannot be attached."))
         try:
             fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except PermissionError:
-            raise InvalidInput(_("{path} cannot be read.").format(path=path)) from None
+            raise InvalidInput(_("{path} cannot be read.").format(path=shown)) from None
         except OSError:
-            raise InvalidInput(_("{path} is not a file.").format(path=path)) from None
+            raise InvalidInput(_("{path} is not a file.").format(path=shown)) from None
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise InvalidInput(_("{path} is not a file.").format(path=path))
+                raise InvalidInput(_("{path} is not a file.").format(path=shown))
             if protected is not None and (st.st_dev, st.st_ino) in _inodes(protected):
                 raise InvalidInput(_("Files of veilig itself cannot be attached."))
             if st.st_size > policy.max_attachment_bytes:

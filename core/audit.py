@@ -55,6 +55,10 @@ class Action(StrEnum):
     REVOKE = "revoke"
     NOTIFICATION_DELIVERED = "notification.delivered"
     NOTIFICATION_FAILED = "notification.failed"
+    # `veilig serve ssh`: a staff key named its account (detail: its SHA256 fingerprint),
+    # or a registered key was refused because its account is gone.
+    SSH_KEY_ACCEPTED = "ssh.key.accepted"
+    SSH_KEY_REFUSED = "ssh.key.refused"
     RECIPIENT_LOCKED = "recipient.locked"
     RECIPIENT_UNLOCKED = "recipient.unlocked"
     STAFF_LOCKED = "staff.locked"
@@ -63,6 +67,7 @@ class Action(StrEnum):
     # Issue 18: the events NEN 7513 asks for that were missing.
     STAFF_LOGOUT = "staff.logout"  # the desk closed or locked after idling
     STAFF_KEY_ADDED = "staff.key-added"  # `veilig staff add-key`
+    STAFF_KEY_REMOVED = "staff.key-removed"  # `veilig staff keys --remove`
     SEARCH = "search"  # a look-up of a person (the desk's search, `audit show --person`)
     AUDIT_VIEWED = "audit.viewed"  # NEN 7513 §8.4: access to the log is logged too
     AUDIT_EXPORTED = "audit.exported"

@@ -15,6 +15,9 @@ import platformdirs
 
 from core.transfer import TransferArea
 
+# Written by `veilig serve ssh --public-host` while it runs (tui/ssh/keys.py): HOST:PORT.
+PUBLIC_ROUTE_FILE = Path("ssh") / "public_route"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -29,7 +32,7 @@ class Settings:
     # Where outside people open messages besides `veilig open`, named in the e-mails:
     # the web address (`veilig serve web`) and the SSH address (`veilig serve ssh`).
     public_url: str | None = None  # https://veilig.example.nl
-    public_ssh: str | None = None  # veilig.example.nl:2222
+    public_ssh: str | None = None  # veilig.example.nl:2222; see public_ssh_route
     maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
     # Which client or host the audit log names for what this process does (NEN 7513):
     # VEILIG_CLIENT (set by `veilig serve ssh/web` for their sessions: "ssh 192.0.2.7"),
@@ -52,6 +55,21 @@ class Settings:
             maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
             client=_client(env),
         )
+
+    def public_ssh_route(self) -> str | None:
+        """Where outside people reach ``veilig serve ssh``: ``VEILIG_PUBLIC_SSH``, else the
+        route that a server started with ``--public-host`` on this home recorded. The
+        server knows the name people type; the desk that writes the notification runs
+        elsewhere, often locally, and would otherwise need the same setting again."""
+        if self.public_ssh:
+            return self.public_ssh
+        try:
+            route = (self.home / PUBLIC_ROUTE_FILE).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not route or "@" in route or any(ch.isspace() for ch in route):
+            return None  # not one: the e-mails name the other ways
+        return route
 
     @property
     def audit_client(self) -> str:

@@ -48,9 +48,12 @@ class Context:
         return AuditLog(self.secret, self.clock, head, self.client)
 
     def attachment(self, path: Path) -> Attachment:
-        if self.transfer is not None:
-            path = self.transfer.upload_path(path)
-        return Attachment.from_path(path, self.policy, protected=self.home)
+        if self.transfer is None:
+            return Attachment.from_path(path, self.policy, protected=self.home)
+        real = self.transfer.upload_path(path)
+        return Attachment.from_path(
+            real, self.policy, protected=self.home, shown=self.transfer.shown(real)
+        )
 
     def save_attachment(
         self,

@@ -251,12 +251,20 @@ def open_code_email(
             "(in a terminal or over SSH). Press Enter to unlock. It works once for "
             "{minutes} minutes.\n\n{org}"
         )
+    elif ways_in.ssh_command:
+        body += _(
+            "Type it in veilig, where you asked for it (in a terminal, or over SSH with "
+            "{command}), and press Enter to unlock. It works once for {minutes} minutes.\n\n"
+            "{org}"
+        )
     else:
         body += _(
             "Type it in veilig, where you asked for it, and press Enter to unlock. It works "
             "once for {minutes} minutes.\n\n{org}"
         )
-    body = body.format(org=org, code=code, minutes=minutes, url=ways_in.open_url)
+    body = body.format(
+        org=org, code=code, minutes=minutes, url=ways_in.open_url, command=ways_in.ssh_command
+    )
     return _email(to, _("Your verification code for {org}").format(org=org), body, sender, org)
 
 

@@ -111,18 +111,41 @@ class Policy:
     idle_lock: timedelta = timedelta(minutes=15)
 
     # --- `veilig serve ssh` ------------------------------------------------------------
-    # Every terminal session is a whole Python process (~60 MB): unbounded connections
-    # would let one client exhaust the host. 8 per address leaves room for a practice
-    # behind one NAT address (a terminal plus sftp/scp per person); 100 in all fits a
-    # small organisation's host. A login must finish within 60 s (OpenSSH's
-    # LoginGraceTime is 120 s; nobody types here during the login).
+    # What each thing costs: a terminal session is a whole Python process with Textual: measured 94
+    # MB resident (70 MB of it its own, the rest shared libraries) at the guest's first question,
+    # 101 MB (75 MB own) in the desk after log-in, 133 MB with a full message body pasted; issue #19
+    # saw 92-116 MB during the flows. A connection that has no session yet costs the server some
+    # kilobytes and a key exchange. Limits are counted per source: an IPv4 address, or an IPv6 /64
+    # (what one subscriber gets at least; a single IPv6 address would be no limit at all). Not per
+    # IPv4 /24: that would put unrelated practices of one provider (or one carrier-grade NAT) into
+    # one count.
+    # 8 connections per source leave room for a practice behind one NAT address (a terminal plus
+    # scp/sftp per person). 40 terminal sessions in all bound the processes to about 5.3 GB at the
+    # worst measured 133 MB each (3 GB at the usual 75 MB own): a small office's host, with room for
+    # the database and the desk; a care administration office rarely has more than a few
+    # practitioners connected at once. Guests (no authentication) may hold 32 of them: the other 8
+    # stay for staff, whom a flood of guests from many addresses must not keep from their desk.
     ssh_connections_per_address: int = 8
-    ssh_connections_total: int = 100
+    ssh_sessions_total: int = 40
+    ssh_guest_sessions_total: int = 32
+    # A connection must open its session within 60 s of connecting (OpenSSH's
+    # LoginGraceTime is 120 s; nobody types during the log-in here), or it is closed:
+    # guests authenticate at once, so the log-in timeout alone never ends `ssh -N`.
+    # Connections without a session are capped apart from sessions, so that idle ones
+    # cannot take the places of people: at most 4 per source (people's clients are
+    # there for well under a second) and 128 in all (kilobytes each), so filling them
+    # takes 32 sources that reconnect every minute.
     ssh_login_timeout: timedelta = timedelta(seconds=60)
+    ssh_waiting_per_address: int = 4
+    ssh_waiting_total: int = 128
+    # A session's file login may have this many connections at once (an scp up, one
+    # down, an sftp, one spare); each lives only as long as its session.
+    ssh_file_connections_per_session: int = 4
 
     # --- `veilig serve web` --------------------------------------------------------------
-    # Each browser tab is its own `veilig` process, like each SSH terminal: the same
-    # numbers, for the same reason (a practice behind one NAT address; a small host).
+    # Each browser tab is its own `veilig` process, like each SSH terminal (so about as
+    # heavy: see the SSH numbers above): 8 per address for a practice behind one NAT
+    # address; 100 in all, which at about 100 MB each asks 10 GB of the host.
     web_sessions_per_address: int = 8
     web_sessions_total: int = 100
     # A page carries a one-time ticket for its WebSocket. Unused, it expires like an SSH
@@ -147,6 +170,15 @@ class Policy:
     # A download link the app offered works once, and only this long: the browser
     # fetches it at once, and a link that ends up in a log or history is worthless soon.
     web_download_lifetime: timedelta = timedelta(seconds=60)
+
+    # --- what one field takes ---------------------------------------------------------
+    # A paste of a megabyte into a field kept a core busy redrawing it for as long as it
+    # stayed (issue #19), so fields take at most this much, cut as it comes in. A one-line
+    # answer: 4,096 characters, the longest path Linux takes (PATH_MAX), far beyond any
+    # name, address, subject, reference, code or password.
+    field_max_chars: int = 4096
+    # A message body: 100,000 characters, some 40 printed pages; longer goes as a file.
+    body_max_chars: int = 100_000
 
     # --- attachments ------------------------------------------------------------
     # Limits that keep one sender from filling the disk; checked before sealing. A

@@ -71,6 +71,21 @@ class TransferArea:
     def download(self) -> Path:
         return self.root / DOWNLOAD
 
+    def shown(self, path: Path) -> str:
+        """``path`` as the person knows it: inside the area (``upload/verslag.pdf``), as
+        sftp shows it; never where the host keeps the area."""
+        if path.is_relative_to(self.root):
+            return str(path.relative_to(self.root))
+        if path.is_relative_to(self.root.resolve()):
+            return str(path.relative_to(self.root.resolve()))
+        return path.name
+
+    def typed_folder(self, text: str) -> Path:
+        """A folder the person typed, named as in the area: ``download`` and
+        ``/download`` are the area's; nothing they type names a place on the host."""
+        typed = Path(text.strip() or ".")
+        return self.root / typed.relative_to(typed.anchor) if typed.anchor else self.root / typed
+
     # --- what the person types on their own machine ------------------------------------
 
     def upload_command(self) -> str:

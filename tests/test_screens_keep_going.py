@@ -342,7 +342,8 @@ async def test_the_file_picker_says_when_its_folder_cannot_be_read(tmp_path: Pat
 
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
-        wanted = _("{path} cannot be read.").format(path=gone)
+        # Named as in the session's area (``upload``), never by its place on the host.
+        wanted = _("{path} cannot be read.").format(path="upload")
         await wait_until(pilot, lambda: wanted in screen_text(app), "the notice")
         await pilot.press("enter")
         await pilot.pause()

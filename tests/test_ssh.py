@@ -4,11 +4,7 @@ real ``veilig`` processes behind them; the screen is read with a terminal emulat
 from __future__ import annotations
 
 import asyncio
-import email
-import json
 import os
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncssh
@@ -22,136 +18,30 @@ from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from core.setup import InitResult
-from tests.conftest import (
-    STAFF_EMAIL,
-    STAFF_PASSWORD,
-    maildir_of,
-    make_settings,
-    only_message,
-    staff_desk,
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, only_message, staff_desk
+from tests.ssh_helpers import (
+    CTRL_D,
+    CTRL_O,
+    CTRL_S,
+    ENTER,
+    ESCAPE,
+    TIMEOUT,
+    WIDTH,
+    connect,
+    e_mail_code,
+    maildir_messages,
+    server,
+    sms_code_in_log,
+    terminal,
+    until,
 )
 from tui.factory import make_context
-from tui.ssh.files import FileAreas
 from tui.ssh.keys import add_staff_key
-from tui.ssh.server import Hub, start_server, stop_server
+from tui.ssh.server import Hub
 
 pytestmark = pytest.mark.slow  # a real SSH server and clients
 
-WIDTH, HEIGHT = 100, 32
-TIMEOUT = 30.0  # the whole Python/Textual start-up of a process on a busy machine
-
-
-class Terminal(asyncssh.SSHClientSession[bytes]):
-    """The client's terminal: what the app draws goes into a VT emulator (pyte)."""
-
-    def __init__(self) -> None:
-        self.screen = pyte.Screen(WIDTH, HEIGHT)
-        self.stream = pyte.ByteStream(self.screen)
-        self.raw = bytearray()
-        self.chan: asyncssh.SSHClientChannel[bytes] | None = None
-        self.closed = asyncio.Event()
-
-    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:  # type: ignore[override]
-        self.chan = chan
-
-    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
-        self.raw += data
-        self.stream.feed(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
-
-    def text(self) -> str:
-        return "\n".join(line.rstrip() for line in self.screen.display)
-
-    async def wait_for(self, text: str, timeout: float = TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.text():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; the screen:\n{self.text()}")
-            await asyncio.sleep(0.05)
-
-    async def type(self, text: str, *, enter: bool = False) -> None:
-        assert self.chan is not None
-        self.chan.write(text.encode() + (b"\r" if enter else b""))
-        await asyncio.sleep(0.05)  # let the app take the keys one burst at a time
-
-    async def key(self, raw: bytes) -> None:
-        assert self.chan is not None
-        self.chan.write(raw)
-        await asyncio.sleep(0.05)
-
-
-ENTER, CTRL_S, CTRL_D = b"\r", b"\x13", b"\x04"
-
-
-async def until(condition, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def server(
-    initialised: tuple[Path, InitResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Hub]:
-    home, _result = initialised
-    for name in list(os.environ):
-        if name.startswith("VEILIG_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LANG", "C.UTF-8")  # English screens; mail in Maildir, SMS in a file
-    hub = Hub(home=home, areas=FileAreas(tmp_path / "areas"), public_host="127.0.0.1")
-    acceptor = await start_server(hub, "127.0.0.1", 0)
-    yield hub
-    await stop_server(hub, acceptor)
-
-
-async def connect(hub: Hub, username: str = "guest", **options) -> asyncssh.SSHClientConnection:
-    options.setdefault("client_keys", None)
-    return await asyncssh.connect(
-        "127.0.0.1",
-        hub.port,
-        username=username,
-        known_hosts=None,
-        agent_path=None,
-        **options,
-    )
-
-
-async def terminal(conn: asyncssh.SSHClientConnection) -> Terminal:
-    _chan, term = await conn.create_session(
-        Terminal, term_type="xterm-256color", term_size=(WIDTH, HEIGHT), encoding=None
-    )
-    return term
-
-
-def maildir_messages(home: Path) -> list[email.message.Message]:
-    folder = maildir_of(home) / "new"
-    if not folder.exists():
-        return []
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]
-
-
-async def e_mail_code(home: Path, to: str) -> str:
-    from tests.conftest import code_in
-
-    found: list[str] = []
-
-    def arrived() -> bool:
-        found[:] = [code_in(m) for m in maildir_messages(home) if m["To"] == to]
-        return bool(found)
-
-    await until(arrived, f"the code e-mail to {to}")
-    return found[-1]
-
-
-async def sms_code_in_log(home: Path) -> str:
-    log = home / "sms.log"
-    await until(lambda: log.exists() and log.read_text().strip(), "the SMS")
-    body = json.loads(log.read_text().splitlines()[-1])["body"]
-    return body[:6]
+__all__ = ["server"]  # the fixture, used by name
 
 
 # --- flow 1 and flow 2 over SSH -----------------------------------------------------------
@@ -176,11 +66,18 @@ async def test_flow1_guest_writes_with_a_file_uploaded_from_the_client(
     await term.wait_for("Write your message")
     await term.type("Zie bijlage.")
     await term.key(CTRL_S)
-    await term.wait_for(f"scp -P {server.port} FILE f-")
+    [area] = server.areas.areas
+    await term.wait_for_flat(f"scp -P {server.port} FILE {area.login}@127.0.0.1:upload/")
+
+    # The file picker names the session's upload folder, not where the host keeps it.
+    await term.key(CTRL_O)
+    await term.wait_for("Choose a file")
+    assert "upload" in term.text() and area.root.name not in term.text()
+    await term.key(ESCAPE)
+    await term.wait_gone("Choose a file")
+    await term.wait_for("Path of a file to attach")
 
     # The practitioner's own machine: the file goes up with the session's login.
-    [area] = server.areas.areas
-    assert area.login in term.text().replace("\n", "")
     async with (
         await connect(server, area.login) as files,
         files.start_sftp_client() as sftp,
@@ -236,11 +133,16 @@ async def test_flow2_recipient_saves_the_attachment_and_downloads_it_to_the_clie
     await term.wait_for("uitslag.pdf")
     await term.key(CTRL_D)
     await term.wait_for("In which folder")
-    await term.key(ENTER)  # the session's download folder, already filled in
+    [area] = server.areas.areas
+    # The session's download folder is filled in as the area names it (as sftp shows
+    # it), never by its place on the host.
+    await term.wait_for("download")
+    assert area.root.name not in term.text()
+    await term.key(ENTER)
     await term.wait_for("Saved:")
+    await term.wait_for("download/uitslag.pdf")
     await term.wait_for(f"scp -P {server.port}")
 
-    [area] = server.areas.areas
     async with (
         await connect(server, area.login) as files,
         files.start_sftp_client() as sftp,
@@ -256,26 +158,26 @@ async def test_flow2_recipient_saves_the_attachment_and_downloads_it_to_the_clie
 # --- the terminal and the process ---------------------------------------------------------
 
 
-async def test_a_window_change_reaches_the_app(server: Hub) -> None:
+async def test_the_terminal_size_and_every_change_of_it_reach_the_app(
+    server: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server started from a shell that exports its own size: the client's size counts.
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
     conn = await connect(server)
     term = await terminal(conn)
     await term.wait_for("What would you like to do?")
 
-    def label_column() -> int:
-        for line in term.screen.display:
-            if "1  Write a secure message" in line:
-                return line.index("1  Write")
-        return -1
+    def button_width() -> int:  # the choice buttons span the window, less the padding
+        return max(line.count("▔") for line in term.screen.display)
 
-    await term.wait_for("1  Write a secure message")
-    wide = label_column()
-    assert wide > 25  # centred in a button 96 columns wide
+    await until(lambda: button_width() == WIDTH - 4, "the buttons drawn at 100 columns")
     # A fresh screen of the new size: only a redraw by the app can fill it.
     term.screen = pyte.Screen(60, 20)
     term.stream = pyte.ByteStream(term.screen)
     assert term.chan is not None
     term.chan.change_terminal_size(60, 20)
-    await until(lambda: 0 <= label_column() < wide, "the app to redraw at 60 columns")
+    await until(lambda: button_width() == 60 - 4, "the app to redraw at 60 columns")
     conn.close()
 
 
@@ -309,7 +211,7 @@ async def test_connections_per_address_are_limited(server: Hub) -> None:
         await connect(server)
     first.close()
     await first.wait_closed()
-    await until(lambda: server.per_address["127.0.0.1"] == 1, "the count to drop")
+    await until(lambda: server.per_source["127.0.0.1"] == 1, "the count to drop")
     third = await connect(server)  # a place is free again
     second.close()
     third.close()
@@ -455,23 +357,3 @@ def test_staff_add_key_registers_a_fingerprint_for_a_known_staff_member_only(
     assert oct((home / "ssh" / "staff_keys").stat().st_mode & 0o777) == "0o600"
     not_a_key = veilig(home, "staff", "add-key", STAFF_EMAIL, str(home / "veilig.db"))
     assert not_a_key.returncode == 2
-
-
-def test_a_new_server_deletes_areas_a_killed_one_left_and_refuses_a_planted_root(
-    tmp_path: Path,
-) -> None:
-    from core.errors import VeiligError
-
-    root = tmp_path / "areas"
-    first = FileAreas(root)
-    left = first.create()
-    (left.root / "upload" / "verslag.pdf").write_bytes(b"medical")
-    FileAreas(root)  # the first server was killed: the next start cleans up
-    assert not left.root.exists()
-
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir(mode=0o700)
-    planted = tmp_path / "planted"
-    planted.symlink_to(elsewhere)
-    with pytest.raises(VeiligError, match="not a private folder"):
-        FileAreas(planted)

@@ -61,6 +61,10 @@ def add_parsers(
     add_key.add_argument("email", help=_("the staff member's e-mail address"))
     add_key.add_argument("keyfile", help=_("the public key file, e.g. id_ed25519.pub"))
 
+    keys = actions.add_parser("keys", help=_("the SSH keys and the account each opens"))
+    keys.add_argument("email", nargs="?", help=_("only this staff member's keys"))
+    keys.add_argument("--remove", metavar="FINGERPRINT", help=_("remove this key (SHA256:…)"))
+
     recover = command(
         sub, "recover", _("with the recovery key: a new admin invitation (every admin gone)")
     )
@@ -141,6 +145,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
         "enrol": _enrol,
         "unlock": _unlock,
         "add-key": _add_key,
+        "keys": _keys,
     }
     return commands[args.action](args, settings)
 
@@ -194,14 +199,12 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    from tui.ssh.keys import remove_staff_keys
+    from tui.ssh.keys import remove_keys_of
 
     ctx = _context(settings)
     admin = _authorise(ctx, args.by)
     staff = admin.remove(args.email)
-    # Until `veilig staff keys remove` (branch ssh-defects) is on main, the keys of the
-    # account go through this one function of tui.ssh.keys.
-    keys = remove_staff_keys(settings.home, staff.email)
+    keys = len(remove_keys_of(settings.home, staff.email))
     print(
         _(
             "{email} is removed: their key wraps, authenticator secret and {n} SSH keys "
@@ -312,6 +315,45 @@ def _add_key(args: argparse.Namespace, settings: Settings) -> int:
         ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_ADDED, detail=detail)
     done = _("Key {fingerprint} now signs in as {email}.")
     print(done.format(fingerprint=fingerprint, email=email))
+    return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    """`veilig staff keys [EMAIL]`: every registered key and the account it opens;
+    `--remove FINGERPRINT` forgets one."""
+    from core.audit import Action
+    from tui.evidence_cli import operator_name
+    from tui.ssh.keys import remove_staff_key, staff_keys_listed
+
+    ctx = _context(settings)
+    if args.remove:
+        account = remove_staff_key(settings.home, args.remove)
+        if account is None:
+            raise VeiligError(
+                _("No key {fingerprint} is registered.").format(fingerprint=args.remove)
+            )
+        with ctx.repo.transaction() as tx:
+            detail = f"staff:{account} {args.remove.strip()}"
+            ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_REMOVED, detail=detail)
+        print(
+            _("Key {fingerprint} removed; it no longer signs in as {email}.").format(
+                fingerprint=args.remove.strip(), email=account
+            )
+        )
+        return 0
+
+    def exists(email: str) -> bool:
+        with ctx.repo.transaction() as tx:
+            found = tx.staff_by_email(email)
+            return found is not None and found.removed_at is None
+
+    wanted = args.email.strip().casefold() if args.email else None
+    rows = [row for row in staff_keys_listed(settings.home, exists) if wanted in (None, row[1])]
+    if not rows:
+        print(_("No SSH keys are registered."))
+    gone = _("(no such staff member: refused)")
+    for fingerprint, email, live in rows:
+        print(f"{fingerprint}  {email}" if live else f"{fingerprint}  {email}  {gone}")
     return 0
 
 

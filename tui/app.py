@@ -30,7 +30,16 @@ IDLE_CHECK_SECONDS = 15.0
 class VeiligApp(App[None]):
     CSS_PATH = Path(__file__).with_name("veilig.tcss")
     TITLE = "veilig"
-    BINDINGS = [Binding("ctrl+q", "quit", _("Quit"), id="quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", _("Quit"), id="quit", priority=True),
+        # Tab moves the focus before the keys after it are handed out. As a plain binding
+        # it ran only once the field had passed the Tab on, and keys that came in the same
+        # burst (fast typing over SSH, a password manager) had been given to that field
+        # already. No widget here takes Tab as text (every TextArea has tab_behavior
+        # "focus").
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
+    ]
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(

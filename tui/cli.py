@@ -88,7 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     opener.add_argument("reference", nargs="?", help=_("the reference from the e-mail"))
 
     desk = _command(sub, "desk", _("the support desk: read, reply, send (staff)"))
-    desk.add_argument("--email", default="", help=_("fill in this staff e-mail address"))
+    desk.add_argument(
+        "--email",
+        default="",
+        help=_("log in only as this staff member (the account an SSH key opens)"),
+    )
 
     _command(sub, "guest", _("write to us or open a secure message (guests over SSH)"))
 
@@ -101,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, help=_("port to listen on (default: ssh 2222, web 8080)")
     )
     serve.add_argument(
-        "--public-host", help=_("host name that users type (shown in the file commands)")
+        "--public-host",
+        help=_("ssh: host name that people type (in the file commands and the e-mails)"),
     )
     serve.add_argument(
         "--files", metavar="DIR", help=_("folder for the session file areas (default: temporary)")
@@ -250,6 +255,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import socket
     from pathlib import Path
 
+    from core.mail import WaysIn
     from tui.factory import make_context
     from tui.ssh.files import FileAreas
     from tui.ssh.server import Hub, host_fingerprint, start_server, stop_server
@@ -257,11 +263,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     make_context(settings)  # refuses a home that is not set up, before listening
     logging.getLogger().setLevel(logging.INFO)  # a server: its log goes to stderr
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the staff key checks open the database
     public = args.public_host or (socket.getfqdn() if args.host in ("0.0.0.0", "::") else args.host)  # noqa: S104
+    if args.public_host:
+        WaysIn(ssh=public)  # the e-mails will name it: refuse one that is not a host name
     hub = Hub(
         home=settings.home,
         areas=FileAreas(Path(args.files) if args.files else None),
         public_host=public,
+        settings=settings,
+        advertise=bool(args.public_host),
     )
 
     async def run() -> None:

@@ -96,7 +96,7 @@ def make_context(
         clock=clock,
         home=settings.home,
         transfer=settings.transfer,
-        ways_in=WaysIn(web=settings.public_url, ssh=settings.public_ssh),
+        ways_in=WaysIn(web=settings.public_url, ssh=settings.public_ssh_route()),
         client=settings.audit_client,
     )
 

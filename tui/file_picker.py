@@ -49,13 +49,22 @@ class FilePicker(ModalScreen[Path | None]):
         self.root = root
         self.confined = confined  # over SSH: never above the session's upload folder
 
+    def shown(self, folder: Path) -> str:
+        """A folder as the person knows it: confined (over SSH, in a browser), from the
+        upload folder on (``upload/scans``), never where the host keeps it."""
+        if self.confined:
+            base = self.root.resolve().parent
+            resolved = folder.resolve()
+            return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else ""
+        return str(folder)
+
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(
                 _("Choose a file (Enter: choose, Backspace: folder up, Escape: cancel)"),
                 markup=False,
             )
-            yield Static(literal(str(self.root)), id="where", markup=False)
+            yield Static(literal(self.shown(self.root)), id="where", markup=False)
             yield Notice(id="error")
             yield SafeDirectoryTree(self.root, id="tree")
         yield Footer()
@@ -71,7 +80,7 @@ class FilePicker(ModalScreen[Path | None]):
             with os.scandir(folder):
                 text = ""
         except OSError:
-            text = _("{path} cannot be read.").format(path=str(folder))
+            text = _("{path} cannot be read.").format(path=self.shown(folder))
         self.query_one("#error", Notice).say(text)
 
     @on(DirectoryTree.DirectorySelected)
@@ -84,7 +93,7 @@ class FilePicker(ModalScreen[Path | None]):
         if self.confined and not parent.is_relative_to(self.root.resolve()):
             return
         tree.path = parent
-        self.query_one("#where", Static).update(literal(str(parent)))
+        self.query_one("#where", Static).update(literal(self.shown(parent)))
         self.check_readable(parent)
 
     @on(DirectoryTree.FileSelected)

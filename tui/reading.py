@@ -90,7 +90,8 @@ class ReadingScreen(WritingScreen):
         if step is ReadStep.READ:
             self.focus_next()
         elif step is ReadStep.SAVE:
-            self.ask_line(_("Folder to save the attachments in"), str(self.save_folder()))
+            folder = self.save_folder()
+            self.ask_line(_("Folder to save the attachments in"), self.shown_path(folder))
             if ask and self.ASK_SAVE:
                 self.chat.say(_(self.ASK_SAVE))
         else:
@@ -100,9 +101,13 @@ class ReadingScreen(WritingScreen):
         if step is not ReadStep.SAVE:
             super().answer(step, text)
             return
+        transfer = self.ctx.transfer
+        if transfer is not None:  # over SSH: named as in the file area, as sftp shows it
+            self.save_attachments(transfer.typed_folder(text))
+            return
         folder = Path(text.strip() or ".").expanduser()
-        if self.ctx.transfer is not None or folder.exists():
-            self.save_attachments(folder)  # over SSH: core says where it may go
+        if folder.exists():
+            self.save_attachments(folder)
             return
 
         def decided(yes: bool | None) -> None:
@@ -166,8 +171,8 @@ class ReadingScreen(WritingScreen):
         transfer = self.ctx.transfer
         if transfer is not None and transfer.in_browser:
             return path.name
-        if transfer is not None and path.is_relative_to(transfer.root):
-            return str(path.relative_to(transfer.root))
+        if transfer is not None:
+            return transfer.shown(path)
         return str(path)
 
     def say_download_hint(self, paths: Sequence[Path] = ()) -> None:

@@ -16,7 +16,7 @@ from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _
-from core.policy import Policy
+from core.policy import DEFAULT_POLICY, Policy
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:
@@ -32,10 +32,22 @@ class LiteralInput(Input):
     such character becomes its visible placeholder as it comes in (not dropped: the
     person sees what they pasted). Passwords use a plain masked Input: they are never
     drawn and must stay exactly as typed.
+
+    It also takes at most ``max_length`` characters (a policy number): a paste beyond
+    that is cut where the field is full, instead of a megabyte redrawn at every blink.
     """
 
+    def __init__(
+        self, *args: object, max_length: int = DEFAULT_POLICY.field_max_chars, **kwargs: object
+    ) -> None:
+        super().__init__(*args, max_length=max_length, **kwargs)  # type: ignore[arg-type]
+
     def replace(self, text: str, start: int, end: int) -> None:
-        super().replace(literal(text), start, end)
+        text = literal(text)
+        if self.max_length:
+            start, end = sorted((max(0, start), min(len(self.value), end)))
+            text = text[: max(self.max_length - len(self.value) + (end - start), 0)]
+        super().replace(text, start, end)
 
     def on_paste(self, event: events.Paste) -> None:
         """All of a paste, in order. Textual's Input keeps only its first line; here the
@@ -53,14 +65,25 @@ LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
 class LiteralTextArea(TextArea):
-    """A TextArea with the same rule as :class:`LiteralInput`; line breaks and tabs stay.
+    """A TextArea with the same rules as :class:`LiteralInput` (line breaks and tabs stay),
+    and at most ``max_length`` characters.
 
     Terminals send a pasted line break as CR (the Enter key's character): every CR and
     CRLF that comes in is a line break here, as in an editor."""
 
+    def __init__(
+        self, *args: object, max_length: int = DEFAULT_POLICY.body_max_chars, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.max_length = max_length
+
     def edit(self, edit: Edit) -> EditResult:
-        text = LINE_BREAKS.sub("\n", edit.text)
-        return super().edit(replace(edit, text=literal(text, multiline=True)))
+        text = literal(LINE_BREAKS.sub("\n", edit.text), multiline=True)
+        if self.max_length:
+            top, bottom = sorted((edit.from_location, edit.to_location))
+            kept = len(self.text) - len(self.get_text_range(top, bottom))
+            text = text[: max(self.max_length - kept, 0)]
+        return super().edit(replace(edit, text=text))
 
 
 class Bubble(Static):

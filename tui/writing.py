@@ -26,6 +26,7 @@ from core.display import human_size
 from core.errors import InvalidInput
 from core.i18n import N_, _, ngettext
 from core.sealing import Draft, Progress
+from core.transfer import TransferArea
 from tui.chat import ChatScreen
 from tui.file_picker import FilePicker
 from tui.widgets import AttachmentList
@@ -36,6 +37,20 @@ WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
     WriteStep.CONFIRM: ("files", "buttons"),
     WriteStep.SENDING: ("progress",),
 }
+
+
+def ssh_upload_hint(transfer: TransferArea, then: str = "") -> str:
+    """Over SSH: how to put a file from your own computer into this session; ``then``
+    says what to do next (by default: type its name here, or Ctrl+O)."""
+    return _(
+        "You are connected over SSH. To attach a file from your own computer, open "
+        "a second terminal there and type:\n{command}\n{then} Only this session can use "
+        "this login.\nOr with sftp: {sftp} (then: put FILE upload/)"
+    ).format(
+        command=transfer.upload_command(),
+        sftp=transfer.sftp_command(),
+        then=then or _("Then type the file's name here, or press Ctrl+O."),
+    )
 
 
 # The keys of writing; each dialog lists them in its BINDINGS, in its own order.
@@ -213,15 +228,7 @@ class WritingScreen(ChatScreen):
                 "notice",
             )
             return
-        self.chat.say(
-            _(
-                "You are connected over SSH. To attach a file from your own computer, open "
-                "a second terminal there and type:\n{command}\nThen type the file's name "
-                "here, or press Ctrl+O. Only this session can use this login.\n"
-                "Or with sftp: {sftp} (then: put FILE upload/)"
-            ).format(command=transfer.upload_command(), sftp=transfer.sftp_command()),
-            "notice",
-        )
+        self.chat.say(ssh_upload_hint(transfer), "notice")
 
     def clear_draft(self) -> None:
         self.body.text = ""

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -21,6 +22,9 @@ from core.sealing import Draft
 from tui.base import BaseScreen
 from tui.confirm import ConfirmScreen
 from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
+from tui.writing import ssh_upload_hint
+
+NEXT_ON_ENTER = ("to", "name", "phone", "days", "subject")
 
 
 class ComposeScreen(BaseScreen):
@@ -30,6 +34,9 @@ class ComposeScreen(BaseScreen):
     BINDINGS = [
         Binding("escape", "cancel", _("Cancel"), id="cancel"),
         Binding("ctrl+s", "send", _("Send securely"), id="send"),
+        # Enter in a field moves on before the keys after it are handed out (see
+        # VeiligApp's Tab), so fast typing lands in the next field, not this one.
+        Binding("enter", "next_field", show=False, priority=True),
     ]
 
     class Sent(Message):
@@ -83,6 +90,12 @@ class ComposeScreen(BaseScreen):
             yield Label(_("Message"))
             yield LiteralTextArea(id="compose-body", tab_behavior="focus", compact=True)
             yield Label(_("Attach a file: type its path and press Enter (Delete removes one)"))
+            transfer = self.desk.ctx.transfer
+            if transfer is not None and not transfer.in_browser:
+                # Over SSH the files are on the person's own computer: say how they come.
+                then = _("Then type the file's name in the field below.")
+                hint = ssh_upload_hint(transfer, then)
+                yield Static(plain(hint, multiline=True), id="upload-hint")
             yield LiteralInput(id="attach", compact=True)
             yield AttachmentList(id="files")
             yield Static("", id="error")
@@ -123,8 +136,10 @@ class ComposeScreen(BaseScreen):
             ConfirmScreen(_("Discard this message? What you typed is lost.")), decided
         )
 
-    @on(Input.Submitted, "#to, #name, #phone, #days, #subject")
-    def next_field(self) -> None:
+    def action_next_field(self) -> None:
+        focused = self.focused
+        if not (isinstance(focused, Input) and focused.id in NEXT_ON_ENTER):
+            raise SkipAction()  # Enter does what it does there (attach, a new line, send)
         self.focus_next()
 
     @on(Input.Submitted, "#attach")

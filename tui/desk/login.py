@@ -1,7 +1,9 @@
 """The desk's log-in: e-mail, password and the authenticator's code, checked in a worker.
 
 The first screen of ``veilig desk``: it imports the desk service and the other screens
-only when they are needed (log-in, inbox), so that it is drawn sooner.
+only when they are needed (log-in, inbox), so that it is drawn sooner. Started for one
+account (``veilig desk --email``: over SSH, the account the staff key opens), it shows
+that address and has no field for another: the log-in is for that account only.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -20,14 +23,19 @@ from core.context import Context
 from core.errors import LoginFailed, RateLimited, VeiligError
 from core.i18n import _
 from tui.base import BaseScreen
-from tui.widgets import LiteralInput
+from tui.widgets import LiteralInput, plain
 
 if TYPE_CHECKING:
     from core.desk import Desk
 
 
 class LoginScreen(BaseScreen):
-    BINDINGS = [Binding("ctrl+q", "app.quit", _("Quit"), id="quit")]
+    BINDINGS = [
+        Binding("ctrl+q", "app.quit", _("Quit"), id="quit"),
+        # Enter in a field moves on before the keys after it are handed out (see
+        # VeiligApp's Tab): a code typed right after the password lands in its own field.
+        Binding("enter", "next_field", show=False, priority=True),
+    ]
 
     @dataclass
     class LoggedIn(Message):
@@ -37,15 +45,18 @@ class LoginScreen(BaseScreen):
         super().__init__()
         self.ctx = ctx
         self.org_name = org_name
-        self.email = email  # over SSH: the account the SSH key belongs to
+        self.email = email  # over SSH: the account the SSH key belongs to, fixed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login"):
             yield Static(_("veilig desk · {org}").format(org=self.org_name), markup=False)
             yield Label(_("E-mail"))
-            yield LiteralInput(id="email", placeholder="desk@example.nl")
+            if self.email:
+                yield Static(plain(self.email), id="account")
+            else:
+                yield LiteralInput(id="email", placeholder="desk@example.nl")
             yield Label(_("Password"))
-            yield Input(id="password", password=True)
+            yield Input(id="password", password=True, max_length=self.ctx.policy.field_max_chars)
             yield Label(_("Code from your authenticator app"))
             yield LiteralInput(id="totp", placeholder="123456", max_length=8)
             yield Static("", id="error", markup=False)
@@ -53,26 +64,21 @@ class LoginScreen(BaseScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.email:
-            self.query_one("#email", Input).value = self.email
-            self.query_one("#password", Input).focus()
-        else:
-            self.query_one("#email", Input).focus()
+        self.query_one("#password" if self.email else "#email", Input).focus()
 
-    @on(Input.Submitted, "#email")
-    def _to_password(self) -> None:
-        self.query_one("#password", Input).focus()
-
-    @on(Input.Submitted, "#password")
-    def _to_totp(self) -> None:
-        self.query_one("#totp", Input).focus()
+    def action_next_field(self) -> None:
+        following = {"email": "#password", "password": "#totp"}
+        focused = self.focused
+        if not (isinstance(focused, Input) and focused.id in following):
+            raise SkipAction()  # Enter does what it does there (log in, press)
+        self.set_focus(self.query_one(following[focused.id], Input))  # now, not after a refresh
 
     @on(Input.Submitted, "#totp")
     @on(Button.Pressed, "#login-button")
     def submit(self) -> None:
         self.query_one("#error", Static).update(_("Checking…"))
         self.log_in(
-            self.query_one("#email", Input).value,
+            self.email or self.query_one("#email", Input).value,
             self.query_one("#password", Input).value,
             self.query_one("#totp", Input).value,
         )

@@ -1,9 +1,10 @@
 """One terminal session of ``veilig serve ssh``: a real PTY and its own ``veilig``
 process, relayed byte for byte between the SSH channel and the app.
 
-The process gets the client's terminal type and size (and every change of it), runs
-in the session's file area, and is hung up (then killed, after a grace period) when
-the client goes away.
+The process gets the client's terminal type and size (and every change of it) and
+language (``VEILIG_LANG`` or ``LANG``, sent with OpenSSH's ``SendEnv``; only ``nl`` or
+``en`` is taken), runs in the session's file area, and is hung up (then killed, after
+a grace period) when the client goes away. Its start and end are logged, with who.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import signal
 import struct
 import subprocess
 import termios
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import asyncssh
 
-from core.i18n import _
+from core.i18n import LANGUAGES, _, current_language, speaking
 from core.transfer import ENV_DIR, ENV_LOGIN, ENV_PORT
 from tui.ssh.files import SessionArea
 
@@ -33,22 +35,49 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TERM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+# The server's own environment goes to the sessions (their configuration), but not what
+# describes the server's terminal: COLUMNS/LINES would override the PTY's size (the app
+# drew at the server's 80x24 until the first resize), COLORTERM the client's colours.
+NOT_PASSED_ON = frozenset({ENV_DIR, ENV_LOGIN, ENV_PORT, "COLUMNS", "LINES", "COLORTERM"})
 MAX_PENDING_INPUT = 64 * 1024  # typed/pasted bytes the app has not read: then stop reading
 HANGUP_GRACE_SECONDS = 2.0
 
 
-def _no_pty_message() -> bytes:
-    return (
-        _("veilig needs a terminal: connect with ssh -t (or without a command).") + "\r\n"
-    ).encode()
+def _no_pty_message() -> str:
+    return _("veilig needs a terminal: connect with ssh -t (or without a command).")
+
+
+def _busy_message() -> str:
+    return _("veilig is busy: too many people are connected. Please try again in a few minutes.")
+
+
+def client_language(env: Mapping[str, str]) -> str | None:
+    """The language the client asked for, as ``veilig`` itself reads it: ``VEILIG_LANG``,
+    then ``LANG`` (``nl_NL.UTF-8`` is Dutch); None when neither names one we speak."""
+    for name in ("VEILIG_LANG", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return value[:2] if value[:2] in LANGUAGES else None
+    return None
 
 
 class PtySession(asyncssh.SSHServerSession[bytes]):
     """A real PTY and its own ``veilig`` process, relayed byte for byte."""
 
-    def __init__(self, hub: Hub, args: list[str]) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        args: list[str],
+        *,
+        who: str = "",
+        address: str = "",
+        ended: Callable[[], None] = lambda: None,
+    ) -> None:
         self.hub = hub
         self.args = args
+        self.who = who or args[0]  # for the log: "guest", "staff desk@…"
+        self.address = address  # the client's, for the log (and a firewall that reads it)
+        self.ended = ended  # told once the terminal is gone
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.term_type: str | None = None
         self.size = (80, 24)
@@ -57,6 +86,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         self.area: SessionArea | None = None
         self.pending = b""  # typed bytes the PTY did not take yet
         self.closed = False
+        self.language: str | None = None
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
         self.chan = chan
@@ -80,12 +110,43 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
 
     def session_started(self) -> None:
         assert self.chan is not None
+        self.language = client_language(self.chan.get_environment())
         if self.term_type is None:
-            self.chan.write(_no_pty_message())
-            self.chan.exit(2)
+            self._refuse(_no_pty_message, 2)
+            return
+        if self.full():
+            log.warning(
+                "ssh: refused a session for %s from %s: %d running",
+                self.who,
+                self.address,
+                len(self.hub.sessions),
+            )
+            self._refuse(_busy_message, 1)
             return
         self.area = self.hub.areas.create()
         self.start_process()
+
+    def full(self) -> bool:
+        """Whether this session would go beyond the limits: all sessions, or (for a
+        guest) the places guests may take."""
+        policy, sessions = self.hub.policy, self.hub.sessions
+        if len(sessions) >= policy.ssh_sessions_total:
+            return True
+        guests = sum(1 for session in sessions if session.guest)
+        return self.guest and guests >= policy.ssh_guest_sessions_total
+
+    @property
+    def guest(self) -> bool:
+        return self.args[0] == "guest"
+
+    def _refuse(self, message: Callable[[], str], status: int) -> None:
+        """One line, in the client's language, and the exit status; no process."""
+        assert self.chan is not None
+        with speaking(self.language or current_language()):
+            text = message()
+        self.chan.write((text + "\r\n").encode())
+        self.chan.exit(status)
+        self.ended()
 
     # --- the process ---------------------------------------------------------------
 
@@ -95,9 +156,11 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         self.master = master
         self._set_size(*self.size)
         transfer = self.area.transfer(self.hub.public_host, self.hub.port)
-        env = {k: v for k, v in os.environ.items() if k not in (ENV_DIR, ENV_LOGIN, ENV_PORT)}
+        env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED_ON}
         env |= transfer.env() | {"TERM": self.term_type}
         env["VEILIG_HOME"] = str(self.hub.home)
+        if self.language:  # the client's choice goes before the server's default
+            env["VEILIG_LANG"] = self.language
         peer = self.chan.get_extra_info("peername") or ("?",)
         env["VEILIG_CLIENT"] = f"ssh {peer[0]}"  # for the audit log (NEN 7513)
         try:
@@ -118,7 +181,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
         os.set_blocking(master, False)
         self.hub.sessions.append(self)
         asyncio.get_running_loop().add_reader(master, self._from_app)
-        log.info("ssh: session %s for %s", self.process.pid, self.args[0])
+        log.info("ssh: session %s for %s from %s started", self.process.pid, self.who, self.address)
 
     def _set_size(self, width: int, height: int) -> None:
         if self.master >= 0:
@@ -148,6 +211,10 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
     async def _finish(self) -> None:
         """The app exited: close the channel with its exit status."""
         status = await self._reap()
+        if self.process is not None:
+            log.info(
+                "ssh: session %s for %s ended: exit status %d", self.process.pid, self.who, status
+            )
         if self.chan is not None and not self.closed:
             self.chan.exit(status)
         self._cleanup()
@@ -171,6 +238,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
             self.area = None
         if self in self.hub.sessions:
             self.hub.sessions.remove(self)
+            self.ended()
 
     # --- from the client --------------------------------------------------------------
 
@@ -236,7 +304,7 @@ class PtySession(asyncssh.SSHServerSession[bytes]):
                 os.killpg(pid, signal.SIGKILL)
             await self._reap()
         self._cleanup()
-        log.info("ssh: session %s ended with the client", pid)
+        log.info("ssh: session %s for %s ended with the client", pid, self.who)
 
 
 def _controlling_terminal() -> None:
