@@ -51,6 +51,9 @@ class Action(StrEnum):
     STAFF_LOCKED = "staff.locked"
     STAFF_UNLOCKED = "staff.unlocked"
     MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
+    TAKEN = "conversation.taken"
+    CLOSED = "conversation.closed"
+    REOPENED = "conversation.reopened"
 
 
 GENESIS = bytes(32)

@@ -29,6 +29,9 @@ RECOVERY = _V1 + b"recovery"  # recovery key -> the key that wraps the mailbox k
 PEPPER = _V2 + b"pepper"
 # Argon2id(password) with the pepper as salt -> the key of a password wrap of format 2
 PEPPERED_PASSWORD = _V2 + b"peppered-password"
+# the mailbox private key -> the key of the desk's search index (core.search): only who
+# holds the mailbox key can make or test its tokens, not the host with server.key
+SEARCH = _V2 + b"search"
 
 
 def stream(context: bytes) -> bytes:

@@ -186,17 +186,25 @@ def open_message(
     return read_message(blobs=blobs, key=key, message=message, secret=secret), key
 
 
-def open_sender(
+def open_summary(
     *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
-) -> Sender:
-    """Only who sent ``message`` (its meta item; the body stays closed): for lists."""
+) -> tuple[Sender, str]:
+    """Only who sent ``message`` and its subject (its meta item; the body stays closed):
+    for lists and the search index."""
     check_origin(secret, message)
     key = _content_key(mailbox_key, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
-        return Sender(**meta["sender"])
+        return Sender(**meta["sender"]), str(meta["subject"])
     except (ValueError, KeyError, TypeError):
         raise CannotOpen("message content malformed") from None
+
+
+def open_sender(
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
+) -> Sender:
+    """Only who sent ``message`` (see :func:`open_summary`)."""
+    return open_summary(blobs=blobs, mailbox_key=mailbox_key, message=message, secret=secret)[0]
 
 
 def read_message(

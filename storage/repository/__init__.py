@@ -19,6 +19,7 @@ from storage.repository.conversations import ConversationQueries
 from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
 from storage.repository.rows import SIMPLE_ROWS
+from storage.repository.search import SearchQueries
 from storage.repository.staff import StaffQueries
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 class SqlTransaction(
     StaffQueries,
     ConversationQueries,
+    SearchQueries,
     ParticipantQueries,
     ChallengeQueries,
     OutboxQueries,
