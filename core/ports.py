@@ -122,9 +122,9 @@ class ConversationRecords(UnitOfWork, Protocol):
     # --- the search index (core.search) ---
 
     def search_conversations(
-        self, tokens: list[bytes], limit: int = 50, offset: int = 0
+        self, groups: list[list[bytes]], limit: int = 50, offset: int = 0
     ) -> list[Conversation]:
-        """The conversations holding every one of ``tokens``, newest activity first."""
+        """The conversations holding a token of every group, newest activity first."""
         ...
 
     def tokens_present(self, tokens: list[bytes]) -> set[bytes]:

@@ -11,8 +11,10 @@ person's name and address and of every subject, keyed tokens
 - ``address``: HMAC(key, the whole address), also what the wrong-recipient guard asks
   (core.guard);
 
-each row one token and its conversation (``search_token``). A typed term becomes the
-same tokens (every word a prefix), and the conversations holding all of them are the
+each row one token and its conversation (``search_token``). Each typed word becomes
+the tokens of the words it begins (its prefix token; for a word of one or two
+characters, also every such word and three-letter prefix it begins, as people type
+"j", "ja", "jan"), and the conversations holding a token of every typed word are the
 results. A typed reference is looked up by its keyed tag, as ``veilig open`` does.
 
 The key comes from the mailbox private key (HKDF, :data:`core.labels.SEARCH`), so only
@@ -52,6 +54,7 @@ TOKEN_BYTES = 16  # 128 bits: no two words collide among billions of tokens
 INDEX_BATCH = 200  # conversations indexed per transaction (index_pending)
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits, in any script
+_FOLDED = "abcdefghijklmnopqrstuvwxyz0123456789"  # what most folded words are made of
 
 
 class SearchKey:
@@ -78,12 +81,18 @@ class SearchKey:
             mac.update(raw)
         return mac.digest()[:TOKEN_BYTES]
 
-    def word(self, word: str) -> bytes:
-        """The token a typed word is looked up by (the index holds it for every word
-        that starts with it)."""
-        if len(word) < PREFIX_FROM:
-            return self._tag("word", word)
-        return self._tag("prefix", word[:PREFIX_UNTIL])
+    def typed(self, word: str) -> list[bytes]:
+        """The tokens a typed word is looked up by, any one of which matches: the tokens
+        of the words that start with it."""
+        if len(word) >= PREFIX_FROM:
+            return [self._tag("prefix", word[:PREFIX_UNTIL])]
+        # Shorter than a prefix token: the word itself, and every longer word it begins,
+        # by its words of two characters and its prefixes of three (≤ 1,333 tokens).
+        tokens = [self._tag("word", word)]
+        for more in _extensions(PREFIX_FROM - len(word)):
+            kind = "prefix" if len(word + more) == PREFIX_FROM else "word"
+            tokens.append(self._tag(kind, word + more))
+        return tokens
 
     def address(self, address: str) -> bytes:
         return self._tag("address", normal_address(address))
@@ -115,16 +124,19 @@ def normal_address(address: str) -> str:
     return unicodedata.normalize("NFC", address.strip()).casefold()
 
 
-def query_tokens(key: SearchKey, term: str) -> list[bytes]:
-    """The tokens a conversation must all hold to match ``term`` (none: no search).
+def _extensions(up_to: int) -> list[str]:
+    """Every string of 1 to ``up_to`` letters or digits (folded, as :func:`words`)."""
+    found = [""]
+    for _n in range(up_to):
+        found += [s + c for s in found if len(s) == _n for c in _FOLDED]
+    return found[1:]
 
-    A last word of one or two characters that is still being typed ("ömer ü") is left
-    out until it has three: matched whole, it would empty the results for a moment
-    (the index holds prefixes from three characters on)."""
-    typed = words(term)
-    if len(typed) > 1 and len(typed[-1]) < PREFIX_FROM and term.rstrip() == term:
-        typed.pop()
-    return list(dict.fromkeys(key.word(w) for w in typed))
+
+def query_tokens(key: SearchKey, term: str) -> list[list[bytes]]:
+    """Per typed word, the tokens of which a conversation must hold one to match
+    ``term`` (no words: no search)."""
+    groups = {word: key.typed(word) for word in words(term)}
+    return list(groups.values())
 
 
 def find(
@@ -142,8 +154,8 @@ def find(
             participant = tx.participant(invitation.participant_id) if invitation else None
             found = tx.conversation(participant.conversation_id) if participant else None
             return [found] if found is not None and offset == 0 else []
-        tokens = query_tokens(key, term)
-        return tx.search_conversations(tokens, limit, offset) if tokens else []
+        groups = query_tokens(key, term)
+        return tx.search_conversations(groups, limit, offset) if groups else []
 
 
 def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) -> int:

@@ -26,9 +26,7 @@ class TakenMeanwhile(VeiligError):
     """Someone else took the conversation since the desk last showed it."""
 
 
-def take(
-    ctx: Context, staff: StaffMember, conversation_id: str, *, expected: str | None
-) -> None:
+def take(ctx: Context, staff: StaffMember, conversation_id: str, *, expected: str | None) -> None:
     """``staff`` handles the conversation from now on, if it is still handled by
     ``expected`` (whom the desk showed; None: nobody), so two people pressing *take* at
     once do not both think it is theirs."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import delete, insert, intersect, or_, update
 from sqlmodel import col, select
 
 from core.models import Conversation
@@ -24,21 +24,16 @@ def _chunks(values: list[bytes]) -> Iterator[list[bytes]]:
 
 class SearchQueries(SessionBound):
     def search_conversations(
-        self, tokens: list[bytes], limit: int = 50, offset: int = 0
+        self, groups: list[list[bytes]], limit: int = 50, offset: int = 0
     ) -> list[Conversation]:
-        # The conversations holding every token (each token once per conversation: the
-        # primary key), joined to their rows and paged in the inbox's order.
+        # Per typed word the conversations holding one of its tokens; those of every
+        # word (INTERSECT), joined to their rows and paged in the inbox's order.
         token, conversation_id = col(SearchTokenRow.token), col(SearchTokenRow.conversation_id)
-        matching = (
-            select(conversation_id)
-            .where(token.in_(tokens))
-            .group_by(conversation_id)
-            .having(func.count() == len(tokens))
-            .subquery()
-        )
+        each = [select(conversation_id).where(token.in_(group)) for group in groups]
+        matching = (each[0] if len(each) == 1 else intersect(*each)).subquery()
         found = self.session.exec(
             select(ConversationRow)
-            .join(matching, col(ConversationRow.id) == matching.c.conversation_id)
+            .where(col(ConversationRow.id).in_(select(matching.c.conversation_id)))
             .order_by(col(ConversationRow.last_message_at).desc(), col(ConversationRow.id))
             .offset(offset)
             .limit(limit)

@@ -58,9 +58,7 @@ def upgrade() -> None:
     op.create_table(
         "search_token",
         sa.Column("token", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "conversation_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False
-        ),
+        sa.Column("conversation_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversation.id"],
@@ -68,9 +66,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("token", "conversation_id", name=op.f("pk_search_token")),
     )
-    op.create_index(
-        op.f("ix_search_token_conversation_id"), "search_token", ["conversation_id"]
-    )
+    op.create_index(op.f("ix_search_token_conversation_id"), "search_token", ["conversation_id"])
     # Whose move it is, from the newest message of each conversation.
     op.execute(
         "UPDATE conversation SET state = 'waiting' WHERE ("
