@@ -246,9 +246,11 @@ async def test_the_guard_asks_once_for_a_new_address_and_a_near_miss_not_for_a_k
         await write_to(me, "guest1@exampel.nl")
         assert isinstance(me.app.screen, ConfirmScreen)
         question = screen_text(me.app).replace("\n", " ")
-        assert said("This office never wrote to {address}", address="guest1@exampel.nl") in (
-            question
+        near = (
+            "This office never wrote to {address}, but it did to {known}. "
+            "Did you mean that one? Send to {address} anyway?"
         )
+        assert said(near, address="guest1@exampel.nl", known="guest1@example.nl") in question
         assert "guest1@example.nl" in question
         await press(me, "escape")  # no: back to the address
         assert isinstance(me.app.screen, ComposeScreen)
@@ -258,10 +260,13 @@ async def test_the_guard_asks_once_for_a_new_address_and_a_near_miss_not_for_a_k
         me.app.screen.query_one("#to").value = "info@ziekenhuis-west.nl"
         await press(me, "ctrl+s")
         assert isinstance(me.app.screen, ConfirmScreen)
-        assert said(
-            "This office never wrote to {address}, nor heard from it.",
-            address="info@ziekenhuis-west.nl",
-        ) in screen_text(me.app).replace("\n", " ")
+        new = (
+            "This office never wrote to {address}, nor heard from it. "
+            "Please check the address. Send to it anyway?"
+        )
+        assert said(new, address="info@ziekenhuis-west.nl") in screen_text(me.app).replace(
+            "\n", " "
+        )
         await press(me, "y")
         assert isinstance(me.app.screen, InboxScreen)
         await wait_for_workers(me, "index")
