@@ -113,7 +113,7 @@ def generate(ctx, desk, n: int, real: int) -> tuple[list, float]:
                 indexed_under=key.key_id,
             )
         )
-        found = key.document([person.name, person.subject], [person.email])
+        found = key.document([person.name, person.subject], [person.email], [person.email])
         tokens += [dict(token=t, conversation_id=cid) for t in found]
         participants.append(
             dict(

@@ -1,13 +1,14 @@
 """The wrong-recipient guard: before a secure message goes to an outside address this
-office never wrote to or heard from, or to a near miss of one it knows
-(``j.janssen@praktijk.nl`` for ``j.jansen@praktijk.nl``), the desk asks once.
+office never wrote to, or to a near miss of one it knows (``j.janssen@praktijk.nl``
+for ``j.jansen@praktijk.nl``), the desk asks once.
 
 Misdirected mail is the most reported data breach in Dutch care; this catches it where
 it happens. What the office knows is the search index's ``address`` tokens
 (core.search): a keyed tag of every outside address in a conversation, the people
-staff wrote to and the guests and recipients who wrote. Nothing more is stored:
+staff wrote to and the guests and recipients who wrote; and a ``written`` tag of the
+addresses the office wrote to. Nothing more is stored:
 
-- *known*: the typed address's own tag is in the index;
+- *known*: the office wrote to the typed address (its ``written`` tag is in the index);
 - *near miss*: not known, but a tag of an address one edit away is (a character left
   out, added, changed, or two swapped: Damerau–Levenshtein distance 1). Those
   addresses are made here from the typed one (for 25 characters about 2,000) and
@@ -15,7 +16,10 @@ staff wrote to and the guests and recipients who wrote. Nothing more is stored:
   is decrypted. A neighbourhood stored per known address would have found the same,
   at ~25 more rows per address, and would have shown anyone with a copy of the
   database which known addresses lie one edit apart;
-- *new*: neither.
+- *heard from*: neither, but the address wrote to the office (a guest, a reply). Still
+  asked: someone who writes in from a look-alike address (``j.jansen@praktjik.nl``)
+  must not make it an address the desk sends to without a question;
+- *new*: none of these.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789.-_+@"
 
 
 class Known(StrEnum):
-    KNOWN = "known"  # the office wrote to or heard from this address: no question
+    KNOWN = "known"  # the office wrote to this address: no question
     NEAR = "near"  # one edit away from an address it knows: did they mean that one?
+    HEARD = "heard"  # it wrote to the office, the office never to it
     NEW = "new"  # never seen
 
 
@@ -61,11 +66,13 @@ def one_edit_away(address: str) -> set[str]:
 def check_recipient(ctx: Context, key: SearchKey, address: str) -> RecipientCheck:
     """Is ``address`` (checked already: core.contact.check_email) one the office knows?"""
     typed = normal_address(address)
-    own = key.address(typed)
+    written, heard = key.written(typed), key.address(typed)
     neighbours = {key.address(other): other for other in one_edit_away(typed)}
     with ctx.repo.transaction() as tx:
-        found = tx.tokens_present([own, *neighbours])
-    if own in found:
+        found = tx.tokens_present([written, heard, *neighbours])
+    if written in found:
         return RecipientCheck(typed, Known.KNOWN)
-    near = sorted(neighbours[token] for token in found)
-    return RecipientCheck(typed, Known.NEAR if near else Known.NEW, tuple(near))
+    near = tuple(sorted(neighbours[token] for token in found if token in neighbours))
+    if near:
+        return RecipientCheck(typed, Known.NEAR, near)
+    return RecipientCheck(typed, Known.HEARD if heard in found else Known.NEW)

@@ -10,6 +10,8 @@ person's name and address and of every subject, keyed tokens
 - ``word``: HMAC(key, the word) for words of 1 or 2 characters ("de", "nl");
 - ``address``: HMAC(key, the whole address), also what the wrong-recipient guard asks
   (core.guard);
+- ``written``: HMAC(key, the whole address) under another label, for the addresses the
+  office wrote to (the conversation's participants): the guard's *known*;
 
 each row one token and its conversation (``search_token``). Each typed word becomes
 the tokens of the words it begins (its prefix token; for a word of one or two
@@ -95,13 +97,21 @@ class SearchKey:
         return tokens
 
     def address(self, address: str) -> bytes:
+        """An address the office wrote to or heard from."""
         return self._tag("address", normal_address(address))
 
-    def document(self, texts: Iterable[str], addresses: Iterable[str]) -> set[bytes]:
+    def written(self, address: str) -> bytes:
+        """An address the office wrote to (not only heard from)."""
+        return self._tag("written", normal_address(address))
+
+    def document(
+        self, texts: Iterable[str], addresses: Iterable[str], written: Iterable[str] = ()
+    ) -> set[bytes]:
         """Every token of a conversation: the words of ``texts`` (names, subjects) and of
-        ``addresses``, and each address whole."""
+        ``addresses``, each address whole, and each address the office ``written`` to."""
         tokens: set[bytes] = set()
         addresses = list(addresses)
+        tokens.update(self.written(a) for a in written if a)
         for text in [*texts, *addresses]:
             for word in words(text):
                 if len(word) < PREFIX_FROM:
@@ -173,6 +183,7 @@ def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) 
     for conversation in pending:
         texts: list[str] = []
         addresses: list[str] = []
+        written: list[str] = []  # the participants: the people the office wrote to
         for participant in people.get(conversation.id, []):
             try:
                 contact = Contact.unseal(ctx.secret, participant)
@@ -180,6 +191,7 @@ def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) 
                 continue  # a damaged record: the rest of the conversation is still found
             texts.append(contact.name)
             addresses.append(contact.email)
+            written.append(contact.email)
         for message in messages.get(conversation.id, []):
             try:
                 sender, subject = open_summary(
@@ -191,7 +203,7 @@ def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) 
             if message.direction is Direction.INBOUND:  # outbound: the office itself
                 texts.append(sender.name)
                 addresses.append(sender.email)
-        documents.append((conversation, key.document(texts, addresses)))
+        documents.append((conversation, key.document(texts, addresses, written)))
     with ctx.repo.transaction() as tx:
         for conversation, tokens in documents:
             seen: datetime | None = conversation.last_message_at

@@ -238,7 +238,18 @@ async def test_the_guard_asks_once_for_a_new_address_and_a_near_miss_not_for_a_k
 
     async with desk.run_test(size=(120, 40)) as me:
         await log_in(me, STAFF_EMAIL, STAFF_PASSWORD, totp.at(clock.now))
-        # guest1@example.nl wrote to us: known, sent without a question.
+        # guest1@example.nl wrote to us, we never to them: asked; yes sends.
+        await write_to(me, "guest1@example.nl")
+        assert isinstance(me.app.screen, ConfirmScreen)
+        heard = (
+            "This office never wrote to {address}; it only received messages from it. "
+            "Please check the address. Send to it anyway?"
+        )
+        assert said(heard, address="guest1@example.nl") in screen_text(me.app).replace("\n", " ")
+        await press(me, "y")
+        assert isinstance(me.app.screen, InboxScreen)
+        await wait_for_workers(me, "index")
+        # Now the office wrote to them: known, sent without a question.
         await write_to(me, "guest1@example.nl")
         assert isinstance(me.app.screen, InboxScreen)
 

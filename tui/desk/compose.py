@@ -1,6 +1,6 @@
 """A new secure message from the desk (seed 2A): one form, sent with Ctrl+S.
 
-Before it goes to an address this office never wrote to or heard from, or to a near
+Before it goes to an address this office never wrote to, or to a near
 miss of one it knows, the desk asks once (core.guard): Y sends, Escape goes back to
 the address.
 """
@@ -211,6 +211,11 @@ def question(check: RecipientCheck) -> str:
             "This office never wrote to {address}, but it did to {known}. "
             "Did you mean that one? Send to {address} anyway?"
         ).format(address=check.address, known=_(" or ").join(check.near))
+    if check.known is Known.HEARD:
+        return _(
+            "This office never wrote to {address}; it only received messages from it. "
+            "Please check the address. Send to it anyway?"
+        ).format(address=check.address)
     return _(
         "This office never wrote to {address}, nor heard from it. "
         "Please check the address. Send to it anyway?"
