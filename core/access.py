@@ -61,6 +61,11 @@ def new_participant(
     return participant, thread_key
 
 
+def reference_tag(secret: ServerSecret, reference: Reference) -> str:
+    """What the database holds of a reference, to find its invitation by."""
+    return secret.tag("reference", reference).hex()
+
+
 def thread_key_of(mailbox_key: MailboxPrivateKey, participant: Participant) -> ThreadKey:
     """The participant's thread key, as staff open it."""
     binding = labels.thread_key(participant.id)
@@ -85,7 +90,7 @@ def invite(
     share = secrets.token_bytes(32)
     invitation = Invitation(
         participant_id=participant.id,
-        reference_tag=ctx.secret.tag("reference", reference).hex(),
+        reference_tag=reference_tag(ctx.secret, reference),
         share_sealed=b"",
         thread_key_wrap=b"",
         created_at=ctx.clock(),

@@ -93,6 +93,10 @@ class Action(StrEnum):
     MAILBOX_RECOVERY_FAILED = "mailbox.recovery-failed"
     MAILBOX_ROTATION_STARTED = "mailbox.rotation-started"
     MAILBOX_ROTATED = "mailbox.rotated"
+    # The team desk (issue 14): who handles a conversation, and whether it is done.
+    TAKEN = "conversation.taken"
+    CLOSED = "conversation.closed"
+    REOPENED = "conversation.reopened"
 
 
 class Outcome(StrEnum):

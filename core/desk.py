@@ -2,9 +2,11 @@
 
 Staff log in with e-mail, password and TOTP (core.login); the password unwraps the
 mailbox key for this session only, and every transaction of the session checks that
-the account may still hold it (core.session). Then: an inbox of conversations, reading
-them, replying, sending new secure messages to outside people, the *Sent* overview,
-revoking, and a new password.
+the account may still hold it (core.session). Then: an inbox of conversations in views
+(mine, unassigned, all, closed) and searched as staff type (core.search), reading them,
+taking, closing, replying, sending new secure messages to outside people (asking first
+when the address is new or a near miss: core.guard), the *Sent* overview, revoking,
+and a new password.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core import labels
+from core import guard, labels, search, team
 from core.access import invite, new_participant, thread_key_of
 from core.audit import Action, pseudonym
-from core.contact import Contact, check_contact
+from core.contact import Contact, check_contact, check_email
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput
 from core.i18n import _, language_for
+from core.inbox import InboxRow, rows_of, who
 from core.keys import MailboxPrivateKey, ThreadKey
 from core.lockout import unlock_recipient
 from core.login import log_in
 from core.models import (
     Conversation,
+    ConversationState,
     Direction,
     Hold,
     Message,
@@ -32,36 +36,18 @@ from core.models import (
     Participant,
     ParticipantKey,
     StaffMember,
+    View,
 )
 from core.pins import sealing_key
 from core.ports import Transaction
 from core.retention import Retention
-from core.sealing import (
-    Draft,
-    OpenedMessage,
-    Progress,
-    Sender,
-    open_message,
-    open_sender,
-    open_summary,
-)
+from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.session import SessionRepository, StaffSession
 from core.staff import change_password
 from core.store import store_message
 from core.stream import ContentKey
 
-
-@dataclass(frozen=True)
-class InboxRow:
-    conversation: Conversation
-    # The outside person (decrypted for this session only): never in a repr.
-    who: str = field(repr=False)
-    email: str = field(repr=False)
-    subject: str = field(repr=False)  # of its first message; plaintext: never in a repr
-    when: datetime
-    unread: bool
-    attachments: int
-    last_direction: Direction
+__all__ = ["Desk", "InboxRow", "SentRow", "ThreadView"]
 
 
 @dataclass
@@ -96,6 +82,7 @@ class Desk:
         self._unchecked = ctx.repo  # for the log-out, which is noted even after removal
         # Every transaction of this desk checks the session first (core.session).
         self.ctx = replace(ctx, repo=SessionRepository(ctx.repo, self._session.check))
+        self._search_key = search.SearchKey.of(key)
 
     @property
     def _key(self) -> MailboxPrivateKey:
@@ -156,82 +143,47 @@ class Desk:
 
     # --- reading -------------------------------------------------------------------
 
-    def inbox(self, limit: int = 50, offset: int = 0) -> list[InboxRow]:
-        rows = []
-        # One transaction and a few queries for the page, whatever its length: the inbox
-        # stays as fast at 100,000 conversations as at ten (docs/PERFORMANCE.md).
+    def inbox(self, view: View = View.ALL, limit: int = 50, offset: int = 0) -> list[InboxRow]:
+        """A page of one of the inbox's views, newest activity first."""
         with self.ctx.repo.transaction() as tx:
-            conversations = tx.conversations(limit=limit, offset=offset)
-            ids = [c.id for c in conversations]
-            firsts = tx.messages_of(ids)
-            people = tx.participants_of(ids)
-        for conversation in conversations:
-            messages = firsts.get(conversation.id, [])
-            if not messages:
-                continue
-            # The first message's meta: its subject, and for a guest's conversation who
-            # wrote (one decryption for both).
-            try:
-                sender, subject = open_summary(
-                    blobs=self.ctx.blobs,
-                    mailbox_key=self._key,
-                    message=messages[0],
-                    secret=self.ctx.secret,
-                )
-            except CannotOpen:
-                sender, subject = None, _("(cannot be opened)")
-            if messages[0].direction is not Direction.INBOUND:
-                sender = None
-            who, email = self._who(conversation, messages, people.get(conversation.id, []), sender)
-            rows.append(
-                InboxRow(
-                    conversation=conversation,
-                    who=who,
-                    email=email,
-                    subject=subject,
-                    when=messages[-1].created_at,
-                    unread=conversation.unread,
-                    attachments=sum(m.attachment_count for m in messages),
-                    last_direction=messages[-1].direction,
-                )
-            )
-        return rows
+            conversations = tx.conversations(limit, offset, view=view, staff_id=self.staff.id)
+        return rows_of(self.ctx, self._key, conversations)
 
-    def newest(self) -> tuple[str, datetime | None, bool] | None:
-        """The newest conversation's id, time of its last message and unread flag: these
-        change whenever a message or a reply arrives. One indexed query, so an open
-        inbox can ask every few seconds whether it is worth loading again."""
+    def search(self, term: str, limit: int = 50, offset: int = 0) -> list[InboxRow]:
+        """Conversations whose outside person's name or address, or a subject, has words
+        starting with each word of ``term``; or the one a whole reference opens."""
+        found = search.find(self.ctx, self._search_key, term, limit, offset)
+        return rows_of(self.ctx, self._key, found)
+
+    def index_pending(self) -> int:
+        """Index a batch of conversations that are new to the search index or have a
+        message since; how many (0: the index is complete)."""
+        return search.index_pending(self.ctx, self._key, self._search_key)
+
+    def changes(self) -> int:
+        """A number that grows with every change another desk could show (a message, a
+        reply, read, taken, closed, revoked): the audit log's newest entry, which each
+        of those writes in its own transaction. One indexed query, on SQLite and
+        PostgreSQL alike, so an open desk can ask every few seconds."""
         with self.ctx.repo.transaction() as tx:
-            newest = tx.conversations(limit=1)
-        return (newest[0].id, newest[0].last_message_at, newest[0].unread) if newest else None
+            tail = tx.audit_tail()
+        return tail.seq if tail else 0
 
-    def _who(
-        self,
-        conversation: Conversation,
-        messages: list[Message],
-        participants: list[Participant] | None = None,
-        first_sender: Sender | None = None,
-    ) -> tuple[str, str]:
-        """The outside person: the sender of the first inbound message (``first_sender``
-        when it was opened already), or the first participant."""
-        if participants is None:
-            with self.ctx.repo.transaction() as tx:
-                participants = tx.participants_in(conversation.id)
-        if participants:
-            contact = Contact.unseal(self.ctx.secret, participants[0])
-            return contact.name or contact.email, contact.email
-        if first_sender is not None:
-            return first_sender.name, first_sender.email
-        inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
-        try:
-            sender = open_sender(
-                blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound, secret=self.ctx.secret
-            )
-        except CannotOpen:
-            # One damaged message must not take the whole inbox down with it: the row
-            # stays, and opening it says what is wrong.
-            return _("(cannot be opened)"), ""
-        return sender.name, sender.email
+    # --- the team ----------------------------------------------------------------
+
+    def take(self, conversation_id: str, *, expected: str | None = None) -> None:
+        """Handle it from now on (``expected``: who the desk showed handling it)."""
+        team.take(self.ctx, self.staff, conversation_id, expected=expected)
+
+    def close(self, conversation_id: str) -> None:
+        team.close(self.ctx, self.staff, conversation_id)
+
+    def reopen(self, conversation_id: str) -> None:
+        team.reopen(self.ctx, self.staff, conversation_id)
+
+    def check_recipient(self, address: str) -> guard.RecipientCheck:
+        """Whether the office wrote to or heard from ``address`` (the guard asks if not)."""
+        return guard.check_recipient(self.ctx, self._search_key, check_email(address))
 
     def thread(self, conversation_id: str) -> ThreadView:
         """Open every message of a conversation and mark it read."""
@@ -285,11 +237,14 @@ class Desk:
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:
             _org, mailbox = require_organisation(tx)
+        # We wrote: their move, and the writer handles it.
         conversation = Conversation(
             mailbox_id=mailbox.id,
             created_at=now,
             last_message_at=now,
             subject_tag=pseudonym(self.ctx.secret, contact.email),
+            state=ConversationState.WAITING,
+            assignee_id=self.staff.id,
         )
         participant, thread_key = new_participant(
             self.ctx,
@@ -331,8 +286,8 @@ class Desk:
         readers = [(p, thread_key_of(self._key, p)) for p in participants]
         new: set[str] = set()
         if not readers:
-            guest = self._who(conversation, messages)
-            contact = Contact(email=guest[1], name=guest[0])
+            name, email = who(self.ctx, self._key, messages, [])
+            contact = Contact(email=email, name=name)
             if not conversation.subject_tag and contact.email:
                 # A conversation from before issue 18: name its person from now on.
                 conversation.subject_tag = pseudonym(self.ctx.secret, contact.email)
@@ -355,8 +310,22 @@ class Desk:
             participant.expires_at = max(
                 participant.expires_at, now + self.ctx.policy.message_expiry_default
             )
-        conversation.last_message_at = now
         return self._send(conversation, readers, draft, progress, new=new)
+
+    def _answered(self, tx: Transaction, conversation_id: str, now: datetime) -> None:
+        """The desk replied: waiting for them, handled by whoever replied if nobody did,
+        and its new subject for the search index. Read again inside the transaction,
+        so a colleague's take or close in the meantime is not written over."""
+        conversation = tx.conversation(conversation_id)
+        if conversation is None:
+            raise CannotOpen("no such conversation")
+        conversation.last_message_at = now
+        conversation.state = ConversationState.WAITING
+        conversation.indexed_under = b""
+        if conversation.assignee_id is None:
+            conversation.assignee_id = self.staff.id
+            self.ctx.audit.append(tx, self.actor, Action.TAKEN, conversation_id, "by replying")
+        tx.save_conversation(conversation)
 
     def _check_expiry(self, expires_in: timedelta | None) -> timedelta:
         if expires_in is None:
@@ -396,7 +365,7 @@ class Desk:
             if conversation.id in new:
                 tx.add(conversation)
             else:
-                tx.save_conversation(conversation)
+                self._answered(tx, conversation.id, now)
             tx.add(message)
             binding = labels.thread_content(message.id)
             for participant, thread_key in readers:

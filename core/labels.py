@@ -31,6 +31,9 @@ PEPPER = _V2 + b"pepper"
 PEPPERED_PASSWORD = _V2 + b"peppered-password"
 # server secret -> the seed of the organisation's Ed25519 signing key (core.signing)
 ORG_SIGNING = _V1 + b"org-signing"
+# the mailbox private key -> the key of the desk's search index (core.search): only who
+# holds the mailbox key can make or test its tokens, not the host with server.key
+SEARCH = _V2 + b"search"
 
 
 def stream(context: bytes) -> bytes:

@@ -161,6 +161,23 @@ class SealedItem:
     sealed_size: int
 
 
+class ConversationState(StrEnum):
+    """Whose move it is: the desk's (*open*), the outside person's (*waiting*), nobody's."""
+
+    OPEN = "open"  # new, or an answer came from outside: the desk's turn
+    WAITING = "waiting"  # the desk replied: waiting for them
+    CLOSED = "closed"  # done; an answer from outside opens it again
+
+
+class View(StrEnum):
+    """The inbox's views of the conversations (core.desk.Desk.inbox)."""
+
+    MINE = "mine"  # taken by me, not closed
+    UNASSIGNED = "unassigned"  # taken by nobody, not closed
+    ALL = "all"  # every conversation, closed ones too
+    CLOSED = "closed"
+
+
 @dataclass
 class Conversation:
     mailbox_id: str
@@ -171,6 +188,11 @@ class Conversation:
     # tag of their address; what audit entries about this conversation name. "" in
     # conversations from before issue 18 until someone writes in them again.
     subject_tag: str = ""
+    state: ConversationState = ConversationState.OPEN
+    assignee_id: str | None = None  # the staff member who handles it (taken), if anyone
+    # Which search key its index entries were made with (core.search.SearchKey.key_id);
+    # b"": not indexed yet, or a message arrived since (the next desk indexes it).
+    indexed_under: bytes = b""
     id: str = field(default_factory=new_id)
 
 

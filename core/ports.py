@@ -20,6 +20,7 @@ from core.models import (
     Challenge,
     Channel,
     Conversation,
+    ConversationState,
     Hold,
     Invitation,
     LoginFailure,
@@ -32,6 +33,7 @@ from core.models import (
     ParticipantKey,
     StaffInvitation,
     StaffMember,
+    View,
 )
 
 Entity = (
@@ -129,6 +131,10 @@ class StaffRecords(UnitOfWork, Protocol):
 
     def save_staff(self, staff: StaffMember) -> None: ...
 
+    def staff_by_ids(self, staff_ids: list[str]) -> dict[str, StaffMember]:
+        """Staff id -> staff member, for those of ``staff_ids`` that exist."""
+        ...
+
     def count_failed_login(self, staff_id: str) -> int:
         """Atomically add one to the staff member's failed log-ins in a row; the new count
         (0, and nothing written, for an id that is no staff member's)."""
@@ -146,11 +152,54 @@ class ConversationRecords(UnitOfWork, Protocol):
 
     def conversation(self, conversation_id: str) -> Conversation | None: ...
 
-    def conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
-        """Newest activity first."""
+    def conversations(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        view: View = View.ALL,
+        staff_id: str | None = None,
+    ) -> list[Conversation]:
+        """Newest activity first, of ``view`` (MINE: taken by ``staff_id``)."""
         ...
 
     def save_conversation(self, conversation: Conversation) -> None: ...
+
+    def assign_conversation(
+        self, conversation_id: str, staff_id: str | None, *, expected: str | None
+    ) -> bool:
+        """Atomically hand the conversation to ``staff_id`` if ``expected`` handles it now
+        (None: nobody); False if someone else does (a colleague was quicker)."""
+        ...
+
+    def set_conversation_state(self, conversation_id: str, state: ConversationState) -> None: ...
+
+    def release_conversations(self, staff_id: str) -> int:
+        """Unassign every conversation ``staff_id`` handles and has not closed; how many."""
+        ...
+
+    # --- the search index (core.search) ---
+
+    def search_conversations(
+        self, groups: list[list[bytes]], limit: int = 50, offset: int = 0
+    ) -> list[Conversation]:
+        """The conversations holding a token of every group, newest activity first."""
+        ...
+
+    def tokens_present(self, tokens: list[bytes]) -> set[bytes]:
+        """Those of ``tokens`` that any conversation holds."""
+        ...
+
+    def conversations_to_index(self, key_id: bytes, limit: int) -> list[Conversation]:
+        """Conversations not indexed under ``key_id`` (new, changed, or another key's)."""
+        ...
+
+    def index_conversation(
+        self, conversation_id: str, tokens: set[bytes], key_id: bytes, seen: datetime | None
+    ) -> bool:
+        """Replace the conversation's tokens and mark it indexed under ``key_id``, if its
+        last message is still the one at ``seen``; else leave it marked for next time."""
+        ...
 
     def messages_in(self, conversation_id: str) -> list[Message]:
         """Oldest first."""

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core import labels
-from core.access import Checked, check, unlock
+from core.access import Checked, check, reference_tag, unlock
 from core.audit import Action
 from core.codes import IssuedCode
 from core.contact import Contact
@@ -29,6 +29,7 @@ from core.lockout import note_code_failure
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import (
     Channel,
+    ConversationState,
     Direction,
     Invitation,
     Message,
@@ -105,7 +106,7 @@ class Recipient:
 
     def lookup(self, typed: str) -> Invited:
         reference = parse_reference(typed)
-        tag = self.ctx.secret.tag("reference", reference).hex()
+        tag = reference_tag(self.ctx.secret, reference)
         with self.ctx.repo.transaction() as tx:
             org, _mailbox = require_organisation(tx)
             invitation = tx.invitation_by_tag(tag)
@@ -354,6 +355,9 @@ class Recipient:
             conversation = tx.conversation(participant.conversation_id)
             assert conversation is not None
             conversation.unread, conversation.last_message_at = True, now
+            # An answer from outside: the desk's turn again, even if it was closed; and
+            # its subject is for the next desk to index (core.search).
+            conversation.state, conversation.indexed_under = ConversationState.OPEN, b""
             tx.save_conversation(conversation)
             fresh = tx.participant(participant.id)
             assert fresh is not None

@@ -206,7 +206,7 @@ def open_summary(
     *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
 ) -> tuple[Sender, str]:
     """Only who sent ``message`` and its subject (its meta item; the body stays closed):
-    for lists."""
+    for lists and the search index."""
     check_origin(secret, message)
     key = _content_key(mailbox_key, message)
     try:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import team
 from core.audit import Action
 from core.contact import check_email
 from core.context import Context, require_organisation
@@ -134,7 +135,10 @@ class Admin:
             take_keys(staff, self.ctx.secret)
             staff.removed_at = self.ctx.clock()
             tx.save_staff(staff)
-            self.ctx.audit.append(tx, self.actor, Action.STAFF_REMOVED, detail=_whom(staff))
+            # What they handled goes back to the team, unassigned (core.team).
+            released = team.release(tx, staff.id)
+            detail = f"{_whom(staff)} released={released}"
+            self.ctx.audit.append(tx, self.actor, Action.STAFF_REMOVED, detail=detail)
         self.ctx.repo.scrub()
         return staff
 

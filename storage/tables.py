@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import Index, MetaData
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Column, Field, LargeBinary, SQLModel
 
@@ -134,10 +134,21 @@ class ChallengeRow(SQLModel, table=True):
 
 class ConversationRow(SQLModel, table=True):
     __tablename__ = "conversation"
+    __table_args__ = (
+        # The inbox's views, each a range of an index in the order shown (newest first):
+        # closed by state, mine and unassigned by assignee and state.
+        Index("ix_conversation_state_last", "state", "last_message_at"),
+        Index("ix_conversation_assignee_state_last", "assignee_id", "state", "last_message_at"),
+    )
     id: str = Field(primary_key=True, max_length=36)
     mailbox_id: str = Field(foreign_key="mailbox.id", index=True)
     unread: bool = False
     subject_tag: str = Field(default="", index=True)
+    state: str = Field(default="open", max_length=16)
+    # A staff id, not a foreign key: a staff member who leaves gives their conversations
+    # back (core.team.release), and the audit log keeps who handled what.
+    assignee_id: str | None = Field(default=None, max_length=36)
+    indexed_under: bytes = Field(sa_column=Column(LargeBinary(), nullable=False, index=True))
     created_at: datetime = _time(nullable=False)
     last_message_at: datetime | None = _time(nullable=True, index=True)
 
@@ -148,6 +159,17 @@ class HoldRow(SQLModel, table=True):
     reason_sealed: bytes = _bytes()
     placed_by: str
     placed_at: datetime = _time(nullable=False)
+
+
+class SearchTokenRow(SQLModel, table=True):
+    """One keyed token of a conversation's search index (core.search): an HMAC under a
+    key only the mailbox key opens, never the word it stands for."""
+
+    __tablename__ = "search_token"
+    token: bytes = Field(sa_column=Column(LargeBinary(), primary_key=True))
+    conversation_id: str = Field(
+        foreign_key="conversation.id", primary_key=True, index=True, max_length=36
+    )
 
 
 class ParticipantRow(SQLModel, table=True):

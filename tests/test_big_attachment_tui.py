@@ -135,6 +135,8 @@ async def test_a_200_mib_attachment_both_ways_byte_identical_with_progress_and_f
         with PeakMemory() as sealing:
             await pilot.press("ctrl+s")
             await wait_for_workers(pilot)
+            await pilot.press("y")  # the guard: a new address, send anyway
+            await wait_for_workers(pilot)
         assert "Inbox" in screen_text(desk)
     await ctx.outbox.deliver_due()
     reference = reference_in(await asyncio.to_thread(smtp_server.bag.next_to, PRACTITIONER))

@@ -84,6 +84,11 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
             await pilot.press("enter")
         await pilot.press("ctrl+s")
         await wait_for_workers(pilot)
+        # The office never wrote to this address: the desk asks once.
+        never = "This office never wrote to {address}, nor heard from it. Please check the address. Send to it anyway?"  # noqa: E501
+        assert said(never, address=PRACTITIONER) in screen_text(desk)
+        await pilot.press("y")
+        await wait_for_workers(pilot)
         assert _("Inbox · {staff}").format(staff=STAFF_EMAIL) in screen_text(desk)
     await ctx.outbox.deliver_due()
     notice = await asyncio.to_thread(smtp_server.bag.next_to, PRACTITIONER)

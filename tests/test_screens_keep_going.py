@@ -268,6 +268,7 @@ async def compose_fails(at: AtTheDesk) -> None:
     await fill(at.pilot, "to", "praktijk@fysio.nl")
     await fill(at.pilot, "subject", "Uitslag")
     await at.press("ctrl+s")
+    await at.press("y")  # yes, this new address (the wrong-recipient guard asks once)
     assert at.pilot.app.screen.query_one("#subject", Input).value == "Uitslag"  # kept
 
 

@@ -126,7 +126,17 @@ def totp_of(init_output: str) -> pyotp.TOTP:
 
 
 @pytest.fixture
-def arrangement() -> Iterator[Arrangement]:
+def umask_of_a_shell() -> Iterator[None]:
+    """`veilig` sets the process's umask to 077 (tests/test_cli.py and others call its
+    main() in this process); the folders made here must be walkable by the test users,
+    as an admin's shell (umask 022) makes them."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.fixture
+def arrangement(umask_of_a_shell: None) -> Iterator[Arrangement]:
     """The recipe's steps 1 and 2 (users, sudoers): as root with test users made from
     the README's own lines; without root, the current user as ``veilig``."""
     base = Path(tempfile.mkdtemp(prefix="veilig-sshd-"))

@@ -44,6 +44,15 @@ def old_home(tmp_path: Path) -> tuple[Path, dict[str, object], FrozenClock]:
     return home, facts, clock
 
 
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    [head] = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    return str(head)
+
+
 def rows(home: Path, query: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(home / "veilig.db") as db:
         return db.execute(query).fetchall()
@@ -58,16 +67,18 @@ def test_an_old_home_opens_and_is_brought_to_the_new_formats(old_home) -> None:
 
     # The migrations: every row re-sealed or tagged with server.key (0004); the one staff
     # member an admin, enrolled, the wrap still the mailbox key itself (staff lifecycle);
-    # and on to head.
-    from alembic.script import ScriptDirectory
-
-    from storage.db import alembic_config
-
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    assert rows(home, "SELECT version_num FROM alembic_version") == [(head,)]
+    # whose move each conversation is, from its newest message (team desk); on to head.
+    assert rows(home, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
     assert rows(home, "SELECT role, enrolled_at IS NOT NULL, length(public_key) FROM staff") == [
         ("admin", 1, 0)
     ]
+    for conversation_id, state in rows(home, "SELECT id, state FROM conversation"):
+        [(newest,)] = rows(
+            home,
+            "SELECT direction FROM message WHERE conversation_id = "
+            f"'{conversation_id}' ORDER BY created_at DESC LIMIT 1",
+        )
+        assert state == ("waiting" if newest == "out" else "open")
     assert rows(home, "SELECT DISTINCT binding_format FROM message") == [(1,)]
     assert all(mac for (mac,) in rows(home, "SELECT origin_mac FROM message"))
     with ctx.repo.transaction() as tx:
@@ -84,6 +95,13 @@ def test_an_old_home_opens_and_is_brought_to_the_new_formats(old_home) -> None:
     assert is_admin(ctx, desk.staff)
     clock.advance(seconds=30)
     desk = Desk.login(ctx, "desk@declacare.nl", str(facts["password"]), totp.at(clock.now))
+
+    # The first desk indexes the old conversations for search (none was).
+    assert rows(home, "SELECT count(*) FROM search_token") == [(0,)]
+    while desk.index_pending():
+        pass
+    [found] = desk.search("fysio-jansen")
+    assert found.email == "praktijk@fysio-jansen.nl"
 
     # Old messages open as before: the guest's, staff's and the recipient's reply.
     bodies = []

@@ -162,6 +162,7 @@ class VeiligApp(App[None]):
             "enter": "Enter",
             "left": "←",
             "right": "→",
+            "slash": "/",
         }
         parts = binding.key.split("+")
         key = names.get(parts[-1], parts[-1].upper() if len(parts[-1]) <= 3 else parts[-1])

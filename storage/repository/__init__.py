@@ -22,6 +22,7 @@ from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
 from storage.repository.rotation import RotationQueries
 from storage.repository.rows import SIMPLE_ROWS
+from storage.repository.search import SearchQueries
 from storage.repository.staff import StaffQueries
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 class SqlTransaction(
     StaffQueries,
     ConversationQueries,
+    SearchQueries,
     ParticipantQueries,
     ChallengeQueries,
     OutboxQueries,

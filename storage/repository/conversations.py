@@ -7,11 +7,20 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
-from core.models import Conversation, Direction, ItemRole, Message, SealedItem
+from core.models import (
+    Conversation,
+    ConversationState,
+    Direction,
+    ItemRole,
+    Message,
+    SealedItem,
+    View,
+)
 from core.ports import PurgedRows
+from storage.repository import rows
 from storage.repository.rows import SessionBound, rowcount, update_row
 from storage.tables import (
     ConversationRow,
@@ -22,53 +31,103 @@ from storage.tables import (
     OutboxRow,
     ParticipantKeyRow,
     ParticipantRow,
+    SearchTokenRow,
 )
+
+_NOT_CLOSED = [ConversationState.OPEN.value, ConversationState.WAITING.value]
 
 
 class ConversationQueries(SessionBound):
     def conversation(self, conversation_id: str) -> Conversation | None:
         row = self.session.get(ConversationRow, conversation_id)
-        return Conversation(**row.model_dump()) if row else None
+        return rows.conversation(row) if row else None
 
-    def conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
-        rows = self.session.exec(
-            select(ConversationRow)
-            .order_by(col(ConversationRow.last_message_at).desc(), col(ConversationRow.id))
+    def conversations(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        view: View = View.ALL,
+        staff_id: str | None = None,
+    ) -> list[Conversation]:
+        query = select(ConversationRow)
+        state, assignee = col(ConversationRow.state), col(ConversationRow.assignee_id)
+        if view is View.MINE:
+            query = query.where(assignee == staff_id, state.in_(_NOT_CLOSED))
+        elif view is View.UNASSIGNED:
+            query = query.where(assignee.is_(None), state.in_(_NOT_CLOSED))
+        elif view is View.CLOSED:
+            query = query.where(state == ConversationState.CLOSED.value)
+        found = self.session.exec(
+            query.order_by(col(ConversationRow.last_message_at).desc(), col(ConversationRow.id))
             .offset(offset)
             .limit(limit)
         ).all()
-        return [Conversation(**r.model_dump()) for r in rows]
+        return [rows.conversation(r) for r in found]
 
     def save_conversation(self, conversation: Conversation) -> None:
         update_row(self.session, ConversationRow, conversation.id, conversation)
 
+    def assign_conversation(
+        self, conversation_id: str, staff_id: str | None, *, expected: str | None
+    ) -> bool:
+        # One conditional UPDATE: of two desks taking at once, one changes the row.
+        holder = col(ConversationRow.assignee_id)
+        result = self.session.execute(
+            update(ConversationRow)
+            .where(
+                col(ConversationRow.id) == conversation_id,
+                holder.is_(None) if expected is None else holder == expected,
+            )
+            .values(assignee_id=staff_id)
+        )
+        return rowcount(result) == 1
+
+    def set_conversation_state(self, conversation_id: str, state: ConversationState) -> None:
+        self.session.execute(
+            update(ConversationRow)
+            .where(col(ConversationRow.id) == conversation_id)
+            .values(state=state.value)
+        )
+
+    def release_conversations(self, staff_id: str) -> int:
+        result = self.session.execute(
+            update(ConversationRow)
+            .where(
+                col(ConversationRow.assignee_id) == staff_id,
+                col(ConversationRow.state).in_(_NOT_CLOSED),
+            )
+            .values(assignee_id=None)
+        )
+        return rowcount(result)
+
     def messages_in(self, conversation_id: str) -> list[Message]:
-        rows = self.session.exec(
+        found = self.session.exec(
             select(MessageRow)
             .where(MessageRow.conversation_id == conversation_id)
             .order_by(col(MessageRow.created_at))
         ).all()
-        return self._with_items(rows)
+        return self._with_items(found)
 
     def messages_of(self, conversation_ids: list[str]) -> dict[str, list[Message]]:
-        rows = self.session.exec(
+        found = self.session.exec(
             select(MessageRow)
             .where(col(MessageRow.conversation_id).in_(conversation_ids))
             .order_by(col(MessageRow.created_at))
         ).all()
-        found: dict[str, list[Message]] = {}
-        for message in self._with_items(rows):
-            found.setdefault(message.conversation_id, []).append(message)
-        return found
+        by_conversation: dict[str, list[Message]] = {}
+        for message in self._with_items(found):
+            by_conversation.setdefault(message.conversation_id, []).append(message)
+        return by_conversation
 
     def messages(self, limit: int = 50, offset: int = 0) -> list[Message]:
-        rows = self.session.exec(
+        found = self.session.exec(
             select(MessageRow)
             .order_by(col(MessageRow.created_at).desc())
             .offset(offset)
             .limit(limit)
         ).all()
-        return self._with_items(rows)
+        return self._with_items(found)
 
     def blob_ids(self) -> set[str]:
         return set(self.session.exec(select(MessageItemRow.blob_id)).all())
@@ -163,6 +222,10 @@ class ConversationQueries(SessionBound):
             delete(ParticipantRow).where(col(ParticipantRow.id).in_(participant_ids))
         )
         self.session.execute(delete(HoldRow).where(col(HoldRow.conversation_id) == conversation_id))
+        # Its search tokens too (core.search): they say which conversations share a word.
+        self.session.execute(
+            delete(SearchTokenRow).where(col(SearchTokenRow.conversation_id) == conversation_id)
+        )
         self.session.execute(
             delete(ConversationRow).where(col(ConversationRow.id) == conversation_id)
         )
@@ -183,15 +246,15 @@ class ConversationQueries(SessionBound):
             self.session.add(MessageItemRow(message_id=message.id, **asdict(item)))
         self.session.flush()
 
-    def _with_items(self, rows: Sequence[MessageRow]) -> list[Message]:
-        """The messages of ``rows`` with their items: one more query, not one per message."""
+    def _with_items(self, found: Sequence[MessageRow]) -> list[Message]:
+        """The messages of ``found`` with their items: one more query, not one per message."""
         items: dict[str, list[MessageItemRow]] = {}
-        ids = [r.id for r in rows]
+        ids = [r.id for r in found]
         for item in self.session.exec(
             select(MessageItemRow).where(col(MessageItemRow.message_id).in_(ids))
         ):
             items.setdefault(item.message_id, []).append(item)
-        return [_message(row, items.get(row.id, [])) for row in rows]
+        return [_message(row, items.get(row.id, [])) for row in found]
 
 
 def _message(row: MessageRow, items: list[MessageItemRow]) -> Message:

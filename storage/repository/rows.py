@@ -13,6 +13,7 @@ from core.models import (
     Challenge,
     Channel,
     Conversation,
+    ConversationState,
     DeliveryStatus,
     Hold,
     Invitation,
@@ -99,6 +100,12 @@ def participant(row: ParticipantRow) -> Participant:
     data["method"] = Method(row.method)
     data["verified_via"] = Method(row.verified_via) if row.verified_via else None
     return Participant(**data)
+
+
+def conversation(row: ConversationRow) -> Conversation:
+    data = row.model_dump()
+    data["state"] = ConversationState(row.state)
+    return Conversation(**data)
 
 
 def challenge(row: ChallengeRow) -> Challenge:

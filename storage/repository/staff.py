@@ -86,6 +86,12 @@ class StaffQueries(SessionBound):
     def save_staff(self, staff: StaffMember) -> None:
         update_row(self.session, StaffRow, staff.id, staff)
 
+    def staff_by_ids(self, staff_ids: list[str]) -> dict[str, StaffMember]:
+        if not staff_ids:
+            return {}
+        found = self.session.exec(select(StaffRow).where(col(StaffRow.id).in_(staff_ids))).all()
+        return {row.id: StaffMember(**row.model_dump()) for row in found}
+
     def count_failed_login(self, staff_id: str) -> int:
         self.session.execute(
             update(StaffRow)

@@ -152,3 +152,61 @@ def test_a_short_sealed_record_is_cannot_open() -> None:
     for short in (b"", b"\0" * 7, b"\0" * 12):
         with pytest.raises(CannotOpen):
             ServerSecret(bytes(32)).open(short, labels.totp("s"))
+
+
+def test_the_search_index_holds_no_word_and_server_key_cannot_test_a_guess(
+    home: Path, policy: Policy, initialised
+) -> None:
+    """Issue 14: the desk's search index is keyed tokens under a key from the mailbox
+    key. A copy of the database, even with server.key (the host), finds no name,
+    address or subject in it, and cannot make the token of a guessed word to look for;
+    the mailbox key can (what a logged-in desk does)."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from core.recovery import open_mailbox
+    from core.search import SearchKey
+    from core.starter import Starter
+    from tests.test_flow1_tui import assert_nothing_in_the_clear
+
+    ctx = make_context(make_settings(home), policy=policy)
+    guest = VerifiedGuest("Karin Janssen", "karin@huidtherapiex.nl")
+    Starter(ctx).send(guest, Draft("Declaratie fysiotherapie", "Vraag."))
+    with ctx.repo.transaction() as tx:
+        mailbox, staff = tx.mailbox(), tx.staff_by_email(STAFF_EMAIL)
+    mailbox_key = open_mailbox(mailbox, str(initialised[1].recovery_key))
+    desk = Desk(ctx, staff, mailbox_key)  # logged in, as far as the mailbox key goes
+    assert desk.index_pending() == 1
+    with sqlite3.connect(home / "veilig.db") as db:
+        stored = {token for (token,) in db.execute("SELECT token FROM search_token")}
+    assert len(stored) > 20
+
+    words = ["karin", "janssen", "huidtherapiex", "declaratie", "fysiotherapie"]
+    assert_nothing_in_the_clear(home, words + [w.capitalize() for w in words], [])
+
+    # The host: every key it can make from server.key, every way to tag a guess with it.
+    root = (home / "server.key").read_bytes()
+    server = ServerSecret(root)
+    host_keys = [
+        SearchKey(root),
+        SearchKey(HKDF(hashes.SHA256(), 32, None, labels.SEARCH).derive(root)),
+        SearchKey(HKDF(hashes.SHA256(), 32, None, labels.TAGS).derive(root)),
+    ]
+    guesses = ["kar", "karin", "jan", "janssen", "declaratie", "dec"]
+    tried: set[bytes] = set()
+    for key in host_keys:
+        for guess in guesses:
+            tried.update(key.typed(guess))
+            tried.add(key.address("karin@huidtherapiex.nl"))
+    for guess in guesses:
+        for kind in ("prefix", "word", "address"):
+            tried.add(server.tag(kind, guess)[:16])
+            tried.add(hmac.new(root, guess.encode(), hashlib.sha256).digest()[:16])
+    assert not tried & stored
+
+    # With the mailbox key the same guesses are found: the tokens are there to find.
+    desks_key = SearchKey.of(mailbox_key)
+    assert set(desks_key.typed("kar")) & stored and desks_key.address(guest.email) in stored

@@ -145,6 +145,8 @@ async def test_staff_compose_and_sent_show_hostile_names_literally(
         assert_shown_literally(screen_text(desk), HOSTILE_FILE, what="attached file")
         await pilot.press("ctrl+s")
         await wait_for_workers(pilot)
+        await pilot.press("y")  # a new address: the wrong-recipient guard asks once
+        await wait_for_workers(pilot)
         await pilot.press("ctrl+t")
         await wait_for_workers(pilot)
         cut = literal(f"Subject {HOSTILE}")[:39] + "…"

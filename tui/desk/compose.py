@@ -1,7 +1,13 @@
-"""A new secure message from the desk (seed 2A): one form, sent with Ctrl+S."""
+"""A new secure message from the desk (seed 2A): one form, sent with Ctrl+S.
+
+Before it goes to an address this office never wrote to, or to a near
+miss of one it knows, the desk asks once (core.guard): Y sends, Escape goes back to
+the address.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +22,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, TextAr
 from core.contact import Contact
 from core.desk import Desk
 from core.errors import InvalidInput
+from core.guard import Known, RecipientCheck
 from core.i18n import _
 from core.models import Method
 from core.sealing import Draft
@@ -42,9 +49,16 @@ class ComposeScreen(BaseScreen):
     class Sent(Message):
         """The message is stored and its notification queued."""
 
+    @dataclass
+    class Checked(Message):
+        check: RecipientCheck
+
     def __init__(self, desk: Desk) -> None:
         super().__init__()
         self.desk = desk
+        self.confirmed = ""  # the address the person said yes to: not asked again
+        # What Ctrl+S read from the form, sent once the address is checked.
+        self.ready: tuple[Contact, Method, Draft, timedelta | None, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         # The breakpoint's class before the first frame (Textual sets it on the first
@@ -170,10 +184,34 @@ class ComposeScreen(BaseScreen):
             body=self.query_one("#compose-body", TextArea).text,
             attachments=tuple(self.files.files),
         )
-        self.say(_("Sending…"))
         language = str(self.query_one("#language", Select).value) or None
         expires_in = None if days is None else timedelta(days=days)
-        self.send(contact, method, draft, expires_in, language)
+        self.ready = (contact, method, draft, expires_in, language)
+        self.check(contact.email)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def check(self, address: str) -> None:
+        self.post_message(self.Checked(self.desk.check_recipient(address)))
+
+    @on(Checked)
+    def _checked(self, checked: Checked) -> None:
+        check, ready = checked.check, self.ready
+        if ready is None:
+            return
+        if not check.ask or check.address == self.confirmed:
+            self.say(_("Sending…"))
+            self.send(*ready)
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.confirmed = check.address
+                self.say(_("Sending…"))
+                self.send(*ready)
+            else:
+                self.query_one("#to", Input).focus()
+
+        self.app.push_screen(ConfirmScreen(question(check)), decided)
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def send(
@@ -192,3 +230,21 @@ class ComposeScreen(BaseScreen):
         self.outbox_due()
         self.app.pop_screen()
         self.app.notify(_("Sent securely. The recipient gets a notification e-mail."))
+
+
+def question(check: RecipientCheck) -> str:
+    """What the guard asks: the typed address, and the known one it nearly is."""
+    if check.known is Known.NEAR:
+        return _(
+            "This office never wrote to {address}, but it did to {known}. "
+            "Did you mean that one? Send to {address} anyway?"
+        ).format(address=check.address, known=_(" or ").join(check.near))
+    if check.known is Known.HEARD:
+        return _(
+            "This office never wrote to {address}; it only received messages from it. "
+            "Please check the address. Send to it anyway?"
+        ).format(address=check.address)
+    return _(
+        "This office never wrote to {address}, nor heard from it. "
+        "Please check the address. Send to it anyway?"
+    ).format(address=check.address)

@@ -1,34 +1,73 @@
-"""The desk's inbox: conversations, newest first, a page at a time (← newer, → older)."""
+"""The desk's inbox: conversations in views (1 mine, 2 unassigned, 3 all, 4 closed),
+searched as staff type (/), newest first, a page at a time (← newer, → older).
+
+T takes the conversation under the cursor, C closes it, O reopens a closed one. Every
+few seconds the inbox asks whether anything changed (Desk.changes: one indexed
+query) and shows it: a colleague's take, reply or close, a new message. The same round
+indexes new messages for search (Desk.index_pending).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
+from rich.text import Text
 from textual import on, work
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
 
 from core.desk import Desk, InboxRow
-from core.i18n import _
-from core.models import Direction
+from core.errors import VeiligError
+from core.i18n import N_, _
+from core.models import ConversationState, View
+from core.team import TakenMeanwhile
+from tui.base import NOTICE_SECONDS
+from tui.confirm import ConfirmScreen
 from tui.desk.compose import ComposeScreen
 from tui.desk.conversation import ConversationScreen
 from tui.desk.sent import SentScreen
 from tui.desk.table import Row, TableScreen, cell, when
+from tui.widgets import LiteralInput, Notice
 
 INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
-# How often an open inbox asks whether anything arrived (Desk.newest: one indexed query,
-# on SQLite and PostgreSQL alike); it loads the page again only when something did.
-NEWS_SECONDS = 10.0
+# How often an open inbox asks whether anything changed: a colleague's change shows
+# within this; each ask is one indexed query (Desk.changes).
+CHANGES_SECONDS = 3.0
+
+CURRENT = Style(reverse=True, bold=True)  # the view shown, in the view bar
+VIEWS = (
+    (View.MINE, N_("Mine")),
+    (View.UNASSIGNED, N_("Unassigned")),
+    (View.ALL, N_("All")),
+    (View.CLOSED, N_("Closed")),
+)
+STATES = {
+    ConversationState.OPEN: N_("open"),
+    ConversationState.WAITING: N_("waiting"),
+    ConversationState.CLOSED: N_("closed"),
+}
 
 
 class InboxScreen(TableScreen):
     BINDINGS = [
         Binding("enter", "open", _("Open"), id="open", show=True),
+        Binding("t", "take", _("Take"), id="take"),
+        Binding("c", "close_conversation", _("Close"), id="close"),
+        Binding("o", "reopen", _("Reopen"), id="reopen"),
+        Binding("slash", "search", _("Search"), id="search"),
+        Binding("ctrl+f", "search", _("Search"), id="find", show=False),
+        Binding("escape", "end_search", _("All results"), id="end-search", show=False),
+        *(
+            Binding(str(n), f"view('{view.value}')", _(label), id=f"view-{view}", show=False)
+            for n, (view, label) in enumerate(VIEWS, start=1)
+        ),
         Binding("ctrl+n", "compose", _("New message"), id="new"),
         Binding("ctrl+t", "sent", _("Sent"), id="sent"),
-        Binding("f5", "refresh", _("Refresh"), id="refresh"),
+        Binding("f5", "refresh", _("Refresh"), id="refresh", show=False),
         Binding("f2", "password", _("Password"), id="password"),
         # priority: the table would take ← and → for its (row) cursor otherwise.
         Binding("left", "newer", _("Newer"), id="newer", priority=True),
@@ -37,30 +76,60 @@ class InboxScreen(TableScreen):
     ]
 
     TABLE_ID = "inbox"
+    AUTO_FOCUS = "#inbox"  # the keys T, C, O, 1–4 work on the table; / goes to search
 
     @dataclass
     class Loaded(Message):
         rows: list[InboxRow]
         more: bool  # older conversations than this page exist
-        newest: object  # Desk.newest() when the rows were read
+        mark: int  # Desk.changes() before the rows were read
+        term: str  # the search they answer ("": the view)
 
     @dataclass
-    class Newest(Message):
-        newest: object
+    class Changes(Message):
+        mark: int
+
+    @dataclass
+    class Indexed(Message):
+        count: int  # conversations indexed in this round so far
+        done: bool
+
+    class Acted(Message):
+        """A take, close or reopen is stored: show the page again."""
 
     def __init__(self, desk: Desk) -> None:
         super().__init__(_("Inbox · {staff}").format(staff=desk.staff.email))
         self.desk = desk
         self.rows: list[InboxRow] = []
         self.away = False
+        self.view = View.ALL
+        self.term = ""  # the search shown ("": the view)
         self.page_start = 0  # of the page shown, newest first
         self.has_older = False  # older conversations than this page exist
-        self.newest: object = None  # what Desk.newest() said when the page was loaded
+        self.mark = -1  # Desk.changes() of what is shown
+        self.indexing = False
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            yield widget
+            if widget.id == "title":
+                yield Static(id="views", markup=False)
+                yield LiteralInput(
+                    id="search",
+                    placeholder=_("Search: name, e-mail address, subject or reference (/)"),
+                    compact=True,
+                )
+                yield Notice(id="found")
+
+    @property
+    def search_box(self) -> Input:
+        return self.query_one("#search", Input)
 
     def on_mount(self) -> None:
+        self.show_views()
         self.load()
-        # A reply or a new message shows up without F5.
-        self.set_interval(NEWS_SECONDS, self.look_for_news)
+        self.index()
+        self.set_interval(CHANGES_SECONDS, self.look_for_changes)
 
     def on_screen_suspend(self) -> None:
         self.away = True
@@ -76,13 +145,67 @@ class InboxScreen(TableScreen):
         if self.away:
             self.away = False
             self.load()
+            self.index()  # a message sent from the desk: its subject for search
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        typing = self.focused is self.search_box
+        row = self.current()
         if action == "newer":
-            return self.page_start > 0
+            return self.page_start > 0 and not typing
         if action == "older":
-            return self.has_older
+            return self.has_older and not typing
+        if action == "end_search":
+            return bool(self.term) or typing
+        if action in ("take", "close_conversation", "reopen"):
+            if row is None:
+                return False if action != "take" else None
+            state = row.conversation.state
+            if action == "take":
+                return row.conversation.assignee_id != self.desk.staff.id or None
+            closed = state is ConversationState.CLOSED
+            return not closed if action == "close_conversation" else closed
         return True
+
+    def current(self) -> InboxRow | None:
+        row = self.table.cursor_row
+        return self.rows[row] if self.rows and 0 <= row < len(self.rows) else None
+
+    # --- views, pages, search ---------------------------------------------------------
+
+    def show_views(self) -> None:
+        bar = Text()
+        for n, (view, label) in enumerate(VIEWS, start=1):
+            style = CURRENT if view is self.view and not self.term else Style()
+            bar.append(f" {n} {_(label)} ", style=style)
+            bar.append(" ")
+        self.query_one("#views", Static).update(bar)
+
+    def action_view(self, view: str) -> None:
+        self.view, self.page_start = View(view), 0
+        if self.term:
+            self.search_box.value = ""  # a view, not the search any more
+        self.term = ""
+        self.show_views()
+        self.load()
+
+    def action_search(self) -> None:
+        self.search_box.focus()
+
+    def action_end_search(self) -> None:
+        self.search_box.value = ""
+        self.table.focus()
+
+    @on(Input.Changed, "#search")
+    def _typed(self, event: Input.Changed) -> None:
+        term = event.value.strip()
+        if term != self.term:
+            self.term, self.page_start = term, 0
+            self.show_views()
+            self.load()
+
+    @on(Input.Submitted, "#search")
+    def _to_results(self) -> None:
+        self.table.focus()
 
     def action_older(self) -> None:
         if self.has_older:
@@ -96,36 +219,43 @@ class InboxScreen(TableScreen):
 
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def load(self) -> None:
-        newest = self.desk.newest()
+        term, view, start = self.term, self.view, self.page_start
+        mark = self.desk.changes()
         # One row more than a page tells whether there are older conversations.
-        rows = self.desk.inbox(limit=INBOX_PAGE + 1, offset=self.page_start)
-        self.post_message(self.Loaded(rows[:INBOX_PAGE], len(rows) > INBOX_PAGE, newest))
-
-    def look_for_news(self) -> None:
-        if not self.away and self.is_current:
-            self.ask_newest()
-
-    @work(thread=True, exclusive=True, group="news", exit_on_error=False)
-    def ask_newest(self) -> None:
-        self.post_message(self.Newest(self.desk.newest()))
-
-    @on(Newest)
-    def _news(self, news: Newest) -> None:
-        if news.newest != self.newest and not self.away:
-            self.load()
+        if term:
+            rows = self.desk.search(term, limit=INBOX_PAGE + 1, offset=start)
+        else:
+            rows = self.desk.inbox(view, limit=INBOX_PAGE + 1, offset=start)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(rows[:INBOX_PAGE], len(rows) > INBOX_PAGE, mark, term))
 
     @on(Loaded)
     def _show(self, loaded: Loaded) -> None:
+        if loaded.term != self.term:
+            return  # an answer to what was typed before: the newer one is on its way
         rows, more = loaded.rows, loaded.more
-        self.rows, self.has_older, self.newest = rows, more, loaded.newest
+        changed = rows != self.rows or self.mark == -1
+        self.rows, self.has_older, self.mark = rows, more, loaded.mark
         title = self.title_text
         if self.page_start or more:
             title += " · " + _("{first}–{last}").format(
                 first=self.page_start + 1, last=self.page_start + len(rows)
             )
         self.query_one("#title", Static).update(title)
+        self.say_found()
         self.refresh_bindings()
-        labels = ("", _("Who"), _("Subject"), _("When"), _("Files"), _("Last word"), _("E-mail"))
+        if not changed:
+            return  # nothing new: the cursor and the table stay as they are
+        labels = (
+            "",
+            _("Who"),
+            _("Subject"),
+            _("When"),
+            _("State"),
+            _("Handled by"),
+            _("Files"),
+            _("E-mail"),
+        )
         lines: list[Row] = [
             (
                 row.conversation.id,
@@ -134,24 +264,136 @@ class InboxScreen(TableScreen):
                     cell(row.who),
                     cell(row.subject),
                     when(row.when),
+                    _(STATES[row.conversation.state]),
+                    self.handler(row),
                     str(row.attachments),
-                    _("them") if row.last_direction == Direction.INBOUND else _("we"),
                     cell(row.email),
                 ),
             )
             for row in rows
-        ] or [(None, ("", _("No conversations yet."), "", "", "", "", ""))]
-        self.show_table(labels, lines)
+        ] or [(None, ("", self.nothing(), "", "", "", "", "", ""))]
+        self.show_table(labels, lines, focus=self.focused is not self.search_box)
+
+    def handler(self, row: InboxRow) -> str | Text:
+        if row.conversation.assignee_id == self.desk.staff.id:
+            return _("you")
+        return cell(row.handler) if row.handler else "—"
+
+    def nothing(self) -> str:
+        if self.term:
+            return _("Nothing found.")
+        if self.view is View.ALL and not self.page_start:
+            return _("No conversations yet.")
+        return _("No conversations here.")
+
+    def say_found(self) -> None:
+        found = self.query_one("#found", Notice)
+        if self.indexing:
+            found.say(_("Indexing conversations for search…"))
+        elif self.term:
+            found.say(_("Search across all conversations. Esc: back to the view."))
+        else:
+            found.say("")
+
+    # --- what colleagues do, and the search index ---------------------------------------
+
+    def look_for_changes(self) -> None:
+        if not self.away and self.is_current:
+            self.ask_changes()
+
+    @work(thread=True, exclusive=True, group="changes", exit_on_error=False)
+    def ask_changes(self) -> None:
+        self.post_message(self.Changes(self.desk.changes()))
+
+    @on(Changes)
+    def _changes(self, changes: Changes) -> None:
+        busy = any(w.group in ("core", "act") and w.is_running for w in self.workers)
+        if changes.mark != self.mark and not self.away and not busy:
+            self.index()
+            self.load()
+
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
+    def index(self) -> None:
+        """Index conversations that are new to the search index (messages from outside,
+        and everyone's after a new mailbox key), a batch at a time."""
+        count = 0
+        while batch := self.desk.index_pending():
+            count += batch
+            self.post_message(self.Indexed(count, done=False))
+        self.post_message(self.Indexed(count, done=True))
+
+    @on(Indexed)
+    def _indexed(self, indexed: Indexed) -> None:
+        self.indexing = not indexed.done and indexed.count > 0
+        self.say_found()
+        if indexed.done and indexed.count and self.term:
+            self.load()  # what was just indexed may be what is searched for
+
+    # --- acting on a conversation ------------------------------------------------------
 
     def action_open(self) -> None:
-        row = self.table.cursor_row
-        if not self.rows or row >= len(self.rows):
-            return
-        self.app.push_screen(ConversationScreen(self.desk, self.rows[row].conversation.id))
+        row = self.current()
+        if row is not None:
+            self.app.push_screen(ConversationScreen(self.desk, row.conversation.id))
 
     @on(DataTable.RowSelected, "#inbox")
     def _selected(self) -> None:
         self.action_open()
+
+    @on(DataTable.RowHighlighted, "#inbox")
+    def _highlighted(self) -> None:
+        self.refresh_bindings()  # take, close or reopen, as the row allows
+
+    def action_take(self) -> None:
+        row = self.current()
+        if row is None or row.conversation.assignee_id == self.desk.staff.id:
+            return
+        holder = row.conversation.assignee_id
+        if holder is None:
+            self.act("take", row.conversation.id, None)
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                self.act("take", row.conversation.id, holder)
+
+        question = _("{staff} handles this conversation. Take it over?").format(staff=row.handler)
+        self.app.push_screen(ConfirmScreen(question), decided)
+
+    def action_close_conversation(self) -> None:
+        row = self.current()
+        if row is not None and row.conversation.state is not ConversationState.CLOSED:
+            self.act("close", row.conversation.id)
+
+    def action_reopen(self) -> None:
+        row = self.current()
+        if row is not None and row.conversation.state is ConversationState.CLOSED:
+            self.act("reopen", row.conversation.id)
+
+    # Not exclusive, and not in "core": loading the page again (when the question over it
+    # closes) must not cancel a take before it ran.
+    @work(thread=True, group="act", exit_on_error=False)
+    def act(self, what: str, conversation_id: str, holder: str | None = None) -> None:
+        if what == "take":
+            self.desk.take(conversation_id, expected=holder)
+        elif what == "close":
+            self.desk.close(conversation_id)
+        else:
+            self.desk.reopen(conversation_id)
+        self.post_message(self.Acted())
+
+    @on(Acted)
+    def _acted(self) -> None:
+        self.load()
+
+    def explain(self, error: VeiligError) -> str:
+        if isinstance(error, TakenMeanwhile):
+            # Not the desk failing: a colleague was quicker. Said in a notification (the
+            # line above the table goes with the next page), and the page shown as it is.
+            self.notify(str(error), markup=False, timeout=NOTICE_SECONDS)
+            self.load()
+            return ""
+        return super().explain(error)
 
     def action_compose(self) -> None:
         self.app.push_screen(ComposeScreen(self.desk))

@@ -13,6 +13,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from core.display import literal
 from core.i18n import format_datetime
@@ -116,11 +117,24 @@ class TableScreen(BaseScreen):
     def action_refresh(self) -> None:
         self.load()
 
-    def show_table(self, labels: Sequence[str], rows: Sequence[Row]) -> None:
+    def show_table(self, labels: Sequence[str], rows: Sequence[Row], *, focus: bool = True) -> None:
+        """Show ``rows``; the cursor stays on the row it was on, if that is still there
+        (the inbox shows colleagues' changes while someone reads it)."""
+        keys = [key for key, _cells in rows]
+        at = self.table.cursor_row
+        try:
+            was = self.table.coordinate_to_cell_key((at, 0)).row_key.value
+        except CellDoesNotExist:
+            was = None
         self.shown = (labels, rows)
         fill(self.table, labels, rows, room=self.size.width - SCROLLBAR)
+        if was in keys:
+            self.table.move_cursor(row=keys.index(was))
+        elif rows:
+            self.table.move_cursor(row=min(at, len(rows) - 1))
         self.query_one("#error", Notice).say("")
-        self.table.focus()
+        if focus:
+            self.table.focus()
 
     def on_resize(self) -> None:
         if self.shown is not None:

@@ -1,6 +1,6 @@
 """evidence: retention, holds, the audit log's NEN 7513 fields, proof of delivery (issue 18)
 
-Revision ID: 0007_evidence_retention_audit
+Revision ID: 0005_evidence_retention_audit
 Revises: 0004
 Create Date: 2026-12-05 10:00:00
 
