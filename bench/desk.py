@@ -332,8 +332,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
             "empty inbox",
             first["empty"] * 1000,
             better="lower",
-            target="≤ 1.5×",
-            met=first["full"] / first["empty"] <= 1.5,
+            target="≤ 1.3×",
+            met=first["full"] / first["empty"] <= 1.3,
         )
     )
     report.add(
@@ -345,8 +345,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
             "empty inbox",
             scroll["empty"] * 1000,
             better="lower",
-            target="≤ 1.5×",
-            met=scroll["full"] / scroll["empty"] <= 1.5,
+            target="≤ 1.3×",
+            met=scroll["full"] / scroll["empty"] <= 1.3,
         )
     )
     for name, term in terms.items():

@@ -103,8 +103,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
                 "bare Textual app",
                 bare * 1000,
                 better="lower",
-                target="≤ 1.5×",
-                met=seconds / bare <= 1.5,
+                target="≤ 1.3×",
+                met=seconds / bare <= 1.3,
             )
         )
 

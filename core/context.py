@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.attachments import Attachment
-from core.audit import Action, AuditLog
 from core.clock import Clock, utc_now
-from core.codes import CodeIssuer
 from core.errors import NotInitialised
 from core.i18n import _
 from core.mail import WaysIn
-from core.models import Mailbox, Organisation
-from core.outbox import Outbox
 from core.policy import DEFAULT_POLICY, Policy
-from core.ports import BlobStore, Repository, StaffRecords
-from core.saving import save_attachment_in
-from core.sealing import OpenedMessage
-from core.server_secret import ServerSecret
-from core.sms import SmsTransport
-from core.stream import ContentKey
-from core.transfer import TransferArea
-from core.transports import EmailTransport
+
+if TYPE_CHECKING:
+    # Only for the annotations: the services are imported where they are made, so that
+    # the first question of every dialog (which imports this module) does not wait for
+    # the audit log, the outbox, the attachment pipeline and their cryptography
+    # (docs/PERFORMANCE.md, start-up; tests/test_startup.py guards it).
+    from core.attachments import Attachment
+    from core.audit import AuditLog
+    from core.codes import CodeIssuer
+    from core.models import Mailbox, Organisation
+    from core.outbox import Outbox
+    from core.ports import BlobStore, Repository, StaffRecords
+    from core.sealing import OpenedMessage
+    from core.server_secret import ServerSecret
+    from core.sms import SmsTransport
+    from core.stream import ContentKey
+    from core.transfer import TransferArea
+    from core.transports import EmailTransport
 
 
 @dataclass
@@ -44,10 +50,14 @@ class Context:
 
     @property
     def audit(self) -> AuditLog:
+        from core.audit import AuditLog
+
         head = self.home / "audit.head" if self.home else None
         return AuditLog(self.secret, self.clock, head, self.client)
 
     def attachment(self, path: Path) -> Attachment:
+        from core.attachments import Attachment
+
         if self.transfer is None:
             return Attachment.from_path(path, self.policy, protected=self.home)
         real = self.transfer.upload_path(path)
@@ -66,6 +76,9 @@ class Context:
         """Save one attachment in ``folder`` (safe name, never over a file, never in the
         data directory; over SSH only in the session's download folder) and note it in
         the audit log."""
+        from core.audit import Action
+        from core.saving import save_attachment_in
+
         if self.transfer is not None:
             self.transfer.check_download_folder(folder)
         path = save_attachment_in(
@@ -88,10 +101,14 @@ class Context:
 
     @property
     def codes(self) -> CodeIssuer:
+        from core.codes import CodeIssuer
+
         return CodeIssuer(self.policy, self.secret, self.clock)
 
     @property
     def outbox(self) -> Outbox:
+        from core.outbox import Outbox
+
         return Outbox(
             self.repo, self.secret, self.email, self.sms, self.policy, self.clock, self.audit
         )

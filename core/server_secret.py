@@ -15,18 +15,24 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from core import labels
 
-from core import aead, labels
-from core.keys import Pepper
+if TYPE_CHECKING:
+    from core.keys import Pepper
 
 FILE_NAME = "server.key"
 
 
 def _derive(root: bytes, label: bytes) -> bytes:
+    # cryptography is imported on first use: every dialog loads the secret before its
+    # first question, and most first questions need no key (docs/PERFORMANCE.md).
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(root)
 
 
@@ -34,10 +40,38 @@ class ServerSecret:
     def __init__(self, root: bytes) -> None:
         if len(root) != 32:
             raise ValueError("server secret must be 32 bytes")
-        self._tag_key = _derive(root, labels.TAGS)
-        self._seal_key = _derive(root, labels.AT_REST)
-        self._pepper = Pepper(_derive(root, labels.PEPPER))
-        self._signing_seed = _derive(root, labels.ORG_SIGNING)
+        # The keys are derived on first use, once (then the root is dropped): loading
+        # the secret is part of every start-up, and HKDF needs cryptography's import.
+        self._root: bytes | None = root
+        self._lock = threading.Lock()
+        self._derived: tuple[bytes, bytes, Pepper, bytes] | None = None
+
+    def _keys(self) -> tuple[bytes, bytes, Pepper, bytes]:
+        derived = self._derived
+        if derived is None:
+            with self._lock:
+                if self._derived is None:
+                    from core.keys import Pepper
+
+                    root = self._root
+                    assert root is not None
+                    self._derived = (
+                        _derive(root, labels.TAGS),
+                        _derive(root, labels.AT_REST),
+                        Pepper(_derive(root, labels.PEPPER)),
+                        _derive(root, labels.ORG_SIGNING),
+                    )
+                    self._root = None
+                derived = self._derived
+        return derived
+
+    @property
+    def _tag_key(self) -> bytes:
+        return self._keys()[0]
+
+    @property
+    def _seal_key(self) -> bytes:
+        return self._keys()[1]
 
     def __repr__(self) -> str:
         return "ServerSecret(<secret>)"
@@ -69,20 +103,24 @@ class ServerSecret:
 
     def seal(self, plaintext: bytes, binding: bytes) -> bytes:
         """``binding`` (from core.labels) names the row the record belongs to."""
+        from core import aead
+
         return aead.seal(self._seal_key, plaintext, binding)
 
     def pepper(self) -> Pepper:
         """What password wraps of format 2 mix into their key (core.keys.Password): the
         database holds the wraps, this file the pepper, so a copy of the database alone
         does not let anyone test guessed passwords against a wrap."""
-        return self._pepper
+        return self._keys()[2]
 
     def signing_seed(self) -> bytes:
         """The seed of the organisation's Ed25519 signing key (core.signing): derived
         from this secret, so it needs no file of its own and works unattended."""
-        return self._signing_seed
+        return self._keys()[3]
 
     def open(self, sealed: bytes, binding: bytes) -> bytes:
+        from core import aead
+
         return aead.open_sealed(
             self._seal_key, sealed, binding, failure="sealed record altered or moved"
         )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from core.policy import Policy
 from storage.peek import organisation_name
@@ -49,3 +54,74 @@ def test_a_transaction_before_the_warm_up_waits_for_the_opening(home: Path) -> N
         return await asyncio.gather(asyncio.to_thread(name), asyncio.to_thread(name))
 
     assert asyncio.run(both()) == ["DeclaCare", "DeclaCare"]
+
+
+# What the first question must not wait for: the database layer (opened in the warm-up,
+# after the first frame), the staff log-in's password and TOTP checks, the inbox's table,
+# and the libraries the later answers need (imported in the warm-up too).
+NOT_BEFORE_THE_FIRST_QUESTION = (
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "storage.db",
+    "storage.repository",
+    "argon2",
+    "pyotp",
+    "phonenumbers",
+    "email_validator",
+    "aiosmtplib",
+    "core.desk",
+    "core.login",
+    "tui.desk.inbox",
+    "textual.widgets._data_table",
+)
+# The staff log-in form needs no key at all before it is answered.
+NOT_BEFORE_THE_LOG_IN_FORM = ("cryptography", "core.sealing", "core.starter", "core.audit")
+
+_FIRST_QUESTION = """
+import asyncio, json, sys
+from pathlib import Path
+from core.config import Settings
+from tui import factory
+
+which, home = sys.argv[1], Path(sys.argv[2])
+settings = Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}")
+make = {
+    "start": lambda: factory.make_starter_app(settings),
+    "open": lambda: factory.make_recipient_app(settings),
+    "desk": lambda: factory.make_desk_app(settings),
+}[which]
+app = make()
+app.warm_up = None  # what the first frame needs, without what comes after it
+
+
+async def first_question() -> list[str]:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        return sorted(sys.modules)
+
+
+print(json.dumps(asyncio.run(first_question())))
+"""
+
+
+@pytest.mark.parametrize("which", ["start", "open", "desk"])
+def test_the_first_question_imports_no_database_and_no_inbox(home: Path, which: str) -> None:
+    """Guards the lazy imports: a module-level import of any of these in a screen or in
+    the core services the first screen uses makes every start-up wait for it."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_QUESTION, which, str(home)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    ).stdout
+    loaded = set(json.loads(out.strip().splitlines()[-1]))
+    assert "tui.app" in loaded and "textual.widgets._input" in loaded  # the probe ran
+    forbidden = NOT_BEFORE_THE_FIRST_QUESTION
+    if which == "desk":
+        forbidden += NOT_BEFORE_THE_LOG_IN_FORM
+    early = [
+        m for m in sorted(loaded) if any(m == bad or m.startswith(bad + ".") for bad in forbidden)
+    ]
+    assert early == []

@@ -199,8 +199,6 @@ def _quick_context(settings: Settings, ctx: Context | None) -> tuple[Context, st
     screen is drawn. Anywhere else (PostgreSQL, a home that is not set up, a given
     context) the database opens first, as it always did.
     """
-    from core.starter import Starter
-
     if ctx is None:
         from storage.peek import organisation_name
 
@@ -208,6 +206,8 @@ def _quick_context(settings: Settings, ctx: Context | None) -> tuple[Context, st
         if name is not None:
             return make_context(settings, open_later=True), name, True
         ctx = make_context(settings)
+    from core.starter import Starter  # here: the log-in form needs none of it
+
     return ctx, Starter(ctx).organisation_name(), False
 
 
