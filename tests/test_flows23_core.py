@@ -26,10 +26,13 @@ from tests.conftest import (
     SmsGateway,
     SmtpServer,
     make_settings,
+    raw_database,
     reference_in,
     sms_code,
 )
 from tui.factory import make_context
+
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
 
 PRACTITIONER = "praktijk@fysio-jansen.nl"
 MOBILE = "06 12345127"
@@ -146,27 +149,24 @@ def test_sms_needs_a_valid_mobile_number(ctx, totp, clock) -> None:
 
 
 def test_audit_chain_verifies_and_reports_edits_and_deletions(ctx, totp, clock, home: Path) -> None:
-    import sqlite3
-
     desk = login(ctx, totp, clock)
     for _message in range(3):  # entries: 1 login, 2-4 sent
         desk.send_new(Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"))
     with ctx.repo.transaction() as tx:
         assert ctx.audit.verify(tx) == []
-    db = sqlite3.connect(home / "veilig.db")
-    db.execute("UPDATE audit SET actor = 'staff:someone-else' WHERE seq = 1")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("UPDATE audit SET actor = 'staff:someone-else' WHERE seq = 1")
     with ctx.repo.transaction() as tx:
         assert [p.seq for p in ctx.audit.verify(tx)] == [1]
-    db.execute("DELETE FROM audit WHERE seq = 2")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("DELETE FROM audit WHERE seq = 2")
     with ctx.repo.transaction() as tx:
         problems = [str(p) for p in ctx.audit.verify(tx)]
     assert "entry 2: missing (next is 3)" in problems and any(
         p.startswith("entry 3:") for p in problems
     )
-    db.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
     with ctx.repo.transaction() as tx:
         assert any("newest entries removed" in str(p) for p in ctx.audit.verify(tx))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,10 +14,12 @@ from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401 - the models
 from storage.db import alembic_config, make_engine, upgrade
+from tests.conftest import database_url
 
 
+@pytest.mark.both_databases
 def test_upgrade_head_on_an_empty_database_matches_the_models(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    engine = make_engine(database_url(tmp_path))
     upgrade(engine)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
@@ -24,8 +27,9 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(tmp_path: Path) ->
     assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
 
 
+@pytest.mark.both_databases
 def test_each_revision_goes_up_and_down(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'steps.db'}"
+    url = database_url(tmp_path)
     config = alembic_config(url)
     revisions = list(reversed(list(ScriptDirectory.from_config(config).walk_revisions())))
     assert revisions, "no migrations"

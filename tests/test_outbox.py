@@ -16,6 +16,8 @@ from core.policy import Policy
 from tests.conftest import Mailbag, SmtpServer, free_port, make_settings
 from tui.factory import make_context
 
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
+
 
 def an_email(to: str = "karin@huidtherapiex.nl") -> Email:
     return Email(

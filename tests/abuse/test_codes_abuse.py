@@ -183,6 +183,7 @@ def test_resend_is_limited_per_address_per_hour(
     starter.resend(pending)
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_two_racing_verifications_use_a_code_once(mail_ctx: Context, net, home: Path) -> None:
     """Four sessions (each its own engine and connections) type the right code at once."""
     pending = Starter(mail_ctx).request_code("Karin", GUEST)
@@ -226,6 +227,7 @@ def test_a_code_cannot_be_moved_to_another_challenge(mail_ctx: Context, home: Pa
         starter.verify(victim, own_code)
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
     mail_ctx: Context, net, home: Path, policy: Policy
 ) -> None:
@@ -256,6 +258,7 @@ def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
     assert late.value.reason == CodeRejected.USED_UP
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
     mail_ctx: Context, net, policy: Policy, clock: FrozenClock
 ) -> None:
@@ -289,6 +292,7 @@ def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
     assert guesses <= policy.codes_per_destination_per_hour * policy.code_attempts
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_a_recipients_code_works_once_even_when_two_sessions_race(
     net, totp, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway
 ) -> None:
@@ -312,6 +316,7 @@ def test_a_recipients_code_works_once_even_when_two_sessions_race(
     assert replayed.value.reason == CodeRejected.USED_UP
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_a_totp_code_logs_in_once_even_when_two_sessions_race(net, totp, clock) -> None:
     code = totp.at(clock.now)
 
@@ -463,6 +468,7 @@ def test_a_reply_after_revoking_does_not_give_access_again(
     assert len(desk.sent()) == 1
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     home: Path, policy: Policy
 ) -> None:
