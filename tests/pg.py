@@ -45,6 +45,40 @@ PORT = 5432  # names the socket file only: the socket lives in the cluster's own
 SUPERUSER = "postgres"
 
 
+# Known failures on PostgreSQL, each a section of docs/POSTGRES-NOTES.md: the reasons the
+# xfail marks give. A fix makes its tests pass, and strict marks then fail until removed.
+TIME_ZONE = (
+    "§1 time stamps come back in the server's time zone, not UTC: every audit MAC "
+    "breaks (storage/tables.py UtcDateTime)"
+)
+AUDIT_SEQ = (
+    "§2 concurrent audit appends read the same tail and collide on seq: the action "
+    "fails with IntegrityError (core/audit.py AuditLog.append)"
+)
+CODE_LIMIT = (
+    "§3 codes per destination are counted, then inserted: concurrent sessions all see "
+    "room (core/codes.py CodeIssuer.issue)"
+)
+TOTP_REPLAY = (
+    "§4 the TOTP step is read, compared, then written: concurrent log-ins with one code "
+    "all pass (core/desk.py Desk.login)"
+)
+MIGRATIONS_AT_ONCE = (
+    "§7 two processes migrating a fresh database at once collide on CREATE (storage/db.py upgrade)"
+)
+
+
+def fails_on_postgresql(cause: str, *, intermittent: bool = False) -> pytest.MarkDecorator:
+    """A known failure on PostgreSQL only (an AssertionError, never a harness error).
+    ``intermittent``: a race that does not lose every run, so not strict."""
+    when = "sometimes; " if intermittent else ""
+    return pytest.mark.pg_xfail(
+        reason=f"{when}{cause}; see docs/POSTGRES-NOTES.md",
+        raises=AssertionError,
+        strict=not intermittent,
+    )
+
+
 def required() -> bool:
     return os.environ.get(REQUIRE) == "1"
 
@@ -69,7 +103,9 @@ def server_binaries() -> Path | None:
     def version(path: str) -> tuple[int, ...]:
         return tuple(int(n) for n in re.findall(r"\d+", path))
 
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)[::-1]]
+    candidates += [
+        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)[::-1]
+    ]
     for bindir in candidates:
         if all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "postgres")):
             return bindir
@@ -141,6 +177,9 @@ class PostgresServer:
             "full_page_writes": "off",
             "max_connections": "200",  # 12 threads each with its own engine and pool
             "lc_messages": "C",  # READY is matched in English
+            # Where the offices are: a server in UTC would hide values that come back in
+            # the session's time zone (aware, but not UTC).
+            "timezone": "Europe/Amsterdam",
             # A safety net, not a limit any test should reach: a lock wait that never
             # ends becomes an error in the test that waits, instead of a hung run.
             "lock_timeout": "60s",

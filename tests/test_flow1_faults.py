@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from core.policy import Policy
 from tests.conftest import SmtpServer, body_of, code_in, make_settings
 from tests.tui_helpers import ask_for_code, paste, screen_text, type_text, wait_for_workers

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from sqlmodel import SQLModel
 import storage.tables  # noqa: F401 - the models
 from storage.db import alembic_config, make_engine, upgrade
 from tests.conftest import database_url
+from tests.pg import MIGRATIONS_AT_ONCE, fails_on_postgresql
 
 
 @pytest.mark.both_databases
@@ -45,3 +49,50 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+OPEN_WHEN_TOLD = """
+import sys
+from storage.db import make_engine, upgrade
+
+engine = make_engine(sys.argv[1])
+with engine.connect():
+    pass  # imported and connected: only the migration is left
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade(engine)
+print("migrated", flush=True)
+"""
+
+
+@pytest.mark.both_databases
+@fails_on_postgresql(MIGRATIONS_AT_ONCE)
+def test_two_processes_starting_on_a_fresh_database_both_migrate_it(tmp_path: Path) -> None:
+    """Two hosts (or the desk and the outbox) start at the same moment on a database
+    that nobody has set up: one migrates, the other waits and finds it done."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WHEN_TOLD, database_url(tmp_path)],
+            cwd=root,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for starter in starters:
+        assert starter.stdout is not None and starter.stdout.readline().strip() == "ready"
+    for starter in starters:  # both told at once
+        assert starter.stdin is not None
+        starter.stdin.write("go\n")
+        starter.stdin.flush()
+    results = [starter.communicate(timeout=120) for starter in starters]
+    for starter, (out, err) in zip(starters, results, strict=True):
+        assert starter.returncode == 0 and out.strip() == "migrated", err[-2000:]
+    engine = make_engine(database_url(tmp_path))
+    assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
+    engine.dispose()

@@ -14,6 +14,7 @@ from core.mail import Email, new_message_id
 from core.models import DeliveryStatus
 from core.policy import Policy
 from tests.conftest import Mailbag, SmtpServer, free_port, make_settings
+from tests.pg import TIME_ZONE, fails_on_postgresql
 from tui.factory import make_context
 
 pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
@@ -138,6 +139,7 @@ def test_the_sms_file_is_private_and_written_once_per_message(home: Path, policy
     assert len(log.read_text().splitlines()) == 1
 
 
+@fails_on_postgresql(TIME_ZONE)
 def test_deliveries_are_in_the_audit_log(home: Path, policy: Policy, smtp_down: SmtpServer) -> None:
     ctx = make_context(make_settings(home, smtp_down.url), policy=policy)
     with ctx.repo.transaction() as tx:
@@ -155,6 +157,7 @@ def test_deliveries_are_in_the_audit_log(home: Path, policy: Policy, smtp_down: 
     assert actions == ["notification.failed", "notification.delivered"]
 
 
+@fails_on_postgresql(TIME_ZONE)
 def test_a_fan_out_is_delivered_in_waves_in_one_call(
     home: Path, policy: Policy, smtp_server: SmtpServer
 ) -> None:
