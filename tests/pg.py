@@ -17,7 +17,8 @@ process (each xdist worker has its own):
 
 Where the binaries are missing, tests that need PostgreSQL skip and say so; with
 ``VEILIG_REQUIRE_POSTGRES=1`` (``.ci/run`` sets it) the run fails instead, so that CI
-never skips them silently.
+never skips them silently. ``VEILIG_PG_BINDIR`` names the binaries' directory instead of
+searching (a PostgreSQL installed elsewhere).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any, NoReturn
 import pytest
 
 REQUIRE = "VEILIG_REQUIRE_POSTGRES"
+BINDIR = "VEILIG_PG_BINDIR"
 READY = "database system is ready to accept connections"
 PORT = 5432  # names the socket file only: the socket lives in the cluster's own directory
 SUPERUSER = "postgres"
@@ -91,7 +93,19 @@ def unavailable(reason: str) -> NoReturn:
 
 
 def server_binaries() -> Path | None:
-    """The directory holding ``initdb`` and ``postgres``, the newest version first."""
+    """The directory holding ``initdb`` and ``postgres``: ``VEILIG_PG_BINDIR`` where set
+    (a PostgreSQL installed elsewhere), else found, the newest version first."""
+    if BINDIR in os.environ:
+        candidates = [Path(os.environ[BINDIR])]
+    else:
+        candidates = _debian_bindirs()
+    for bindir in candidates:
+        if all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "postgres")):
+            return bindir
+    return None
+
+
+def _debian_bindirs() -> list[Path]:
     candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
@@ -106,16 +120,14 @@ def server_binaries() -> Path | None:
     candidates += [
         Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)[::-1]
     ]
-    for bindir in candidates:
-        if all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "postgres")):
-            return bindir
-    return None
+    return candidates
 
 
 def missing_reason() -> str:
+    where = os.environ.get(BINDIR) or "`pg_config --bindir` or /usr/lib/postgresql/*/bin"
     return (
-        "no server binaries (initdb, postgres) under `pg_config --bindir` or "
-        "/usr/lib/postgresql/*/bin; install Debian's `postgresql` to run these tests on it"
+        f"no server binaries (initdb, postgres) in {where}; "
+        "install Debian's `postgresql` to run these tests on it"
     )
 
 
