@@ -475,7 +475,7 @@ def test_a_reply_after_revoking_does_not_give_access_again(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(AUDIT_SEQ)
+@fails_on_postgresql(AUDIT_SEQ, intermittent=True)
 def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     home: Path, policy: Policy
 ) -> None:
