@@ -24,15 +24,7 @@ from tests.conftest import (
     sms_code,
 )
 from tests.test_flow1_tui import assert_nothing_in_the_clear
-from tests.tui_helpers import (
-    paste,
-    save_attachments_to,
-    screen_text,
-    type_text,
-    wait_for_workers,
-    wait_until,
-)
-from tui.desk import SentScreen
+from tests.tui_helpers import paste, save_attachments_to, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_recipient_app
 
 pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
@@ -156,12 +148,7 @@ async def test_staff_send_recipient_opens_by_sms_saves_and_replies(
         await save_attachments_to(pilot, out)
         assert (out / answer.name).read_bytes() == answer.read_bytes()
         await pilot.press("escape", "escape", "ctrl+t")
-        # The Sent list loads in a worker that starts when its screen mounts: wait for
-        # its rows, not for the workers that happen to exist right after the key.
-        await wait_until(
-            pilot, lambda: isinstance(desk.screen, SentScreen) and desk.screen.rows, "Sent rows"
-        )
-        await pilot.pause()
+        await wait_for_workers(pilot)
         sent = screen_text(desk)
     with ctx.repo.transaction() as tx:
         [row] = tx.participants()
