@@ -184,14 +184,16 @@ def test_availability_outside_1_to_90_days_is_refused(ctx, totp, clock, days: in
 
 def damage_first_message(home: Path, conversation_id: str) -> None:
     """Flip the last byte of a conversation's first meta blob, on disk."""
-    import sqlite3
+    from sqlalchemy import text
 
-    with sqlite3.connect(home / "veilig.db") as db:
+    with raw_database(home) as db:
         [(blob_id, *_rest)] = db.execute(
-            "SELECT i.blob_id, m.created_at FROM message_item i JOIN message m"
-            " ON m.id = i.message_id WHERE m.conversation_id = ? AND i.role = 'meta'"
-            " ORDER BY m.created_at LIMIT 1",
-            (conversation_id,),
+            text(
+                "SELECT i.blob_id, m.created_at FROM message_item i JOIN message m"
+                " ON m.id = i.message_id WHERE m.conversation_id = :conversation"
+                " AND i.role = 'meta' ORDER BY m.created_at LIMIT 1"
+            ),
+            {"conversation": conversation_id},
         ).fetchall()
     [path] = home.rglob(blob_id)
     data = bytearray(path.read_bytes())
