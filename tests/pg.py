@@ -63,7 +63,7 @@ CODE_LIMIT = (
 )
 TOTP_REPLAY = (
     "§4 the TOTP step is read, compared, then written: concurrent log-ins with one code "
-    "all pass (core/desk.py Desk.login)"
+    "all pass (core/login.py log_in)"
 )
 MIGRATIONS_AT_ONCE = (
     "§7 two processes migrating a fresh database at once collide on CREATE (storage/db.py upgrade)"
