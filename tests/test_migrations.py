@@ -84,13 +84,19 @@ def test_two_processes_starting_on_a_fresh_database_both_migrate_it(tmp_path: Pa
         )
         for _ in range(2)
     ]
-    for starter in starters:
-        assert starter.stdout is not None and starter.stdout.readline().strip() == "ready"
-    for starter in starters:  # both told at once
-        assert starter.stdin is not None
-        starter.stdin.write("go\n")
-        starter.stdin.flush()
-    results = [starter.communicate(timeout=120) for starter in starters]
+    try:
+        for starter in starters:
+            assert starter.stdout is not None and starter.stdout.readline().strip() == "ready"
+        for starter in starters:  # both told at once
+            assert starter.stdin is not None
+            starter.stdin.write("go\n")
+            starter.stdin.flush()
+        results = [starter.communicate(timeout=120) for starter in starters]
+    finally:
+        for starter in starters:  # one that never got ready would wait for "go" forever
+            if starter.poll() is None:
+                starter.kill()
+                starter.wait()
     for starter, (out, err) in zip(starters, results, strict=True):
         assert starter.returncode == 0 and out.strip() == "migrated", err[-2000:]
     engine = make_engine(database_url(tmp_path))
