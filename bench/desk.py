@@ -54,14 +54,14 @@ def generate(ctx, n: int, real: int) -> None:
 
     from core.contact import Contact
     from core.context import require_organisation
-    from core.keys import MailboxPublicKey
     from core.models import Conversation, Direction, Message, Method
+    from core.pins import sealing_key, sign_origin
     from core.sealing import Draft, Sender, seal_message
     from storage.tables import ConversationRow, MessageItemRow, MessageRow, ParticipantRow
 
     with ctx.repo.transaction() as tx:
         _org, mailbox = require_organisation(tx)
-    public = MailboxPublicKey(mailbox.public_key)
+    public = sealing_key(ctx.secret, mailbox)
     start = ctx.clock() - timedelta(days=3 * 365)
     step = timedelta(days=3 * 365) / max(n, 1)
     bulk = n - real
@@ -78,12 +78,15 @@ def generate(ctx, n: int, real: int) -> None:
             dict(
                 id=pid,
                 conversation_id=cid,
-                contact_sealed=contact.seal(ctx.secret, pid),
+                contact_sealed=contact.seal(
+                    ctx.secret, pid, method=Method.SMS, conversation_id=cid
+                ),
                 thread_key_wrapped=os.urandom(wrapped_len),
                 method=Method.SMS.value,
                 language="nl",
                 created_at=at,
                 expires_at=at + timedelta(days=14),
+                code_failures=0,
             )
         )
         messages.append(
@@ -94,6 +97,8 @@ def generate(ctx, n: int, real: int) -> None:
                 wrapped_key=os.urandom(wrapped_len),
                 attachment_count=i % 3,
                 created_at=at,
+                binding_format=2,
+                origin_mac=b"",  # never opened: the inbox names them by their participant
             )
         )
         for role, size in (("meta", 250), ("body", 1200)):
@@ -136,6 +141,7 @@ def generate(ctx, n: int, real: int) -> None:
             sender=Sender(f"Guest {i}", f"guest{i}@example.nl"),
             draft=Draft(f"Subject {i}", "A message body of a few lines.\n" * 5),
         )
+        sign_origin(ctx.secret, message)  # as core.store does
         with ctx.repo.transaction() as tx:
             tx.add(conversation)
             tx.add(message)

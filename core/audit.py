@@ -4,8 +4,15 @@ Each entry carries a MAC over its own fields and the MAC of the entry before, ke
 with the server secret (not in the database). Editing an entry breaks its MAC;
 deleting one breaks the chain after it and leaves a gap in the sequence; deleting the
 newest entries is caught by a head file beside the database (``audit.head``), which
-records the newest sequence number and MAC. Entries name no content: no subjects,
-no codes, no addresses of guests.
+records the newest sequence number and MAC. A new entry continues from the head when
+the database is behind it, so the gap stays visible however much is appended after;
+and a missing head file is itself a problem. The head is replaced atomically (a new
+file, fsynced, renamed) under a lock file. Entries name no content: no subjects, no
+codes, no addresses of guests.
+
+Who holds ``server.key`` and the host's files can rewrite the whole chain and its head:
+the head is anchored outside the host only when someone copies it elsewhere
+(``veilig audit verify`` prints it; docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -39,9 +46,22 @@ class Action(StrEnum):
     REVOKE = "revoke"
     NOTIFICATION_DELIVERED = "notification.delivered"
     NOTIFICATION_FAILED = "notification.failed"
+    RECIPIENT_LOCKED = "recipient.locked"
+    RECIPIENT_UNLOCKED = "recipient.unlocked"
+    STAFF_LOCKED = "staff.locked"
+    STAFF_UNLOCKED = "staff.unlocked"
+    MAILBOX_KEY_MISMATCH = "mailbox.key-mismatch"
 
 
 GENESIS = bytes(32)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest entry as the head file beside the database records it."""
+
+    seq: int
+    mac: bytes
 
 
 @dataclass(frozen=True)
@@ -80,8 +100,18 @@ class AuditLog:
         detail: str = "",
     ) -> AuditEntry:
         last = tx.audit_tail()
+        seq, previous = (last.seq, last.mac) if last else (0, GENESIS)
+        head = self._read_head()
+        if isinstance(head, Head) and (
+            head.seq > seq or (head.seq == seq and not hmac.compare_digest(head.mac, previous))
+        ):
+            # The database lost its newest entries (or they were replaced) since the head
+            # was written. Chaining from the database's last row would carry the chain
+            # past the gap and hide it; continuing from the head keeps it in sight: the
+            # sequence jumps and this entry's MAC does not follow the row before it.
+            seq, previous = head.seq, head.mac
         entry = AuditEntry(
-            seq=(last.seq + 1) if last else 1,
+            seq=seq + 1,
             at=self.clock(),
             actor=actor,
             action=action,
@@ -89,23 +119,55 @@ class AuditLog:
             detail=detail,
             mac=b"",
         )
-        entry.mac = self._mac(last.mac if last else GENESIS, entry)
+        entry.mac = self._mac(previous, entry)
         tx.add(entry)
         tx.after_commit(lambda: self._advance_head(entry))
         return entry
 
+    def _read_head(self) -> Head | str | None:
+        """The head as written, None when there is no head file, or why it is unreadable."""
+        if self.head_file is None:
+            return None
+        try:
+            raw = json.loads(self.head_file.read_text("utf-8"))
+            return Head(int(raw["seq"]), bytes.fromhex(raw["mac"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return _("the head file is unreadable")
+
     def _advance_head(self, entry: AuditEntry) -> None:
+        """Move the head to ``entry`` if it is newer: a new file, fsynced, renamed over the
+        old one (and the folder fsynced), under a lock, so that a crash or a full disk
+        leaves the old head or the new one, never half of one."""
         if self.head_file is None:
             return
-        fd = os.open(self.head_file, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+", encoding="utf-8") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # several processes append: never move the head back
-            current = f.read()
-            seq = json.loads(current)["seq"] if current else 0
-            if entry.seq > seq:
-                f.seek(0)
-                f.truncate()
+        folder = self.head_file.parent
+        lock = os.open(folder / (self.head_file.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # several processes append: never move it back
+            current = self._read_head()
+            if isinstance(current, Head) and current.seq >= entry.seq:
+                return
+            tmp = folder / f".{self.head_file.name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(json.dumps({"seq": entry.seq, "mac": entry.mac.hex()}))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.head_file)
+            directory = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        finally:
+            os.close(lock)  # and with it the lock
+
+    def head(self) -> Head | None:
+        """The head, to be copied somewhere the host cannot reach (docs/SECURITY.md)."""
+        head = self._read_head()
+        return head if isinstance(head, Head) else None
 
     def verify(self, tx: AuditRecords) -> list[Problem]:
         """Every problem in the chain; an empty list means intact."""
@@ -120,10 +182,17 @@ class AuditLog:
             if not hmac.compare_digest(self._mac(previous, entry), entry.mac):
                 problems.append(Problem(entry.seq, _("altered, or an entry before it was removed")))
             previous, expected_seq, last = entry.mac, entry.seq + 1, entry
-        if self.head_file is not None and self.head_file.exists():
-            head = json.loads(self.head_file.read_text("utf-8"))
-            if last is None or last.seq < head["seq"]:
-                problems.append(Problem(head["seq"], _("newest entries removed")))
-            elif last.seq == head["seq"] and last.mac.hex() != head["mac"]:
-                problems.append(Problem(last.seq, _("newest entry replaced")))
+        if self.head_file is None:
+            return problems
+        head = self._read_head()
+        if isinstance(head, str):
+            problems.append(Problem(last.seq if last else 0, head))
+        elif head is None:
+            if last is not None:
+                # Without the head, deleting the newest entries would leave no trace.
+                problems.append(Problem(last.seq, _("the head file is missing")))
+        elif last is None or last.seq < head.seq:
+            problems.append(Problem(head.seq, _("newest entries removed")))
+        elif last.seq == head.seq and not hmac.compare_digest(last.mac, head.mac):
+            problems.append(Problem(last.seq, _("newest entry replaced")))
         return problems

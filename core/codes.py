@@ -88,6 +88,7 @@ class CodeIssuer:
         if not hmac.compare_digest(candidate, challenge.code_tag):
             attempts = tx.count_failed_attempt(challenge.id)
             left = max(self.policy.code_attempts - attempts, 0)
-            raise CodeRejected(CodeRejected.WRONG if left else CodeRejected.USED_UP, left)
+            reason = CodeRejected.WRONG if left else CodeRejected.USED_UP
+            raise CodeRejected(reason, left, counted=True)
         if not tx.consume_challenge(challenge.id, self.clock()):
             raise CodeRejected(CodeRejected.USED_UP)

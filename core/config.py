@@ -30,6 +30,7 @@ class Settings:
     # the web address (`veilig serve web`) and the SSH address (`veilig serve ssh`).
     public_url: str | None = None  # https://veilig.example.nl
     public_ssh: str | None = None  # veilig.example.nl:2222
+    maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,11 +45,17 @@ class Settings:
             transfer=TransferArea.from_env(env),
             public_url=env.get("VEILIG_PUBLIC_URL") or None,
             public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
+            maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
         )
 
     @property
     def maildir(self) -> Path:
-        return self.home / "mail"
+        """Where mail goes when no SMTP server is set: for trying veilig out. Not inside
+        the home: notification mails hold references in the clear, and with the database
+        and server.key beside them a backup of the home would open every conversation."""
+        if self.maildir_path is not None:
+            return self.maildir_path
+        return self.home.with_name(self.home.name + "-mail")
 
     @property
     def blob_dir(self) -> Path:

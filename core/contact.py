@@ -9,7 +9,7 @@ shows only enough for the owner to recognise them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import labels
 from core.errors import InvalidInput
@@ -20,23 +20,54 @@ from core.server_secret import ServerSecret
 
 @dataclass(frozen=True)
 class Contact:
-    """An outside person as the server knows them (sealed at rest)."""
+    """An outside person as the server knows them (sealed at rest). Never in a repr:
+    an address, a phone number or a name in a log or a traceback is personal data."""
 
-    email: str
-    phone: str = ""  # E.164, or "" when they verify by e-mail
-    name: str = ""
+    email: str = field(repr=False)
+    phone: str = field(default="", repr=False)  # E.164, or "" when they verify by e-mail
+    name: str = field(default="", repr=False)
 
-    def seal(self, secret: ServerSecret, participant_id: str) -> bytes:
-        raw = json.dumps({"email": self.email, "phone": self.phone, "name": self.name}).encode()
+    def seal(
+        self, secret: ServerSecret, participant_id: str, *, method: Method, conversation_id: str
+    ) -> bytes:
+        """Sealed for one participant, with how they verify and their conversation."""
+        raw = json.dumps(
+            {
+                "v": 2,
+                "email": self.email,
+                "phone": self.phone,
+                "name": self.name,
+                "method": method.value,
+                "conversation_id": conversation_id,
+            }
+        ).encode()
         return secret.seal(raw, labels.contact(participant_id))
 
     @classmethod
     def unseal(cls, secret: ServerSecret, participant: Participant) -> Contact:
-        raw = secret.open(participant.contact_sealed, labels.contact(participant.id))
-        return cls(**json.loads(raw))
+        """The contact details alone (for lists and greetings): see :func:`open_contact`."""
+        return open_contact(secret, participant).contact
 
     def masked_destination(self, method: Method) -> str:
         return mask_phone(self.phone) if method is Method.SMS else mask_email(self.email)
+
+
+@dataclass(frozen=True)
+class SealedContact:
+    """A participant's sealed record: how to reach them, and the two things the plain
+    columns also say but someone who can write the database could change there: how
+    they verify (where the code goes) and which conversation they are in."""
+
+    contact: Contact
+    method: Method | None  # None: a record from before format 2, not trusted for codes
+    conversation_id: str | None
+
+
+def open_contact(secret: ServerSecret, participant: Participant) -> SealedContact:
+    raw = json.loads(secret.open(participant.contact_sealed, labels.contact(participant.id)))
+    contact = Contact(email=raw["email"], phone=raw["phone"], name=raw["name"])
+    method = Method(raw["method"]) if "method" in raw else None
+    return SealedContact(contact, method, raw.get("conversation_id"))
 
 
 def check_contact(contact: Contact, method: Method) -> Contact:

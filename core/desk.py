@@ -19,7 +19,8 @@ from core.contact import Contact, check_contact
 from core.context import Context, require_organisation
 from core.errors import CannotOpen, InvalidInput
 from core.i18n import _, language_for
-from core.keys import MailboxPrivateKey, MailboxPublicKey, ThreadKey
+from core.keys import MailboxPrivateKey, ThreadKey
+from core.lockout import unlock_recipient
 from core.login import log_in
 from core.models import (
     Conversation,
@@ -30,6 +31,7 @@ from core.models import (
     ParticipantKey,
     StaffMember,
 )
+from core.pins import sealing_key
 from core.ports import Transaction
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.store import store_message
@@ -39,8 +41,9 @@ from core.stream import ContentKey
 @dataclass(frozen=True)
 class InboxRow:
     conversation: Conversation
-    who: str  # name of the outside person (decrypted for this session only)
-    email: str
+    # The outside person (decrypted for this session only): never in a repr.
+    who: str = field(repr=False)
+    email: str = field(repr=False)
     when: datetime
     unread: bool
     attachments: int
@@ -134,7 +137,9 @@ class Desk:
             return contact.name or contact.email, contact.email
         inbound = next((m for m in messages if m.direction is Direction.INBOUND), messages[0])
         try:
-            sender = open_sender(blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound)
+            sender = open_sender(
+                blobs=self.ctx.blobs, mailbox_key=self._key, message=inbound, secret=self.ctx.secret
+            )
         except CannotOpen:
             # One damaged message must not take the whole inbox down with it: the row
             # stays, and opening it says what is wrong.
@@ -157,13 +162,16 @@ class Desk:
         for message in messages:
             # One damaged message does not hide the rest of the conversation.
             try:
-                view.messages.append(
-                    open_message(blobs=self.ctx.blobs, mailbox_key=self._key, message=message)
-                )
+                view.messages.append(self._open(message))
             except CannotOpen:
                 view.damaged.append(message)
         view.participants = [(p, Contact.unseal(self.ctx.secret, p)) for p in participants]
         return view
+
+    def _open(self, message: Message) -> tuple[OpenedMessage, ContentKey]:
+        """A message opened with the session's key, if its origin tag says veilig stored it."""
+        blobs, secret = self.ctx.blobs, self.ctx.secret
+        return open_message(blobs=blobs, mailbox_key=self._key, message=message, secret=secret)
 
     def save_attachment(
         self, opened: OpenedMessage, key: ContentKey, position: int, folder: Path
@@ -196,7 +204,7 @@ class Desk:
             contact,
             method,
             now + expires_in,
-            MailboxPublicKey(mailbox.public_key),
+            sealing_key(self.ctx.secret, mailbox),
             language,
         )
         return self._send(
@@ -239,13 +247,15 @@ class Desk:
                     contact,
                     Method.EMAIL,
                     now + self.ctx.policy.message_expiry_default,
-                    MailboxPublicKey(mailbox.public_key),
+                    sealing_key(self.ctx.secret, mailbox),
                     language_for(contact.email),
                 )
             )
             new.add(readers[0][0].id)
         for participant, _thread_key in readers:
-            # A reply keeps the conversation open for at least the default period again.
+            # The reply's notification opens for the default period; earlier references
+            # keep their own expiry (bound in their share). The participant's date is
+            # the newest of them, for *Sent*.
             participant.expires_at = max(
                 participant.expires_at, now + self.ctx.policy.message_expiry_default
             )
@@ -312,6 +322,7 @@ class Desk:
                     sender=mailbox.address,
                     participant=participant,
                     thread_key=thread_key,
+                    expires_at=participant.expires_at,
                 )
 
         sender = Sender(org.name, mailbox.address)
@@ -350,10 +361,7 @@ class Desk:
             subject, damaged = "", False
             if first_out is not None:
                 try:
-                    opened, _key = open_message(
-                        blobs=self.ctx.blobs, mailbox_key=self._key, message=first_out
-                    )
-                    subject = opened.subject
+                    subject = self._open(first_out)[0].subject
                 except CannotOpen:
                     # One damaged message must not empty the whole view (as in the inbox):
                     # the row stays, marked, and the others show as ever.
@@ -375,12 +383,20 @@ class Desk:
         return rows
 
     def revoke(self, participant_id: str) -> None:
-        """From now on no reference of this person opens anything, with or without a code."""
+        """From now on no reference of this person opens anything, with or without a code:
+        every share of theirs is destroyed, so clearing ``revoked_at`` in the database
+        does not bring it back."""
         with self.ctx.repo.transaction() as tx:
             participant = tx.participant(participant_id)
             if participant is None:
                 raise CannotOpen("no such recipient")
+            tx.destroy_shares(participant.id)
             if participant.revoked_at is None:
                 participant.revoked_at = self.ctx.clock()
                 tx.save_participant(participant)
                 self.ctx.audit.append(tx, self.actor, Action.REVOKE, participant.conversation_id)
+
+    def unlock(self, participant_id: str) -> bool:
+        """Let a recipient locked after too many wrong codes ask for codes again."""
+        with self.ctx.repo.transaction() as tx:
+            return unlock_recipient(self.ctx, tx, self.actor, participant_id)

@@ -32,10 +32,11 @@ class CodeRejected(VeiligError):
     EXPIRED = "expired"
     USED_UP = "used_up"  # too many attempts or already used: ask for a new code
 
-    def __init__(self, reason: str, attempts_left: int = 0) -> None:
+    def __init__(self, reason: str, attempts_left: int = 0, *, counted: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.attempts_left = attempts_left
+        self.counted = counted  # a guess was judged wrong (and counted against the code)
 
 
 class RateLimited(VeiligError):

@@ -11,7 +11,7 @@ wrapped key copied onto another row opens nothing. Every failure to unwrap is on
 | :class:`MailboxPublicKey` / :class:`MailboxPrivateKey` | content keys, thread keys | HPKE |
 | :class:`ThreadKey` | a conversation's content keys | nonce ‖ AES-256-GCM |
 | :func:`invitation_key` | the thread key, per notification | nonce ‖ AES-256-GCM |
-| :class:`Password` | the mailbox private key, per staff member | Argon2id, AES-256-GCM |
+| :class:`Password` | the mailbox private key, per staff member | Argon2id + pepper, AES-256-GCM |
 | :class:`RecoveryKey` | the mailbox private key, once | HKDF, nonce ‖ AES-256-GCM |
 
 Suite choice: HPKE (RFC 9180) with the hybrid KEM ML-KEM-768 + X25519, HKDF-SHA256 and
@@ -40,7 +40,8 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core import aead, labels
-from core.errors import CannotOpen, KeyDamaged
+from core.errors import CannotOpen, InvalidInput, KeyDamaged
+from core.i18n import _
 from core.policy import Argon2Cost
 
 _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -148,9 +149,14 @@ def invitation_key(reference: bytes, share: bytes, invitation_id: str) -> Wrappi
     return WrappingKey(hkdf.derive(reference))
 
 
-# --- a password (Argon2id) -------------------------------------------------------------
+# --- a password (Argon2id, with a pepper from the server secret) --------------------------
 
 _PW_FORMAT = struct.Struct(">BIIB16s12s")  # version, iterations, memory KiB, lanes, salt, nonce
+# Format 1: the key is Argon2id(password) alone. Everything it needs is in the row, so a
+# copy of the database let anyone test guessed passwords offline. Format 2 (written now)
+# mixes in a pepper from server.key: HKDF(Argon2id(password), salt=pepper). Format-1
+# wraps still open, and are re-wrapped to format 2 at the next log-in (core.login).
+PASSWORD_V1, PASSWORD_V2 = 1, 2
 # The cost is read from the wrap before the password is checked. Someone who can edit
 # the database must not be able to make a log-in allocate terabytes or run for hours:
 # costs beyond these (16x the policy's memory, 10x its passes) are refused unread.
@@ -159,22 +165,39 @@ _MAX_ITERATIONS = 32
 _MAX_LANES = 16
 
 
+class Pepper(bytes):
+    """32 bytes derived from server.key (ServerSecret.pepper): never printed."""
+
+    def __repr__(self) -> str:
+        return "Pepper(<secret>)"
+
+    __str__ = __repr__
+
+
+def password_wrap_version(wrapped: bytes) -> int:
+    """The format of a password wrap (0 when it is too short to have one)."""
+    return wrapped[0] if wrapped else 0
+
+
 class Password(str):
     """A staff member's password, as a key. The wrap carries its own Argon2id cost and
     nonce in a versioned header (authenticated with the rest), so raising the policy's
     cost later does not lock anyone out of older wraps."""
 
-    def wrap(self, secret: bytes, binding: bytes, cost: Argon2Cost) -> bytes:
+    def wrap(self, secret: bytes, binding: bytes, cost: Argon2Cost, pepper: Pepper) -> bytes:
         salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-        head = _PW_FORMAT.pack(1, cost.iterations, cost.memory_kib, cost.lanes, salt, nonce)
-        return head + AESGCM(self._derive(salt, cost)).encrypt(nonce, secret, head + binding)
+        head = _PW_FORMAT.pack(
+            PASSWORD_V2, cost.iterations, cost.memory_kib, cost.lanes, salt, nonce
+        )
+        key = _pepper(self._derive(salt, cost), pepper)
+        return head + AESGCM(key).encrypt(nonce, secret, head + binding)
 
-    def unwrap(self, wrapped: bytes, binding: bytes) -> bytes:
+    def unwrap(self, wrapped: bytes, binding: bytes, pepper: Pepper) -> bytes:
         if len(wrapped) < _PW_FORMAT.size:
             raise CannotOpen("malformed key wrap")
         head = wrapped[: _PW_FORMAT.size]
         version, iterations, memory_kib, lanes, salt, nonce = _PW_FORMAT.unpack(head)
-        if version != 1:
+        if version not in (PASSWORD_V1, PASSWORD_V2):
             raise CannotOpen("unsupported key wrap")
         if not (
             1 <= iterations <= _MAX_ITERATIONS
@@ -183,6 +206,8 @@ class Password(str):
         ):
             raise CannotOpen("key wrap cost out of range")
         key = self._derive(salt, Argon2Cost(iterations, memory_kib, lanes))
+        if version == PASSWORD_V2:
+            key = _pepper(key, pepper)
         try:
             return AESGCM(key).decrypt(nonce, wrapped[_PW_FORMAT.size :], head + binding)
         except InvalidTag:
@@ -198,20 +223,42 @@ class Password(str):
         ).derive(self.encode("utf-8"))
 
 
+def _pepper(stretched: bytes, pepper: Pepper) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=pepper, info=labels.PEPPERED_PASSWORD)
+    return hkdf.derive(stretched)
+
+
 def unopenable_password_wrap(cost: Argon2Cost, secret_size: int) -> bytes:
     """The shape of :meth:`Password.wrap`'s result with random contents, made without
     running the KDF: unwrapping it runs Argon2id at ``cost`` and then fails, as a wrong
     password does (the AES-GCM tag of random bytes does not verify)."""
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    head = _PW_FORMAT.pack(1, cost.iterations, cost.memory_kib, cost.lanes, salt, nonce)
+    head = _PW_FORMAT.pack(PASSWORD_V2, cost.iterations, cost.memory_kib, cost.lanes, salt, nonce)
     return head + secrets.token_bytes(secret_size + 16)
 
 
 # --- the recovery key -------------------------------------------------------------------
 
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# Typed from paper: characters base32 does not use are read as the one they look like.
+_LOOK_ALIKE = str.maketrans({"0": "O", "1": "I", "8": "B"})
+_RECOVERY_CHARS = 52  # 256 bits in base32, without padding
+
+
+def _check_character(text: str) -> str:
+    """Luhn mod 32 over the base32 characters: catches every single wrong character and
+    every swap of two neighbours (except of a pair of characters 16 apart)."""
+    factor, total = 2, 0
+    for char in reversed(text):
+        addend = factor * _BASE32.index(char)
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return _BASE32[(32 - total % 32) % 32]
+
 
 class RecoveryKey(str):
-    """256 random bits as 13 groups of base32, shown once at ``veilig init``."""
+    """256 random bits as 13 groups of base32 and a check character, shown once at
+    ``veilig init``. Keys shown before the check character existed (13 groups) still work."""
 
     def wrap(self, secret: bytes, binding: bytes) -> bytes:
         return aead.seal(self._key(), secret, binding)
@@ -220,7 +267,7 @@ class RecoveryKey(str):
         return aead.open_sealed(self._key(), wrapped, binding, failure="wrong recovery key")
 
     def _key(self) -> bytes:
-        compact = self.replace("-", "").replace(" ", "").upper()
+        compact = _compact(self)[:_RECOVERY_CHARS]
         padded = compact + "=" * (-len(compact) % 8)
         try:
             raw = base64.b32decode(padded)
@@ -231,7 +278,28 @@ class RecoveryKey(str):
         return hkdf.derive(raw)
 
 
+def _compact(typed: str) -> str:
+    return "".join(typed.split()).replace("-", "").upper().translate(_LOOK_ALIKE)
+
+
+def parse_recovery_key(typed: str) -> RecoveryKey:
+    """A recovery key as a person types it from paper: spaces, dashes and case do not
+    matter, 0/1/8 are read as O/I/B; the check character must fit (a typo is said at
+    once, not after a failed unwrap). Without a check character: a key from before it."""
+    compact = _compact(typed)
+    if any(char not in _BASE32 for char in compact) or len(compact) not in (
+        _RECOVERY_CHARS,
+        _RECOVERY_CHARS + 1,
+    ):
+        raise InvalidInput(_("That is not a recovery key: it has 53 letters and digits."))
+    if len(compact) > _RECOVERY_CHARS and _check_character(compact[:-1]) != compact[-1]:
+        raise InvalidInput(_("That recovery key has a typing error. Please check it."))
+    return RecoveryKey(compact)
+
+
 def new_recovery_key() -> RecoveryKey:
-    """Typed from paper without ambiguity: base32 has no 0/O or 1/I to confuse."""
+    """Typed from paper without ambiguity: base32 has no 0/O or 1/I to confuse, and
+    what looks alike is read alike (parse_recovery_key)."""
     text = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=")
+    text += _check_character(text)
     return RecoveryKey("-".join(text[i : i + 4] for i in range(0, len(text), 4)))

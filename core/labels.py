@@ -17,12 +17,18 @@ Two kinds:
 from __future__ import annotations
 
 _V1 = b"veilig/v1/"
+_V2 = b"veilig/v2/"
 
 # --- derivation labels (HKDF info) ------------------------------------------------
 
 TAGS = _V1 + b"tags"  # server secret -> the key of keyed hashes (codes, references, …)
 AT_REST = _V1 + b"at-rest"  # server secret -> the key that seals records in the database
 RECOVERY = _V1 + b"recovery"  # recovery key -> the key that wraps the mailbox key
+# server secret -> the pepper that password wraps of format 2 mix into their key, so that
+# a copy of the database alone does not let anyone guess staff passwords offline
+PEPPER = _V2 + b"pepper"
+# Argon2id(password) with the pepper as salt -> the key of a password wrap of format 2
+PEPPERED_PASSWORD = _V2 + b"peppered-password"
 
 
 def stream(context: bytes) -> bytes:
@@ -45,8 +51,17 @@ def invitation(invitation_id: str) -> bytes:
 
 
 def content_key(message_id: str) -> bytes:
-    """A content key wrapped to the mailbox (HPKE info), for one message."""
+    """A content key wrapped to the mailbox (HPKE info), for one message (format 1)."""
     return _V1 + b"content-key|" + message_id.encode()
+
+
+def content_key_v2(
+    message_id: str, conversation_id: str, direction: str, author_id: str | None
+) -> bytes:
+    """Format 2: also bound to its conversation, direction and author, so a message
+    moved to another conversation or passed off as the other side's does not open."""
+    fields = (message_id, conversation_id, direction, author_id or "")
+    return _V2 + b"content-key" + b"".join(_field(f) for f in fields)
 
 
 def thread_key(participant_id: str) -> bytes:
@@ -87,8 +102,31 @@ def contact(participant_id: str) -> bytes:
 
 
 def share(invitation_id: str) -> bytes:
+    """Format 1 of a server share's binding (read only by the upgrade to format 2)."""
     return _V1 + f"share|{invitation_id}".encode()
+
+
+def share_v2(
+    invitation_id: str, participant_id: str, conversation_id: str, method: str, expires_at: int
+) -> bytes:
+    """A server share, bound to its invitation, the person it was sent to, their
+    conversation, how they verify and until when (epoch seconds): an invitation
+    re-pointed, a method flipped or an expiry moved in the database does not open."""
+    fields = (invitation_id, participant_id, conversation_id, method, str(expires_at))
+    return _V2 + b"share" + b"".join(_field(f) for f in fields)
 
 
 def outbox(item_id: str) -> bytes:
     return _V1 + b"outbox|" + item_id.encode()
+
+
+def _field(value: str) -> bytes:
+    """One length-prefixed field of a format-2 binding: unambiguous whatever it holds."""
+    raw = value.encode("utf-8")
+    return len(raw).to_bytes(4, "big") + raw
+
+
+# --- tags under the server secret (ServerSecret.tag's first part) --------------------
+
+MAILBOX_PIN = "mailbox-public-key"  # the mailbox public key, pinned (core.pins)
+MESSAGE_ORIGIN = "message-origin"  # a message stored by veilig itself (core.pins)

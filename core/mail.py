@@ -119,7 +119,8 @@ def confirmation_email(
     body = _(
         "Dear {name},\n\n"
         "{org} received your secure message ({files}) in good order on {when}.\n"
-        "It was sent end-to-end encrypted.\n\n"
+        "It was encrypted on our server as it arrived; from then on only the staff\n"
+        "of {org} can open it.\n\n"
         "{org}"
     ).format(name=literal(name), org=org, files=files, when=format_datetime(received_at))
     return _email(to, _("Your secure message to {org} arrived").format(org=org), body, sender)
@@ -213,3 +214,14 @@ def reply_notice(*, org: str, mailbox: str) -> Email:
         "A reply to a secure message of {org} is waiting in the desk.\nOpen it with: veilig desk\n"
     ).format(org=org)
     return _email(mailbox, _("New secure reply"), body, mailbox)
+
+
+def lockout_alert(*, org: str, mailbox: str, who: str, failures: int) -> Email:
+    """To the mailbox: an account or a recipient's access was locked after guessing."""
+    body = _(
+        "veilig locked {who} after {n} failed attempts in a row.\n"
+        "Someone may be guessing. Nothing opens for {who} until a staff member unlocks\n"
+        "it: recipients in the desk's Sent view, staff with `veilig staff unlock EMAIL`.\n"
+        "The attempts are in the audit log.\n\n{org}"
+    ).format(who=who, n=failures, org=org)
+    return _email(mailbox, _("Locked after failed attempts"), body, mailbox)

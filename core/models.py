@@ -30,6 +30,7 @@ class Mailbox:
     public_key: bytes
     recovery_wrap: bytes  # the private key under the recovery key
     created_at: datetime
+    public_key_mac: bytes = b""  # the public key pinned under the server secret (core.pins)
     id: str = field(default_factory=new_id)
 
 
@@ -37,10 +38,12 @@ class Mailbox:
 class StaffMember:
     mailbox_id: str
     email: str
-    key_wrap: bytes  # the mailbox private key under Argon2id(password)
+    key_wrap: bytes  # the mailbox private key under Argon2id(password) and the pepper
     totp_sealed: bytes  # the TOTP secret, sealed with the server secret
     created_at: datetime
     last_totp_step: int | None = None  # replay prevention: a step is accepted once
+    failed_logins: int = 0  # in a row, since the last log-in (Policy.staff_lockout)
+    locked_at: datetime | None = None  # locked after too many; until staff unlock it
     id: str = field(default_factory=new_id)
 
 
@@ -107,11 +110,12 @@ class Participant:
     mailbox (so staff can add messages) and, per invitation, under a key that needs
     the invitation's reference *and* its server share (see :class:`Invitation`).
     Contact details are sealed with the server secret: the server must read the
-    number to send an SMS while no staff member is present.
+    number to send an SMS while no staff member is present. The sealed record also
+    holds the method and the conversation: the plain columns are for lists only.
     """
 
     conversation_id: str
-    contact_sealed: bytes  # JSON: email, phone (E.164 or ""), name
+    contact_sealed: bytes  # JSON: email, phone (E.164 or ""), name, method, conversation
     thread_key_wrapped: bytes  # HPKE to the mailbox
     method: Method
     created_at: datetime
@@ -121,19 +125,25 @@ class Participant:
     opened_at: datetime | None = None
     verified_via: Method | None = None
     replied_at: datetime | None = None
+    code_failures: int = 0  # wrong codes over all their codes (Policy.recipient_lockout)
+    locked_at: datetime | None = None  # locked after too many; until staff unlock it
     id: str = field(default_factory=new_id)
 
 
 @dataclass
 class Invitation:
     """One notification with its reference. The reference is never stored, only its
-    keyed tag (for lookup); the server share is released only after a verified code."""
+    keyed tag (for lookup); the server share is released only after a verified code.
+    The share is sealed bound to participant, conversation, method and ``expires_at``
+    (core.labels.share_v2), and emptied when the person is revoked or the invitation
+    has expired: then nothing in the database opens it any more."""
 
     participant_id: str
     reference_tag: str
-    share_sealed: bytes
+    share_sealed: bytes  # b"": destroyed (revoked, expired, or its notice never went out)
     thread_key_wrap: bytes  # the thread key under HKDF(reference, share)
     created_at: datetime
+    expires_at: datetime  # this reference's own: a later reply does not extend it
     notice_outbox_id: str | None = None  # the notification e-mail, for "notified"
     id: str = field(default_factory=new_id)
 
@@ -156,6 +166,10 @@ class Message:
     items: list[SealedItem] = field(default_factory=list)
     attachment_count: int = 0
     author_id: str | None = None  # the staff member, for outbound messages
+    # 1: the content key bound to the message id only (homes before format 2);
+    # 2: also to conversation, direction and author (core.labels.content_key_v2).
+    binding_format: int = 2
+    origin_mac: bytes = b""  # veilig stored it, as it says (core.pins)
     id: str = field(default_factory=new_id)
 
 

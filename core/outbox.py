@@ -100,6 +100,10 @@ class Outbox:
         two commits per wave instead of two per mail.
         """
         sent = failed = 0
+        with self.repo.transaction() as tx:
+            # The worker's sweep: invitations past their date lose their share, so the
+            # cut-off holds even for a reference nobody looks up again.
+            tx.destroy_expired_shares(self.clock())
         while True:
             now = self.clock()
             with self.repo.transaction() as tx:
@@ -159,6 +163,14 @@ class Outbox:
         log.warning("delivery of outbox item %s failed (%s), attempt %d", item.id, reason, attempts)
         # Into the audit log: the first failure and the giving up, not every retry.
         noteworthy = attempts == 1 or give_up
+        final: dict[str, object] = {}
+        if give_up:
+            # Given up: the sealed copy (a code, a reference) goes, as after a delivery,
+            # and a notification's reference, now in no mailbox, opens nothing any more.
+            final["sealed_payload"] = b""
+            invitation = tx.invitation_by_notice(item.id)
+            if invitation is not None:
+                tx.destroy_share(invitation.id)
         self._record(
             tx,
             item,
@@ -169,6 +181,7 @@ class Outbox:
             audit=(Action.NOTIFICATION_FAILED, f"{item.channel} {item.id}: {reason}")
             if noteworthy
             else None,
+            **final,
         )
 
     def _record(

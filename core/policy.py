@@ -55,6 +55,9 @@ class Policy:
     # 12 characters: NIST SP 800-63B-4 requires at least 15 for single-factor,
     # 8 when used with another factor; staff always add TOTP, 12 leaves margin.
     staff_password_min_length: int = 12
+    # And no password that zxcvbn guesses in fewer than 10^10 tries (its score 4): NIST
+    # SP 800-63B §3.1.1.2 asks to refuse breached, common, dictionary and context words.
+    staff_password_min_score: int = 4
     argon2: Argon2Cost = field(default_factory=Argon2Cost)
 
     # Log-in throttling (NIST SP 800-63B §5.2.2, OWASP ASVS V6.3): after 5 failures
@@ -67,6 +70,18 @@ class Policy:
     # for one window at a time; every such try is in the audit log under that address.
     login_failures_allowed: int = 5
     login_failure_window: timedelta = timedelta(minutes=15)
+
+    # --- lifetime caps on guessing (NIST SP 800-63B §5.2.2: at most 100 consecutive
+    # failed attempts on one account, then lock until someone acts) --------------------
+    # The windows above reset: 5 log-ins per 15 minutes is 480 a day, forever; 25 code
+    # guesses an hour per destination is ~0.8 % over 14 days. These caps end that.
+    # A staff account locks after 100 failed log-ins in a row (NIST's maximum; at the
+    # throttle's pace that is 5 hours of guessing), until `veilig staff unlock`.
+    staff_failed_logins_allowed: int = 100
+    # A recipient locks after 20 wrong codes over all their codes: a 6-digit code then
+    # falls to guessing with a chance of 20 in 10^6 over the message's whole life, where
+    # typos by the real person stay far below it. Until staff unlock them in *Sent*.
+    recipient_code_failures_allowed: int = 20
 
     # --- TOTP (RFC 6238) -------------------------------------------------------
     totp_digits: int = 6

@@ -52,7 +52,11 @@ class UnitOfWork(Protocol):
     def add(self, entity: Entity) -> None: ...
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the transaction committed (not if it rolled back)."""
+        """Run ``callback`` once the transaction committed (not if it rolled back).
+
+        A callback that fails is logged and never raised: the transaction did commit,
+        and its caller must not act as if it had not (core.store discards blobs only
+        when the commit itself failed)."""
         ...
 
 
@@ -63,9 +67,15 @@ class StaffRecords(UnitOfWork, Protocol):
 
     def mailbox(self) -> Mailbox | None: ...
 
+    def save_mailbox(self, mailbox: Mailbox) -> None: ...
+
     def staff_by_email(self, email: str) -> StaffMember | None: ...
 
     def save_staff(self, staff: StaffMember) -> None: ...
+
+    def count_failed_login(self, staff_id: str) -> int:
+        """Atomically add one to the staff member's failed log-ins in a row; the new count."""
+        ...
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int: ...
 
@@ -119,6 +129,26 @@ class ParticipantRecords(UnitOfWork, Protocol):
     def save_participant(self, participant: Participant) -> None: ...
 
     def invitation_by_tag(self, reference_tag: str) -> Invitation | None: ...
+
+    def invitation(self, invitation_id: str) -> Invitation | None: ...
+
+    def invitation_by_notice(self, outbox_id: str) -> Invitation | None:
+        """The invitation whose notification e-mail is this outbox item, if any."""
+        ...
+
+    def destroy_shares(self, participant_id: str) -> int:
+        """Empty the sealed share of every invitation of the participant; how many."""
+        ...
+
+    def destroy_share(self, invitation_id: str) -> None: ...
+
+    def destroy_expired_shares(self, now: datetime) -> int:
+        """Empty the shares of invitations expired at ``now``; how many."""
+        ...
+
+    def count_code_failure(self, participant_id: str) -> int:
+        """Atomically add one to the participant's wrong codes; the new count."""
+        ...
 
     def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
         """When each participant's newest delivered notification went out, for a page

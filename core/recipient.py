@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core import labels
-from core.access import unlock
+from core.access import Checked, check, unlock
 from core.audit import Action
 from core.codes import IssuedCode
 from core.contact import Contact
@@ -25,6 +25,7 @@ from core.context import Context, require_organisation
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
 from core.keys import ThreadKey
+from core.lockout import note_code_failure
 from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
 from core.models import (
     Channel,
@@ -112,47 +113,89 @@ class Recipient:
             # one, so the time to answer does not tell them apart either (measured in
             # tests/abuse/test_enumeration.py).
             participant = tx.participant(invitation.participant_id if invitation else tag)
-        if invitation is None or participant is None:
+            checked, unavailable = self._looked_up(tx, invitation, participant)
+        if unavailable:
+            raise unavailable  # after the commit: a share destroyed on the way stays so
+        if checked is None:
+            # Unknown, or rows changed in the database since they were sealed: either
+            # way nobody learns anything, and no code will go anywhere.
             decoy = _decoy_contact(self.ctx, reference)
             return Invited(reference, org.name, Method.SMS, decoy.masked_destination(Method.SMS))
-        self._check_available(participant)
-        contact = Contact.unseal(self.ctx.secret, participant)
         return Invited(
             reference,
             org.name,
-            participant.method,
-            contact.masked_destination(participant.method),
-            invitation,
-            participant,
+            checked.method,
+            checked.contact.masked_destination(checked.method),
+            checked.invitation,
+            checked.participant,
         )
 
-    def _check_available(self, participant: Participant) -> None:
+    def _available(
+        self, tx: Transaction, invitation: Invitation | None, participant: Participant | None
+    ) -> Checked | None:
+        """The invitation checked against what was sealed (None: treat as unknown), or
+        :class:`MessageUnavailable`. A revoked person's or an expired invitation's share
+        is destroyed here, if the sweep has not done it yet: the cut-off is the key's."""
+        if invitation is None or participant is None:
+            return None
         if participant.revoked_at is not None:
+            tx.destroy_shares(participant.id)
             raise MessageUnavailable(MessageUnavailable.REVOKED)
-        if self.ctx.clock() >= participant.expires_at:
+        if not invitation.share_sealed:
+            raise MessageUnavailable(MessageUnavailable.EXPIRED)  # destroyed: gone for good
+        checked = check(self.ctx.secret, invitation, participant)
+        if checked is None:
+            return None
+        if self.ctx.clock() >= invitation.expires_at:  # bound in the share: authentic
+            tx.destroy_share(invitation.id)
             raise MessageUnavailable(MessageUnavailable.EXPIRED)
+        return checked
+
+    def _looked_up(
+        self, tx: Transaction, invitation: Invitation | None, participant: Participant | None
+    ) -> tuple[Checked | None, MessageUnavailable | None]:
+        """:meth:`_available` without raising inside the transaction, which would roll
+        back the share it destroyed: the caller raises once it committed."""
+        try:
+            return self._available(tx, invitation, participant), None
+        except MessageUnavailable as exc:
+            return None, exc
+
+    def _fresh(
+        self, tx: Transaction, invited: Invited
+    ) -> tuple[Checked | None, MessageUnavailable | None]:
+        """The invitation as the database has it now, checked again."""
+        if invited._invitation is None:
+            return None, None
+        invitation = tx.invitation(invited._invitation.id)
+        participant = tx.participant(invitation.participant_id) if invitation else None
+        return self._looked_up(tx, invitation, participant)
 
     def request_code(self, invited: Invited) -> CodeSent:
-        """Seed 2B, *get the code*. Limits count per destination; a decoy's per reference."""
+        """Seed 2B, *get the code*. Limits count per destination; a decoy's per reference.
+        A locked person (too many wrong codes) is answered as ever, and sent nothing."""
         minutes = int(self.ctx.policy.code_lifetime.total_seconds() // 60)
         with self.ctx.repo.transaction() as tx:
-            participant = invited._participant
-            if participant is None or participant.method is Method.SMS:
+            checked, unavailable = self._fresh(tx, invited)
+            if unavailable is None and (checked is None or checked.method is Method.SMS):
                 # Before the per-number limit, and for decoys too (they pose as SMS), so a
                 # capped hour answers alike for known and unknown references.
                 self._check_sms_budget(tx)
-            if participant is None:
+            if unavailable is not None:
+                pass  # said after the commit, which keeps a share destroyed on the way
+            elif checked is None or checked.participant.locked_at is not None:
                 issued = self.ctx.codes.issue(tx, Purpose.OPEN, f"decoy:{invited.reference}")
-                return CodeSent(invited, issued.challenge.id)  # nothing is sent anywhere
-            participant = tx.participant(participant.id) or participant
-            self._check_available(participant)
-            contact = Contact.unseal(self.ctx.secret, participant)
-            with speaking(participant.language):
-                issued = self._send_code(tx, invited, participant, contact, minutes)
-            actor = f"recipient:{participant.id}"
-            self.ctx.audit.append(
-                tx, actor, Action.CODE_SENT, participant.conversation_id, participant.method
-            )
+                # nothing is sent anywhere
+            else:
+                participant = checked.participant
+                with speaking(participant.language):
+                    issued = self._send_code(tx, invited, checked, minutes)
+                actor = f"recipient:{participant.id}"
+                self.ctx.audit.append(
+                    tx, actor, Action.CODE_SENT, participant.conversation_id, checked.method
+                )
+        if unavailable is not None:
+            raise unavailable
         return CodeSent(invited, issued.challenge.id)
 
     def _check_sms_budget(self, tx: Transaction) -> None:
@@ -164,15 +207,12 @@ class Recipient:
             raise RateLimited("too many text messages this hour", int(wait.total_seconds()) + 1)
 
     def _send_code(
-        self,
-        tx: Transaction,
-        invited: Invited,
-        participant: Participant,
-        contact: Contact,
-        minutes: int,
+        self, tx: Transaction, invited: Invited, checked: Checked, minutes: int
     ) -> IssuedCode:
-        """The code by SMS or e-mail, through the outbox (in the caller's language)."""
-        if participant.method is Method.SMS:
+        """The code by SMS or e-mail, through the outbox (in the caller's language): by
+        the method sealed with the contact details, never the plain column."""
+        contact = checked.contact
+        if checked.method is Method.SMS:
             issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.phone)
             body = open_code_sms(org=invited.org_name, code=issued.code, minutes=minutes)
             sms = Sms(to=contact.phone, body=body, message_id=new_message_id("sms.invalid"))
@@ -196,34 +236,41 @@ class Recipient:
         invited = sent.invited
         if not self.ctx.codes.looks_like_a_code(typed):
             raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
-        rejected: VeiligError | None = None
+        rejected: CodeRejected | None = None
         with self.ctx.repo.transaction() as tx:
             try:
                 self.ctx.codes.check(tx, sent.challenge_id, typed)
             except CodeRejected as exc:
                 rejected = exc
-            participant = tx.participant(invited._participant.id) if invited._participant else None
-            if participant is None:
-                # A decoy: its code was never sent; even a lucky guess opens nothing.
+            checked, unavailable = self._fresh(tx, invited)  # revoked meanwhile?
+            if checked is None and unavailable is None:
+                # A decoy, or rows changed since: a code never sent, or sent to whoever the
+                # rows pointed at. Even a lucky guess opens nothing.
                 rejected = rejected or CodeRejected(CodeRejected.WRONG, 0)
-            else:
+            elif checked is not None:
+                participant = checked.participant
+                if participant.locked_at is not None:
+                    rejected = rejected or CodeRejected(CodeRejected.WRONG, 0)
+                if rejected is not None and rejected.counted:
+                    note_code_failure(self.ctx, tx, participant)
                 actor = f"recipient:{participant.id}"
                 action = Action.CODE_FAILED if rejected else Action.CODE_VERIFIED
                 self.ctx.audit.append(tx, actor, action, participant.conversation_id)
         if rejected:
             raise rejected
-        assert participant is not None and invited._invitation is not None
-        self._check_available(participant)  # revoked while the code was on its way
-        thread_key = unlock(self.ctx, invited._invitation, invited.reference)
+        if unavailable:
+            raise unavailable
+        assert checked is not None
+        thread_key = unlock(checked, invited.reference)
         with self.ctx.repo.transaction() as tx:
-            fresh = tx.participant(participant.id)
+            fresh = tx.participant(checked.participant.id)
             assert fresh is not None
             if fresh.opened_at is None:
                 fresh.opened_at = self.ctx.clock()
-                fresh.verified_via = fresh.method
+                fresh.verified_via = checked.method
                 tx.save_participant(fresh)
             self.ctx.audit.append(
-                tx, f"recipient:{fresh.id}", Action.OPENED, fresh.conversation_id, fresh.method
+                tx, f"recipient:{fresh.id}", Action.OPENED, fresh.conversation_id, checked.method
             )
         return OpenThread(invited, fresh, thread_key)
 
@@ -248,19 +295,23 @@ class Recipient:
             try:
                 binding = labels.thread_content(message.id)
                 key = ContentKey(thread._thread_key.unwrap(keys[message.id], binding))
-                read.opened.append(
-                    (read_message(blobs=self.ctx.blobs, key=key, message=message), key)
+                opened = read_message(
+                    blobs=self.ctx.blobs, key=key, message=message, secret=self.ctx.secret
                 )
+                read.opened.append((opened, key))
             except CannotOpen:
                 read.damaged.append(message)
         return read
 
     def _recheck(self, thread: OpenThread) -> None:
+        """An open session asks again before every step: revoked, expired or changed in
+        the meantime ends it."""
         with self.ctx.repo.transaction() as tx:
-            participant = tx.participant(thread.participant.id)
-        if participant is None:
+            checked, unavailable = self._fresh(tx, thread.invited)
+        if unavailable:
+            raise unavailable
+        if checked is None or checked.participant.id != thread.participant.id:
             raise CannotOpen("no such recipient")
-        self._check_available(participant)
 
     def save_attachment(
         self,

@@ -2,7 +2,9 @@
 
 Every item is its own stream under the message's one content key; the stream
 context names message and item (core.labels), so blobs cannot be swapped between
-them unnoticed. The content key is wrapped to the mailbox, bound to the message.
+them unnoticed. The content key is wrapped to the mailbox, bound to the message and
+(format 2) to its conversation, direction and author; and a message opens only when
+its origin tag says veilig stored it as it is (core.pins).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from core.errors import CannotOpen, InvalidInput
 from core.i18n import _
 from core.keys import MailboxPrivateKey, MailboxPublicKey
 from core.models import ItemRole, Message, SealedItem
+from core.pins import check_origin
 from core.policy import Policy
 from core.ports import BlobStore
+from core.server_secret import ServerSecret
 from core.stream import ContentKey, new_content_key, open_stream, seal_stream
 
 Progress = Callable[[int, int], None]  # bytes done, bytes in all
@@ -40,8 +44,8 @@ class Draft:
 
 @dataclass(frozen=True)
 class Sender:
-    name: str
-    email: str
+    name: str = field(repr=False)  # a person's name and address: never in a repr
+    email: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ def _seal_all(
     progress: Progress | None,
 ) -> ContentKey:
     key = new_content_key()
-    message.wrapped_key = mailbox_key.wrap(key, labels.content_key(message.id))
+    message.binding_format = 2
+    message.wrapped_key = mailbox_key.wrap(key, content_binding(message))
     meta = {
         "v": 1,
         "sender": {"name": sender.name, "email": sender.email},
@@ -160,19 +165,32 @@ def _open_small(blobs: BlobStore, key: ContentKey, message: Message, role: ItemR
     return sink.getvalue()
 
 
+def content_binding(message: Message) -> bytes:
+    """What the content key's wrap to the mailbox is bound to, by the message's format."""
+    if message.binding_format == 1:
+        return labels.content_key(message.id)
+    return labels.content_key_v2(
+        message.id, message.conversation_id, message.direction.value, message.author_id
+    )
+
+
 def _content_key(mailbox_key: MailboxPrivateKey, message: Message) -> ContentKey:
-    return ContentKey(mailbox_key.unwrap(message.wrapped_key, labels.content_key(message.id)))
+    return ContentKey(mailbox_key.unwrap(message.wrapped_key, content_binding(message)))
 
 
 def open_message(
-    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
 ) -> tuple[OpenedMessage, ContentKey]:
+    check_origin(secret, message)
     key = _content_key(mailbox_key, message)
-    return read_message(blobs=blobs, key=key, message=message), key
+    return read_message(blobs=blobs, key=key, message=message, secret=secret), key
 
 
-def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message) -> Sender:
+def open_sender(
+    *, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Message, secret: ServerSecret
+) -> Sender:
     """Only who sent ``message`` (its meta item; the body stays closed): for lists."""
+    check_origin(secret, message)
     key = _content_key(mailbox_key, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
@@ -181,8 +199,12 @@ def open_sender(*, blobs: BlobStore, mailbox_key: MailboxPrivateKey, message: Me
         raise CannotOpen("message content malformed") from None
 
 
-def read_message(*, blobs: BlobStore, key: ContentKey, message: Message) -> OpenedMessage:
-    """Open meta and body with a content key already unwrapped (by staff or a recipient)."""
+def read_message(
+    *, blobs: BlobStore, key: ContentKey, message: Message, secret: ServerSecret
+) -> OpenedMessage:
+    """Open meta and body with a content key already unwrapped (by staff or a recipient),
+    if the message's origin tag matches (a recipient's key comes by the thread key)."""
+    check_origin(secret, message)
     try:
         meta = json.loads(_open_small(blobs, key, message, ItemRole.META))
         body = _open_small(blobs, key, message, ItemRole.BODY).decode("utf-8")

@@ -1,9 +1,12 @@
 """The server secret: a random key in a file under ``VEILIG_HOME``, never in the database.
 
-It keys the hashes of one-time codes and destinations, and seals what must rest in
-the database but is secret for a while (queued e-mails with codes, TOTP secrets).
-So a copy of the database alone yields neither codes to replay nor, by brute force
-over a 6-digit space, the codes behind the tags.
+It keys the hashes of one-time codes and destinations, seals what must rest in the
+database but is secret for a while (queued e-mails with codes, TOTP secrets, contact
+details, server shares), pins what the database holds in the clear but nobody may
+change (the mailbox public key, where a message came from: core.pins) and peppers the
+password wraps. So a copy of the database alone yields neither codes to replay nor, by
+brute force over a 6-digit space, the codes behind the tags, nor a way to test guessed
+staff passwords; and someone who can only write the database cannot swap a key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core import aead, labels
+from core.keys import Pepper
 
 FILE_NAME = "server.key"
 
@@ -32,6 +36,7 @@ class ServerSecret:
             raise ValueError("server secret must be 32 bytes")
         self._tag_key = _derive(root, labels.TAGS)
         self._seal_key = _derive(root, labels.AT_REST)
+        self._pepper = Pepper(_derive(root, labels.PEPPER))
 
     def __repr__(self) -> str:
         return "ServerSecret(<secret>)"
@@ -64,6 +69,12 @@ class ServerSecret:
     def seal(self, plaintext: bytes, binding: bytes) -> bytes:
         """``binding`` (from core.labels) names the row the record belongs to."""
         return aead.seal(self._seal_key, plaintext, binding)
+
+    def pepper(self) -> Pepper:
+        """What password wraps of format 2 mix into their key (core.keys.Password): the
+        database holds the wraps, this file the pepper, so a copy of the database alone
+        does not let anyone test guessed passwords against a wrap."""
+        return self._pepper
 
     def open(self, sealed: bytes, binding: bytes) -> bytes:
         return aead.open_sealed(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core import labels, two_factor
@@ -12,6 +13,7 @@ from core.errors import AlreadyInitialised, InvalidInput
 from core.i18n import _
 from core.keys import MailboxPrivateKey, Password, RecoveryKey, new_recovery_key
 from core.models import Mailbox, Organisation, StaffMember
+from core.pins import pin_mailbox
 from core.policy import Policy
 from core.ports import Repository
 from core.server_secret import ServerSecret
@@ -30,7 +32,15 @@ class InitResult:
         return f"InitResult({self.organisation!r}, {self.mailbox!r}, {self.staff!r}, <secrets>)"
 
 
-def check_password(password: str, policy: Policy) -> Password:
+def check_password(password: str, policy: Policy, context: Sequence[str] = ()) -> Password:
+    """A staff password, or InvalidInput saying why not (NIST SP 800-63B §3.1.1.2).
+
+    Refused: too short; too few different characters; and whatever zxcvbn estimates at
+    fewer than 10^10 guesses (score < 4): passwords from its breached-password list and
+    other common ones, English dictionary words, names, keyboard patterns, dates,
+    repeats and sequences, and ``context`` words (the e-mail address, the organisation,
+    "veilig"). Its lists are English: a Dutch word is judged by its length and mix.
+    """
     if len(password) < policy.staff_password_min_length:
         raise InvalidInput(
             _("The password needs at least {n} characters.").format(
@@ -39,6 +49,20 @@ def check_password(password: str, policy: Policy) -> Password:
         )
     if len(set(password)) < 5:  # "aaaaaaaaaaaa", "abababab…": length alone is not strength
         raise InvalidInput(_("That password is too easy to guess. Use more different characters."))
+    # Imported here: its word lists take a moment to load, and only `init` needs them.
+    from zxcvbn import zxcvbn
+
+    words = ["veilig", *context]
+    for item in context:  # the parts of addresses and names too
+        words += [part for part in re.split(r"[@.\s_+-]+", item) if len(part) >= 3]
+    if zxcvbn(password, user_inputs=words)["score"] < policy.staff_password_min_score:
+        raise InvalidInput(
+            _(
+                "That password is too easy to guess: it is a common or leaked password, "
+                "or made of words, names, dates or patterns. Use a longer phrase of "
+                "unrelated words, or a password manager."
+            )
+        )
     return Password(password)
 
 
@@ -65,7 +89,7 @@ def initialise(
         raise InvalidInput(_("The organisation needs a name."))
     mailbox_address = check_email(mailbox_address)
     staff_email = check_email(staff_email).casefold()  # log-in matches case-insensitively
-    pw = check_password(password, policy)
+    pw = check_password(password, policy, (staff_email, org_name, mailbox_address))
     now = clock()
     with repo.transaction() as tx:
         if tx.organisation() is not None:
@@ -81,12 +105,16 @@ def initialise(
             created_at=now,
         )
         mailbox.recovery_wrap = recovery.wrap(private.raw_bytes(), labels.recovery_wrap(mailbox.id))
+        pin_mailbox(secret, mailbox)
         totp_secret = two_factor.new_secret()
         staff = StaffMember(
             mailbox_id=mailbox.id, email=staff_email, key_wrap=b"", totp_sealed=b"", created_at=now
         )
         staff.key_wrap = pw.wrap(
-            private.raw_bytes(), labels.staff_key(staff.id, mailbox.id), policy.argon2
+            private.raw_bytes(),
+            labels.staff_key(staff.id, mailbox.id),
+            policy.argon2,
+            secret.pepper(),
         )
         staff.totp_sealed = two_factor.seal_secret(secret, totp_secret, staff.id)
         tx.add(org)

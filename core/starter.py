@@ -8,7 +8,7 @@ get a confirmation (1H). Each step is one method; the TUI calls them in order.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.audit import Action
 from core.contact import check_email
@@ -27,17 +27,18 @@ MAX_NAME_LENGTH = 200
 
 @dataclass(frozen=True)
 class PendingGuest:
-    """A guest who was sent a code and has not typed it yet."""
+    """A guest who was sent a code and has not typed it yet. Name and address never in
+    a repr: they would end up in logs and in tracebacks with locals."""
 
-    name: str
-    email: str
+    name: str = field(repr=False)
+    email: str = field(repr=False)
     challenge_id: str
 
 
 @dataclass(frozen=True)
 class VerifiedGuest:
-    name: str
-    email: str
+    name: str = field(repr=False)
+    email: str = field(repr=False)
 
 
 def check_name(name: str) -> str:

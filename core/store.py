@@ -15,8 +15,8 @@ from datetime import datetime
 from core.audit import Action
 from core.context import Context
 from core.errors import VeiligError
-from core.keys import MailboxPublicKey
 from core.models import Mailbox, Message
+from core.pins import sealing_key, sign_origin
 from core.ports import Transaction
 from core.sealing import Draft, Progress, Sender, discard_blobs, seal_message
 from core.stream import ContentKey
@@ -52,10 +52,11 @@ def store_message(
     full disk) into an answer for the person; without it the OSError goes up as it is.
     Returns the content key, for wrapping to other readers.
     """
+    mailbox_key = sealing_key(ctx.secret, mailbox)  # KeyDamaged before anything is sealed
     try:
         content_key = seal_message(
             blobs=ctx.blobs,
-            mailbox_key=MailboxPublicKey(mailbox.public_key),
+            mailbox_key=mailbox_key,
             message=message,
             sender=sender,
             draft=draft,
@@ -65,18 +66,27 @@ def store_message(
         if disk_error is None:
             raise
         raise disk_error(exc) from None
+    sign_origin(ctx.secret, message)
+    committed = False
+
+    def mark_committed() -> None:
+        nonlocal committed
+        committed = True
+
     try:
         with ctx.repo.transaction() as tx:
+            tx.after_commit(mark_committed)  # the first hook: runs right after the commit
             record(tx, content_key)
             actor, action = audit
             detail = f"{message.attachment_count} attachments"
             ctx.audit.append(tx, actor, action, message.conversation_id, detail)
     except BaseException:
-        # The one place that decides when sealed blobs are given up: whenever the
-        # transaction raised. That includes a failure in what runs after its commit
-        # (the audit head), when the committed rows do refer to the blobs: a change
-        # to *when* blobs are discarded belongs here. (`veilig outbox` sweeps blobs
-        # that a killed send left behind.)
-        discard_blobs(ctx.blobs, message.items)
+        # The one place that decides when sealed blobs are given up: only when the
+        # transaction did not commit. Once it has, its rows refer to the blobs, and
+        # whatever fails after (a hook, the audit head) must leave them: giving them
+        # up then turned a stored message into "blob missing". (`veilig outbox` sweeps
+        # blobs that a killed send left behind.)
+        if not committed:
+            discard_blobs(ctx.blobs, message.items)
         raise
     return content_key

@@ -39,12 +39,22 @@ def open_secret(server: ServerSecret, sealed: bytes, staff_id: str) -> str:
     return server.open(sealed, labels.totp(staff_id)).decode()
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 def matching_step(secret: str, code: str, now: datetime, policy: Policy) -> int | None:
-    """The time step ``code`` belongs to (within +-window steps), compared in constant time."""
+    """The time step ``code`` belongs to (within +-window steps), compared in constant time.
+
+    Only exactly ``totp_digits`` ASCII digits (spaces aside) are compared at all; anything
+    else is a wrong code. ``str.isdigit`` also accepts "١٢٣٤٥٦", and comparing that raised
+    TypeError for a right password only: an oracle for the password, neither counted nor
+    audited."""
     interval, window = policy.totp_interval_seconds, policy.totp_valid_window
     totp = pyotp.TOTP(secret, interval=interval)
     current = int(now.timestamp()) // interval
-    typed = "".join(ch for ch in code if ch.isdigit())
+    typed = "".join(code.split())
+    if len(typed) != policy.totp_digits or not set(typed) <= _ASCII_DIGITS:
+        return None
     match = None
     for step in range(current - window, current + window + 1):
         if hmac.compare_digest(totp.generate_otp(step), typed):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
+
+if TYPE_CHECKING:
+    from core.server_secret import ServerSecret
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,9 +57,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def upgrade(engine: Engine, secret: ServerSecret | None = None) -> None:
+    """Bring the schema to the newest revision (idempotent). Some revisions re-seal
+    existing rows in a new format and need ``secret`` (the home's server.key) for that."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["server_secret"] = secret
         command.upgrade(config, "head")

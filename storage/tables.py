@@ -67,6 +67,7 @@ class MailboxRow(SQLModel, table=True):
     organisation_id: str = Field(foreign_key="organisation.id", index=True)
     address: str
     public_key: bytes = _bytes()
+    public_key_mac: bytes = _bytes()
     recovery_wrap: bytes = _bytes()
     created_at: datetime = _time(nullable=False)
 
@@ -79,6 +80,8 @@ class StaffRow(SQLModel, table=True):
     key_wrap: bytes = _bytes()
     totp_sealed: bytes = _bytes()
     last_totp_step: int | None = None
+    failed_logins: int = 0
+    locked_at: datetime | None = _time(nullable=True)
     created_at: datetime = _time(nullable=False)
 
 
@@ -117,6 +120,8 @@ class ParticipantRow(SQLModel, table=True):
     revoked_at: datetime | None = _time(nullable=True)
     opened_at: datetime | None = _time(nullable=True)
     replied_at: datetime | None = _time(nullable=True)
+    code_failures: int = 0
+    locked_at: datetime | None = _time(nullable=True)
 
 
 class InvitationRow(SQLModel, table=True):
@@ -126,8 +131,9 @@ class InvitationRow(SQLModel, table=True):
     reference_tag: str = Field(unique=True)
     share_sealed: bytes = _bytes()
     thread_key_wrap: bytes = _bytes()
-    notice_outbox_id: str | None = None
+    notice_outbox_id: str | None = Field(default=None, index=True)
     created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
 
 
 class ParticipantKeyRow(SQLModel, table=True):
@@ -163,6 +169,8 @@ class MessageRow(SQLModel, table=True):
     wrapped_key: bytes = _bytes()
     attachment_count: int = 0
     author_id: str | None = None
+    binding_format: int = 1
+    origin_mac: bytes = _bytes()
     created_at: datetime = _time(nullable=False, index=True)
 
 

@@ -178,13 +178,19 @@ def delivered_code(ctx, home: Path, to: str) -> str:
     import mailbox
 
     asyncio.run(ctx.outbox.deliver_due())
-    box = mailbox.Maildir(home / "mail", create=False)
-    new = home / "mail" / "new"
+    folder = maildir_of(home)
+    box = mailbox.Maildir(folder, create=False)
+    new = folder / "new"
     unread = [k for k in box.keys() if (new / k).exists() and box[k]["To"] == to]
     assert len(unread) == 1, f"expected one new mail to {to}, found {len(unread)}"
     message = box[unread[0]]
-    (new / unread[0]).rename(home / "mail" / "cur" / f"{unread[0]}:2,S")
+    (new / unread[0]).rename(folder / "cur" / f"{unread[0]}:2,S")
     return code_in(message)
+
+
+def maildir_of(home: Path) -> Path:
+    """Where the embedded default delivers mail for ``home`` (outside it: core.config)."""
+    return make_settings(home).maildir
 
 
 def free_port() -> int:
@@ -332,6 +338,22 @@ def sms_gateway() -> Iterator[SmsGateway]:
     gateway = SmsGateway()
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture
+def wired_ctx(home: Path, policy: Policy, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway):
+    """The core over the home, with real SMTP and a real SMS gateway on loopback."""
+    from tui.factory import make_context
+
+    settings = make_settings(home, smtp_server.url, sms_gateway.url)
+    return make_context(settings, policy=policy, clock=clock)
+
+
+def deliver(ctx) -> None:
+    """Deliver what the outbox holds now, as `veilig outbox` would."""
+    import asyncio
+
+    asyncio.run(ctx.outbox.deliver_due())
 
 
 def sms_code(message: dict[str, str]) -> str:

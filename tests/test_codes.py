@@ -13,7 +13,7 @@ from core.context import Context
 from core.errors import CodeRejected, InvalidInput
 from core.policy import Policy
 from core.starter import Starter
-from tests.conftest import delivered_code, make_settings
+from tests.conftest import delivered_code, maildir_of, make_settings
 from tui.factory import make_context
 
 GUEST = "karin@huidtherapiex.nl"
@@ -50,5 +50,5 @@ def test_a_malformed_code_costs_no_attempt(ctx: Context, home: Path, policy: Pol
 def test_the_verification_mail_carries_no_unverified_name(ctx: Context, home: Path) -> None:
     Starter(ctx).request_code("Click http://evil.example to claim", GUEST)
     asyncio.run(ctx.outbox.deliver_due())
-    [path] = (home / "mail" / "new").iterdir()
+    [path] = (maildir_of(home) / "new").iterdir()
     assert b"evil.example" not in path.read_bytes()

@@ -12,12 +12,14 @@ import base64
 import secrets
 import struct
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core import labels
+from core.errors import CannotOpen
 from core.keys import (
     MailboxPrivateKey,
     Password,
@@ -60,6 +62,22 @@ def test_every_label_is_the_v1_string() -> None:
     assert labels.outbox("o") == b"veilig/v1/outbox|o"
 
 
+def test_every_format_2_label_is_its_string() -> None:
+    """Format 2 (issue 21): length-prefixed fields after the label."""
+    assert (labels.PEPPER, labels.PEPPERED_PASSWORD) == (
+        b"veilig/v2/pepper",
+        b"veilig/v2/peppered-password",
+    )
+    assert labels.content_key_v2("m", "c", "out", "s") == (
+        b"veilig/v2/content-key\0\0\0\1m\0\0\0\1c\0\0\0\3out\0\0\0\1s"
+    )
+    assert labels.content_key_v2("m", "c", "in", None).endswith(b"\0\0\0\2in\0\0\0\0")
+    assert labels.share_v2("i", "p", "c", "sms", 1700000000) == (
+        b"veilig/v2/share\0\0\0\1i\0\0\0\1p\0\0\0\1c\0\0\0\3sms\0\0\0\x0a1700000000"
+    )
+    assert (labels.MAILBOX_PIN, labels.MESSAGE_ORIGIN) == ("mailbox-public-key", "message-origin")
+
+
 def test_a_record_sealed_by_hand_with_the_server_secret_opens() -> None:
     root = secrets.token_bytes(32)
     sealed = nonce_and_gcm(hkdf(root, b"veilig/v1/at-rest"), b"record", b"veilig/v1/totp|s")
@@ -80,7 +98,7 @@ def test_a_thread_key_and_an_invitation_wrap_made_by_hand_open() -> None:
 
 def test_a_recovery_wrap_made_by_hand_opens_and_the_code_makes_the_same() -> None:
     recovery = new_recovery_key()
-    raw = base64.b32decode(recovery.replace("-", "") + "====")
+    raw = base64.b32decode(recovery.replace("-", "")[:52] + "====")  # 53rd: the check
     key = hkdf(raw, b"veilig/v1/recovery")
     by_hand = nonce_and_gcm(key, b"mailbox key", b"veilig/v1/recovery|mb")
 
@@ -90,17 +108,43 @@ def test_a_recovery_wrap_made_by_hand_opens_and_the_code_makes_the_same() -> Non
 
 
 def test_a_password_wrap_made_by_hand_opens() -> None:
-    """Header ``>BIIB16s12s`` (version 1, passes, KiB, lanes, salt, nonce), then AES-GCM
-    under Argon2id(password) with the header and the binding as associated data."""
-    cost = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
+    """Format 1 (homes before issue 21): header ``>BIIB16s12s`` (version 1, passes, KiB,
+    lanes, salt, nonce), then AES-GCM under Argon2id(password) with the header and the
+    binding as associated data. Still opens (and is re-wrapped at the next log-in)."""
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
     head = struct.pack(">BIIB16s12s", 1, 1, 8, 1, salt, nonce)
     key = Argon2id(salt=salt, length=32, iterations=1, lanes=1, memory_cost=8).derive(b"pw")
     by_hand = head + AESGCM(key).encrypt(nonce, b"mailbox key", head + b"veilig/v1/staff-key|s|mb")
+    pepper = ServerSecret(secrets.token_bytes(32)).pepper()
 
-    assert Password("pw").unwrap(by_hand, labels.staff_key("s", "mb")) == b"mailbox key"
-    made = Password("pw").wrap(b"mailbox key", labels.staff_key("s", "mb"), cost)
-    assert made[:1] == b"\x01" and len(made) == len(by_hand)
+    assert Password("pw").unwrap(by_hand, labels.staff_key("s", "mb"), pepper) == b"mailbox key"
+
+
+def test_a_peppered_password_wrap_made_by_hand_opens() -> None:
+    """Format 2: the same header with version 2; the key is HKDF-SHA256 of Argon2id(password)
+    with the pepper (HKDF of server.key, "veilig/v2/pepper") as salt and
+    "veilig/v2/peppered-password" as info."""
+    root = secrets.token_bytes(32)
+    pepper = hkdf(root, b"veilig/v2/pepper")
+    cost = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    head = struct.pack(">BIIB16s12s", 2, 1, 8, 1, salt, nonce)
+    stretched = Argon2id(salt=salt, length=32, iterations=1, lanes=1, memory_cost=8).derive(b"pw")
+    key = hkdf(stretched, b"veilig/v2/peppered-password", salt=pepper)
+    binding = b"veilig/v1/staff-key|s|mb"
+    by_hand = head + AESGCM(key).encrypt(nonce, b"mailbox key", head + binding)
+    server = ServerSecret(root)
+
+    assert server.pepper() == pepper
+    assert Password("pw").unwrap(by_hand, labels.staff_key("s", "mb"), server.pepper()) == (
+        b"mailbox key"
+    )
+    made = Password("pw").wrap(b"mailbox key", labels.staff_key("s", "mb"), cost, server.pepper())
+    assert made[:1] == b"\x02" and len(made) == len(by_hand)
+    # Without the pepper (a database copy alone) the right password opens nothing.
+    other = ServerSecret(secrets.token_bytes(32)).pepper()
+    with pytest.raises(CannotOpen):
+        Password("pw").unwrap(made, labels.staff_key("s", "mb"), other)
 
 
 def test_a_mailbox_wrap_made_by_hand_opens() -> None:
@@ -123,3 +167,50 @@ def test_a_mailbox_wrap_made_by_hand_opens() -> None:
     assert private.unwrap(wrapped, labels.content_key("m")) == content_key
     made = private.public_key().wrap(content_key, labels.thread_key("p"))
     assert suite.decrypt(made, by_hand, info=b"veilig/v1/thread-key|p") == content_key
+
+
+def test_the_pin_and_the_origin_tag_are_keyed_hashes_made_by_hand() -> None:
+    """Both are ServerSecret.tag: HMAC-SHA256 under HKDF(server.key, "veilig/v1/tags") over
+    length-prefixed UTF-8 parts; the key and the wrapped key go in as hex."""
+    import hashlib
+    import hmac
+
+    from core.models import Direction, Mailbox, Message
+    from core.pins import check_origin, is_pinned, sign_origin
+
+    root = secrets.token_bytes(32)
+
+    def tag(*parts: str) -> bytes:
+        mac = hmac.new(hkdf(root, b"veilig/v1/tags"), digestmod=hashlib.sha256)
+        for part in parts:
+            mac.update(len(part.encode()).to_bytes(4, "big") + part.encode())
+        return mac.digest()
+
+    server = ServerSecret(root)
+    public = secrets.token_bytes(1216)
+    mailbox = Mailbox("o", "info@x.nl", public, b"", created_at=None, id="mb")  # type: ignore[arg-type]
+    mailbox.public_key_mac = tag("mailbox-public-key", "mb", public.hex())
+    assert is_pinned(server, mailbox)
+
+    message = Message("c", Direction.OUTBOUND, b"wrapped", created_at=None, author_id="s", id="m")  # type: ignore[arg-type]
+    sign_origin(server, message)
+    digest = hashlib.sha256(b"wrapped").hexdigest()
+    assert message.origin_mac == tag("message-origin", "m", "c", "out", "s", "0", "2", digest)
+    check_origin(server, message)
+
+
+def test_a_format_2_content_key_wrap_made_by_hand_opens() -> None:
+    """HPKE as format 1, with info ``labels.content_key_v2`` (conversation, direction and
+    author bound); a message of format 1 still uses ``labels.content_key``."""
+    from core.models import Direction, Message
+    from core.sealing import content_binding
+
+    private = MailboxPrivateKey.generate()
+    new = Message("c", Direction.INBOUND, b"", created_at=None, id="m")  # type: ignore[arg-type]
+    old = Message("c", Direction.INBOUND, b"", created_at=None, binding_format=1, id="m")  # type: ignore[arg-type]
+    assert content_binding(old) == b"veilig/v1/content-key|m"
+    assert content_binding(new) == labels.content_key_v2("m", "c", "in", None)
+    wrapped = private.public_key().wrap(b"k" * 32, content_binding(new))
+    assert private.unwrap(wrapped, labels.content_key_v2("m", "c", "in", None)) == b"k" * 32
+    with pytest.raises(CannotOpen):
+        private.unwrap(wrapped, labels.content_key_v2("m", "other", "in", None))

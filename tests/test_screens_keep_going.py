@@ -36,6 +36,7 @@ from tests.abuse.test_ciphertext import blob_path
 from tests.conftest import (
     SmtpServer,
     body_of,
+    maildir_of,
     make_settings,
     reference_in,
     said,
@@ -171,7 +172,7 @@ async def test_the_recipient_core_sets_a_damaged_message_apart(
 
 def reference_for(home: Path, address: str = PRACTITIONERS[0]) -> str:
     """A reference from a notification e-mail to ``address``, from the Maildir."""
-    box = mailbox.Maildir(home / "mail", create=False)
+    box = mailbox.Maildir(maildir_of(home), create=False)
     return next(reference_in(m) for m in box if m["To"] == address and "veilig open" in body_of(m))
 
 

@@ -22,7 +22,14 @@ from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from core.setup import InitResult
-from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, only_message, staff_desk
+from tests.conftest import (
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    maildir_of,
+    make_settings,
+    only_message,
+    staff_desk,
+)
 from tui.factory import make_context
 from tui.ssh.files import FileAreas
 from tui.ssh.keys import add_staff_key
@@ -121,7 +128,7 @@ async def terminal(conn: asyncssh.SSHClientConnection) -> Terminal:
 
 
 def maildir_messages(home: Path) -> list[email.message.Message]:
-    folder = home / "mail" / "new"
+    folder = maildir_of(home) / "new"
     if not folder.exists():
         return []
     return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]

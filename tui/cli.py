@@ -21,6 +21,8 @@ from core.i18n import _, format_datetime, ngettext, use_language
 if TYPE_CHECKING:
     from textual.app import App
 
+    from core.context import Context
+
 OUTBOX_WATCH_SECONDS = 5  # `veilig outbox --watch`: how often to look for due mail
 
 
@@ -93,10 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
-    staff = sub.add_parser("staff", help=_("staff members' SSH keys"))
-    staff.add_argument("action", choices=["add-key"], help=_("add-key: register an SSH key"))
+    staff = sub.add_parser("staff", help=_("staff members' SSH keys; unlock an account"))
+    staff.add_argument(
+        "action",
+        choices=["add-key", "unlock"],
+        help=_("add-key: register an SSH key; unlock: after too many failed log-ins"),
+    )
     staff.add_argument("email", help=_("the staff member's e-mail address"))
-    staff.add_argument("keyfile", help=_("the public key file, e.g. id_ed25519.pub"))
+    staff.add_argument("keyfile", nargs="?", help=_("the public key file, e.g. id_ed25519.pub"))
 
     audit = sub.add_parser("audit", help=_("the audit log"))
     audit.add_argument("action", choices=["verify"], help=_("verify: check the chain"))
@@ -271,6 +277,10 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     with ctx.repo.transaction() as tx:
         if tx.staff_by_email(email) is None:
             raise VeiligError(_("There is no staff member {email}.").format(email=email))
+    if args.action == "unlock":
+        return _unlock_staff(ctx, email)
+    if not args.keyfile:
+        raise VeiligError(_("Which key file? veilig staff add-key EMAIL KEYFILE"))
     try:
         text = Path(args.keyfile).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -278,6 +288,21 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     fingerprint = add_staff_key(settings.home, email, text)
     done = _("Key {fingerprint} now signs in as {email}.")
     print(done.format(fingerprint=fingerprint, email=email))
+    return 0
+
+
+def _unlock_staff(ctx: Context, email: str) -> int:
+    """Someone with the host's shell (the operator) lets a locked account log in again."""
+    import getpass as users
+
+    from core.lockout import unlock_staff
+
+    with ctx.repo.transaction() as tx:
+        done = unlock_staff(ctx, tx, f"operator:{users.getuser()}", email)
+    if done:
+        print(_("{email} can log in again.").format(email=email))
+    else:
+        print(_("{email} is not locked.").format(email=email))
     return 0
 
 
@@ -300,6 +325,15 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     print(_("The audit log is intact: {n} entries.").format(n=count))
+    head = ctx.audit.head()
+    if head is not None:
+        # Anyone with this host's files and server.key could rewrite the whole chain;
+        # a copy of the head kept elsewhere is what they cannot reach.
+        print(
+            _("Head: entry {seq}, {mac}. Keep a copy elsewhere to compare later.").format(
+                seq=head.seq, mac=head.mac.hex()
+            )
+        )
     return 0
 
 
@@ -359,7 +393,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         screenshots = Path(args.screenshots) if args.screenshots else None
         result = play(
             ctx,
-            demo.home,
+            demo,
             totp_secret,
             scripts,
             headless=args.headless,
@@ -369,6 +403,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if not args.home:  # a throwaway home holds keys and mail: leave nothing behind
             shutil.rmtree(demo.home, ignore_errors=True)
+            shutil.rmtree(demo.maildir, ignore_errors=True)
     print(result.summary())
     if args.home:
         print(_("Demo home kept in {home}").format(home=demo.home))

@@ -38,7 +38,10 @@ def _repository(settings: Settings) -> SqlRepository:
     from storage.repository import SqlRepository
 
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    # Upgrades that re-seal rows need server.key (storage/migrations 0004); a home not
+    # set up yet has none, and no rows either.
+    key_file = settings.home / FILE_NAME
+    upgrade(engine, ServerSecret.load(settings.home) if key_file.exists() else None)
     return SqlRepository(engine)
 
 

@@ -3,6 +3,7 @@ into one transaction, with the converters between rows and dataclasses in ``rows
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,6 +20,8 @@ from storage.repository.outbox import OutboxQueries
 from storage.repository.participants import ParticipantQueries
 from storage.repository.rows import SIMPLE_ROWS
 from storage.repository.staff import StaffQueries
+
+log = logging.getLogger(__name__)
 
 
 class SqlTransaction(
@@ -59,4 +62,10 @@ class SqlRepository:
             with session.begin():
                 yield tx
             for callback in tx.on_commit:
-                callback()
+                try:
+                    callback()
+                except Exception as exc:
+                    # Committed is committed: a failing hook (the audit head on a full
+                    # disk) must not make the caller undo what is stored (core.store
+                    # would give up the blobs of a stored message). The kind only.
+                    log.error("after-commit hook failed: %s", type(exc).__name__)

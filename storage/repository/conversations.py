@@ -89,6 +89,9 @@ def _message(row: MessageRow, items: list[MessageItemRow]) -> Message:
         wrapped_key=row.wrapped_key,
         created_at=row.created_at,
         attachment_count=row.attachment_count,
+        author_id=row.author_id,
+        binding_format=row.binding_format,
+        origin_mac=row.origin_mac,
         items=[
             SealedItem(
                 role=ItemRole(i.role),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from core.models import Invitation, Participant
 from storage.repository import rows
-from storage.repository.rows import SessionBound, update_row
+from storage.repository.rows import SessionBound, rowcount, update_row
 from storage.tables import InvitationRow, OutboxRow, ParticipantKeyRow, ParticipantRow
 
 
@@ -54,6 +55,49 @@ class ParticipantQueries(SessionBound):
             select(InvitationRow).where(InvitationRow.reference_tag == reference_tag)
         ).first()
         return Invitation(**row.model_dump()) if row else None
+
+    def invitation(self, invitation_id: str) -> Invitation | None:
+        row = self.session.get(InvitationRow, invitation_id)
+        return Invitation(**row.model_dump()) if row else None
+
+    def invitation_by_notice(self, outbox_id: str) -> Invitation | None:
+        row = self.session.exec(
+            select(InvitationRow).where(InvitationRow.notice_outbox_id == outbox_id)
+        ).first()
+        return Invitation(**row.model_dump()) if row else None
+
+    def destroy_shares(self, participant_id: str) -> int:
+        result = self.session.execute(
+            update(InvitationRow)
+            .where(col(InvitationRow.participant_id) == participant_id)
+            .values(share_sealed=b"")
+        )
+        return rowcount(result)
+
+    def destroy_share(self, invitation_id: str) -> None:
+        self.session.execute(
+            update(InvitationRow)
+            .where(col(InvitationRow.id) == invitation_id)
+            .values(share_sealed=b"")
+        )
+
+    def destroy_expired_shares(self, now: datetime) -> int:
+        result = self.session.execute(
+            update(InvitationRow)
+            .where(col(InvitationRow.expires_at) <= now, col(InvitationRow.share_sealed) != b"")
+            .values(share_sealed=b"")
+        )
+        return rowcount(result)
+
+    def count_code_failure(self, participant_id: str) -> int:
+        self.session.execute(
+            update(ParticipantRow)
+            .where(col(ParticipantRow.id) == participant_id)
+            .values(code_failures=col(ParticipantRow.code_failures) + 1)
+        )
+        return self.session.exec(
+            select(ParticipantRow.code_failures).where(ParticipantRow.id == participant_id)
+        ).one()
 
     def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
         # One query for the page: each invitation with its notification e-mail, if sent.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from core.models import Mailbox, Organisation, StaffMember
@@ -21,12 +21,25 @@ class StaffQueries(SessionBound):
         row = self.session.exec(select(MailboxRow).order_by(col(MailboxRow.created_at))).first()
         return Mailbox(**row.model_dump()) if row else None
 
+    def save_mailbox(self, mailbox: Mailbox) -> None:
+        update_row(self.session, MailboxRow, mailbox.id, mailbox)
+
     def staff_by_email(self, email: str) -> StaffMember | None:
         row = self.session.exec(select(StaffRow).where(StaffRow.email == email)).first()
         return StaffMember(**row.model_dump()) if row else None
 
     def save_staff(self, staff: StaffMember) -> None:
         update_row(self.session, StaffRow, staff.id, staff)
+
+    def count_failed_login(self, staff_id: str) -> int:
+        self.session.execute(
+            update(StaffRow)
+            .where(col(StaffRow.id) == staff_id)
+            .values(failed_logins=col(StaffRow.failed_logins) + 1)
+        )
+        return self.session.exec(
+            select(StaffRow.failed_logins).where(StaffRow.id == staff_id)
+        ).one()
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int:
         return self.session.exec(

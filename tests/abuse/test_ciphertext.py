@@ -28,6 +28,7 @@ from core.keys import (
 )
 from core.policy import Argon2Cost, Policy
 from core.sealing import Draft
+from core.server_secret import ServerSecret
 from core.starter import Starter, VerifiedGuest
 from core.stream import CHUNK_SIZE, HEADER_SIZE, SEALED_CHUNK_SIZE, new_content_key
 from tests.conftest import make_settings, staff_desk
@@ -151,22 +152,23 @@ def test_thread_key_and_recovery_wraps_refuse_tampering_and_garbage() -> None:
 
 
 CHEAP = Argon2Cost(iterations=1, memory_kib=8, lanes=1)
+PEPPER = ServerSecret(bytes(range(32))).pepper()
 
 
 def test_a_password_wrap_refuses_tampering_and_a_forged_cost() -> None:
     """The Argon2 cost travels in the wrap's header. A forged header must not make the
     desk allocate terabytes or run for hours: out-of-range costs are refused unread."""
-    wrapped = Password("pw").wrap(b"mailbox key", b"staff-1", CHEAP)
-    assert Password("pw").unwrap(wrapped, b"staff-1") == b"mailbox key"
+    wrapped = Password("pw").wrap(b"mailbox key", b"staff-1", CHEAP, PEPPER)
+    assert Password("pw").unwrap(wrapped, b"staff-1", PEPPER) == b"mailbox key"
     for position in range(0, len(wrapped), 7):
         with pytest.raises(CannotOpen):
-            Password("pw").unwrap(flipped(wrapped, position), b"staff-1")
+            Password("pw").unwrap(flipped(wrapped, position), b"staff-1", PEPPER)
     huge_memory = wrapped[:5] + (2**32 - 1).to_bytes(4, "big") + wrapped[9:]
     many_rounds = wrapped[:1] + (2**32 - 1).to_bytes(4, "big") + wrapped[5:]
     no_lanes = wrapped[:9] + b"\0" + wrapped[10:]
     for forged in (huge_memory, many_rounds, no_lanes, b"", wrapped[:20]):
         with pytest.raises(CannotOpen):
-            Password("pw").unwrap(forged, b"staff-1")
+            Password("pw").unwrap(forged, b"staff-1", PEPPER)
 
 
 # --- the stored message, changed on disk, opened by the real desk ----------------------

@@ -20,7 +20,14 @@ from core.contact import check_email, mask_phone, parse_mobile
 from core.display import literal
 from core.errors import CannotOpen, CodeRejected, InvalidInput
 from core.filenames import MAX_NAME_BYTES, safe_name
-from core.keys import MailboxPrivateKey, Password, RecoveryKey, ThreadKey, invitation_key
+from core.keys import (
+    MailboxPrivateKey,
+    Password,
+    Pepper,
+    RecoveryKey,
+    ThreadKey,
+    invitation_key,
+)
 from core.policy import DEFAULT_POLICY
 from core.recipient import MessageUnavailable, Recipient
 from core.references import new_reference, parse_reference, reference_bytes
@@ -133,7 +140,7 @@ def test_key_unwrappers(data: bytes) -> None:
         lambda: invitation_key(b"r" * 20, b"s" * 32, "i").unwrap(data, b"i"),
         lambda: ThreadKey(bytes(32)).unwrap(data, labels.thread_content("m")),
         lambda: RecoveryKey("AAAA-BBBB").unwrap(data, b"b"),
-        lambda: Password("pw").unwrap(data, b"b"),
+        lambda: Password("pw").unwrap(data, b"b", Pepper(bytes(32))),
     ):
         with pytest.raises(CannotOpen):
             unwrap()

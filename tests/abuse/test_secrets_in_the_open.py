@@ -122,7 +122,7 @@ def exception_text(exc: BaseException) -> str:
 
 
 def open_damaged(ctx, desk: Desk, message) -> None:
-    open_message(blobs=ctx.blobs, mailbox_key=desk._key, message=message)
+    open_message(blobs=ctx.blobs, mailbox_key=desk._key, message=message, secret=ctx.secret)
 
 
 def raised(call: Callable[..., object], *args: object) -> str:

@@ -1,4 +1,5 @@
-"""*Sent*: per recipient notified, opened (when, how), replied, status; Ctrl+X revokes."""
+"""*Sent*: per recipient notified, opened (when, how), replied, status; Ctrl+X revokes,
+Ctrl+U unlocks a recipient locked after too many wrong codes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class SentScreen(TableScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="back"),
         Binding("ctrl+x", "revoke", _("Revoke"), id="revoke"),
+        Binding("ctrl+u", "unlock", _("Unlock"), id="unlock"),
         Binding("f5", "refresh", _("Refresh"), id="refresh"),
     ]
 
@@ -55,6 +57,8 @@ class SentScreen(TableScreen):
                 opened += " (" + (_("SMS") if row.verified_via is Method.SMS else _("e-mail")) + ")"
             if row.revoked_at:
                 status = _("revoked {when}").format(when=short(row.revoked_at))
+            elif row.participant.locked_at:
+                status = _("locked: Ctrl+U")
             elif now >= row.expires_at:
                 status = _("expired")
             else:
@@ -92,4 +96,16 @@ class SentScreen(TableScreen):
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def revoke(self, participant_id: str) -> None:
         self.desk.revoke(participant_id)
+        self.post_message(self.Loaded(self.desk.sent()))
+
+    def action_unlock(self) -> None:
+        if not self.rows or self.table.cursor_row >= len(self.rows):
+            return
+        row = self.rows[self.table.cursor_row]
+        if row.participant.locked_at and not row.revoked_at:
+            self.unlock(row.participant.id)
+
+    @work(thread=True, exclusive=True, group="core", exit_on_error=False)
+    def unlock(self, participant_id: str) -> None:
+        self.desk.unlock(participant_id)
         self.post_message(self.Loaded(self.desk.sent()))

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config import Settings
 from core.context import Context
 from core.i18n import _
 from tui.app import VeiligApp
@@ -68,7 +69,7 @@ def _app_for(step: Step, ctx: Context, player: Player) -> VeiligApp:
 
 def play(
     ctx: Context,
-    home: Path,
+    settings: Settings,
     totp_secret: str,
     scripts: list[Path],
     *,
@@ -79,14 +80,14 @@ def play(
     """Play ``scripts`` in order; stop at the first step whose expectation fails."""
     files = Path(tempfile.mkdtemp(prefix="veilig-demo-files-"))
     try:
-        return _play(ctx, home, totp_secret, scripts, files, headless, speed, screenshots)
+        return _play(ctx, settings, totp_secret, scripts, files, headless, speed, screenshots)
     finally:
         shutil.rmtree(files, ignore_errors=True)
 
 
 def _play(
     ctx: Context,
-    home: Path,
+    settings: Settings,
     totp_secret: str,
     scripts: list[Path],
     files: Path,
@@ -95,7 +96,7 @@ def _play(
     screenshots: Path | None,
 ) -> DemoResult:
     player = Player(
-        home=home,
+        settings=settings,
         totp_secret=totp_secret,
         files=files,
         speed=speed,

@@ -17,6 +17,7 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
+from core.config import Settings
 from core.display import literal
 from core.i18n import _
 from tui.walkthrough.script import ScriptError, Step
@@ -55,7 +56,7 @@ class Tally:
 class Player:
     """Plays steps on a running app through its Pilot, as a person at the keyboard."""
 
-    home: Path
+    settings: Settings  # the demo home's: where its mail and text messages land
     totp_secret: str
     files: Path  # where ``file`` steps make demo files: outside the home (never attachable)
     speed: float = 1.0
@@ -158,7 +159,7 @@ class Player:
         raise ScriptError(f"{step}: expected {text!r} on screen, but it is not there")
 
     def _mails(self, to: str) -> list[mailbox.MaildirMessage]:
-        folder = self.home / "mail"
+        folder = self.settings.maildir
         if not (folder / "new").exists():
             return []
         box = mailbox.Maildir(folder, create=False)
@@ -181,7 +182,7 @@ class Player:
     def read_code(self, step: Step, argument: str) -> str:
         kind, _sep, address = argument.partition(" ")
         if kind == "sms":
-            log = self.home / "sms.log"
+            log = self.settings.sms_log
             lines = log.read_text("utf-8").splitlines() if log.exists() else []
             bodies = [json.loads(line)["body"] for line in lines]
         elif kind == "email":
