@@ -22,6 +22,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -84,7 +85,9 @@ class AuditLog:
             "audit",
             previous.hex(),
             str(entry.seq),
-            entry.at.isoformat(),
+            # In UTC whatever the store hands back (PostgreSQL answers in its session's
+            # time zone): the same instant is the same text. Unchanged for UTC values.
+            entry.at.astimezone(UTC).isoformat(),
             entry.actor,
             entry.action,
             entry.conversation_id or "",
@@ -98,7 +101,28 @@ class AuditLog:
         action: Action,
         conversation_id: str | None = None,
         detail: str = "",
-    ) -> AuditEntry:
+    ) -> None:
+        """Note ``action`` in the chain, as the last write of the transaction ``tx``: the
+        entry is numbered, chained and added just before ``tx`` commits, after whatever
+        else ``tx`` does (several appends keep their order).
+
+        Numbering reads the newest entry and adds one, so appends take turns (the
+        chain's lock; SQLite's write lock anyway). Taken at the very end, it is held
+        only while the transaction commits, and never while waiting for another lock:
+        no transaction can hold a row this one needs and wait for the chain."""
+        at = self.clock()
+        tx.before_commit(lambda: self._chain(tx, at, actor, action, conversation_id, detail))
+
+    def _chain(
+        self,
+        tx: AuditRecords,
+        at: datetime,
+        actor: str,
+        action: Action,
+        conversation_id: str | None,
+        detail: str,
+    ) -> None:
+        tx.lock_for_audit()
         last = tx.audit_tail()
         seq, previous = (last.seq, last.mac) if last else (0, GENESIS)
         head = self._read_head()
@@ -112,7 +136,7 @@ class AuditLog:
             seq, previous = head.seq, head.mac
         entry = AuditEntry(
             seq=seq + 1,
-            at=self.clock(),
+            at=at,
             actor=actor,
             action=action,
             conversation_id=conversation_id,
@@ -122,7 +146,6 @@ class AuditLog:
         entry.mac = self._mac(previous, entry)
         tx.add(entry)
         tx.after_commit(lambda: self._advance_head(entry))
-        return entry
 
     def _read_head(self) -> Head | str | None:
         """The head as written, None when there is no head file, or why it is unreadable."""

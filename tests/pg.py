@@ -47,35 +47,14 @@ PORT = 5432  # names the socket file only: the socket lives in the cluster's own
 SUPERUSER = "postgres"
 
 
-# Known failures on PostgreSQL, each a section of docs/POSTGRES-NOTES.md: the reasons the
-# xfail marks give. A fix makes its tests pass, and strict marks then fail until removed.
-TIME_ZONE = (
-    "§1 time stamps come back in the server's time zone, not UTC: every audit MAC "
-    "breaks (storage/tables.py UtcDateTime)"
-)
-AUDIT_SEQ = (
-    "§2 concurrent audit appends read the same tail and collide on seq: the action "
-    "fails with IntegrityError (core/audit.py AuditLog.append)"
-)
-CODE_LIMIT = (
-    "§3 codes per destination are counted, then inserted: concurrent sessions all see "
-    "room (core/codes.py CodeIssuer.issue)"
-)
-TOTP_REPLAY = (
-    "§4 the TOTP step is read, compared, then written: concurrent log-ins with one code "
-    "all pass (core/login.py log_in)"
-)
-MIGRATIONS_AT_ONCE = (
-    "§7 two processes migrating a fresh database at once collide on CREATE (storage/db.py upgrade)"
-)
-
-
 def fails_on_postgresql(cause: str, *, intermittent: bool = False) -> pytest.MarkDecorator:
-    """A known failure on PostgreSQL only (an AssertionError, never a harness error).
-    ``intermittent``: a race that does not lose every run, so not strict."""
+    """A known failure on PostgreSQL only (an AssertionError, never a harness error), for
+    a test that shows a fault before its fix: strict, so the fix must remove the mark.
+    ``intermittent``: a race that does not lose every run, so not strict. (None today:
+    every test runs and passes on both engines.)"""
     when = "sometimes; " if intermittent else ""
     return pytest.mark.pg_xfail(
-        reason=f"{when}{cause}; see docs/POSTGRES-NOTES.md",
+        reason=f"{when}{cause}",
         raises=AssertionError,
         strict=not intermittent,
     )

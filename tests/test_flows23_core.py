@@ -30,7 +30,6 @@ from tests.conftest import (
     reference_in,
     sms_code,
 )
-from tests.pg import TIME_ZONE, fails_on_postgresql
 from tui.factory import make_context
 
 pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
@@ -149,7 +148,6 @@ def test_sms_needs_a_valid_mobile_number(ctx, totp, clock) -> None:
             desk.send_new(Contact(PRACTITIONER, phone), Method.SMS, Draft("x", "y"))
 
 
-@fails_on_postgresql(TIME_ZONE)
 def test_audit_chain_verifies_and_reports_edits_and_deletions(ctx, totp, clock, home: Path) -> None:
     desk = login(ctx, totp, clock)
     for _message in range(3):  # entries: 1 login, 2-4 sent

@@ -23,7 +23,6 @@ from tests.conftest import (
     said,
     sms_code,
 )
-from tests.pg import AUDIT_SEQ, fails_on_postgresql
 from tests.test_flow1_tui import assert_nothing_in_the_clear
 from tests.tui_helpers import paste, save_attachments_to, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_recipient_app
@@ -222,7 +221,6 @@ async def test_escape_on_a_half_written_message_asks_first(
         assert isinstance(app.screen, InboxScreen)
 
 
-@fails_on_postgresql(AUDIT_SEQ, intermittent=True)  # the desk's delivery and its log-in
 async def test_the_inbox_pages_through_older_conversations(
     home: Path, policy: Policy, totp: pyotp.TOTP
 ) -> None:

@@ -18,7 +18,6 @@ from sqlmodel import SQLModel
 import storage.tables  # noqa: F401 - the models
 from storage.db import alembic_config, make_engine, upgrade
 from tests.conftest import database_url
-from tests.pg import MIGRATIONS_AT_ONCE, fails_on_postgresql
 
 
 @pytest.mark.both_databases
@@ -112,7 +111,6 @@ def wait_for_a_lock_wait(url: str, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.both_databases
-@fails_on_postgresql(MIGRATIONS_AT_ONCE)
 def test_two_processes_starting_on_a_fresh_database_both_migrate_it(
     tmp_path: Path, database: str
 ) -> None:

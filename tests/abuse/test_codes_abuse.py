@@ -38,7 +38,6 @@ from tests.conftest import (
     reference_in,
     sms_code,
 )
-from tests.pg import AUDIT_SEQ, CODE_LIMIT, TOTP_REPLAY, fails_on_postgresql
 from tui.factory import make_context
 
 GUEST = "karin@huidtherapiex.nl"
@@ -185,7 +184,6 @@ def test_resend_is_limited_per_address_per_hour(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(AUDIT_SEQ, intermittent=True)
 def test_two_racing_verifications_use_a_code_once(mail_ctx: Context, net, home: Path) -> None:
     """Four sessions (each its own engine and connections) type the right code at once."""
     pending = Starter(mail_ctx).request_code("Karin", GUEST)
@@ -230,7 +228,6 @@ def test_a_code_cannot_be_moved_to_another_challenge(mail_ctx: Context, home: Pa
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(AUDIT_SEQ)
 def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
     mail_ctx: Context, net, home: Path, policy: Policy
 ) -> None:
@@ -262,7 +259,6 @@ def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(CODE_LIMIT)
 def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
     mail_ctx: Context, net, policy: Policy, clock: FrozenClock
 ) -> None:
@@ -297,7 +293,6 @@ def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(AUDIT_SEQ, intermittent=True)
 def test_a_recipients_code_works_once_even_when_two_sessions_race(
     net, totp, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway
 ) -> None:
@@ -322,7 +317,6 @@ def test_a_recipients_code_works_once_even_when_two_sessions_race(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(TOTP_REPLAY)
 def test_a_totp_code_logs_in_once_even_when_two_sessions_race(net, totp, clock) -> None:
     code = totp.at(clock.now)
 
@@ -475,7 +469,6 @@ def test_a_reply_after_revoking_does_not_give_access_again(
 
 
 @pytest.mark.both_databases  # a race: also on PostgreSQL
-@fails_on_postgresql(AUDIT_SEQ, intermittent=True)
 def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     home: Path, policy: Policy
 ) -> None:

@@ -27,7 +27,6 @@ from core.sealing import Draft
 from core.starter import Starter, VerifiedGuest
 from storage.blobs import FileBlobStore
 from tests.conftest import SmtpServer, free_port, make_settings, staff_desk
-from tests.pg import AUDIT_SEQ, fails_on_postgresql
 from tui.factory import make_context
 
 # kill -9 of real processes and long outages; processes sharing one database, on each engine
@@ -241,7 +240,6 @@ print("done", flush=True)
 """
 
 
-@fails_on_postgresql(AUDIT_SEQ, intermittent=True)
 def test_two_processes_writing_one_database_both_succeed(
     home: Path, policy: Policy, totp: pyotp.TOTP
 ) -> None:
