@@ -4,10 +4,15 @@ holds no plaintext and no server.key; a damaged backup and a second restore are 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -16,6 +21,7 @@ from core.contact import Contact
 from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
+from storage.blobs import FileBlobStore
 from tests.conftest import make_settings, staff_desk
 from tui.factory import make_context
 
@@ -142,3 +148,87 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_names_what_it_leaves_out(
     assert made.returncode == 0, made.stderr
     assert "server.key" in made.stdout and "recovery key" in made.stdout
     assert not (tmp_path / "b" / "server.key").exists()
+
+
+class PausingBlobs(FileBlobStore):
+    """Real blob files; the first write of more than a chunk stops half-way until the
+    test lets it go: an attachment caught in the middle of being sealed."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.halfway = threading.Event()
+        self.go = threading.Event()
+
+    @contextmanager
+    def create(self) -> Iterator[tuple[str, BinaryIO]]:
+        with super().create() as (blob_id, sink):
+            pauses = self
+
+            class Sink:
+                written = 0
+
+                def write(self, data: bytes) -> int:
+                    self.written += sink.write(data)
+                    if self.written > 4 << 20 and not pauses.halfway.is_set():
+                        pauses.halfway.set()
+                        assert pauses.go.wait(120), "the test never let the seal go on"
+                    return len(data)
+
+                def __getattr__(self, name: str) -> object:
+                    return getattr(sink, name)
+
+            yield blob_id, Sink()  # type: ignore[misc]
+
+
+def test_a_backup_taken_while_a_large_attachment_is_sealed_is_consistent(
+    tmp_path: Path, home: Path, policy: Policy, clock, totp, second_url: str | None
+) -> None:
+    _send(home, policy, clock, totp, tmp_path)
+    url = os.environ.get("VEILIG_DATABASE_URL")
+    big = tmp_path / "scan.bin"
+    big.write_bytes(os.urandom(16 << 20))
+    ctx = make_context(make_settings(home), policy=policy, clock=clock)
+    blobs = PausingBlobs(ctx.blobs.root)  # type: ignore[attr-defined]
+    ctx = dataclasses.replace(ctx, blobs=blobs)
+    clock.advance(seconds=30)
+    desk = staff_desk(ctx, totp)
+    errors: list[BaseException] = []
+
+    def seal() -> None:
+        try:
+            desk.send_new(
+                Contact(email="ander@fysio.nl", phone="06 12345128", name="Ander"),
+                Method.SMS,
+                Draft("Groot", "Scan.", (Attachment.from_path(big, policy),)),
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    sealing = threading.Thread(target=seal)
+    sealing.start()
+    try:
+        assert blobs.halfway.wait(120), "the seal never got half-way"
+        dest = tmp_path / "backup"
+        key_copy = tmp_path / "server.key.kept"
+        made = veilig(home, "backup", str(dest), "--server-key", str(key_copy), url=url)
+    finally:
+        blobs.go.set()
+        sealing.join(120)
+    assert made.returncode == 0, made.stderr
+    assert not errors, errors
+    with ctx.repo.transaction() as tx:
+        now = tx.blob_ids()
+    backed_up = {p.name for p in (dest / "blobs").rglob("*") if p.is_file()}
+    assert backed_up < now  # the sealed-meanwhile message is not in it, nothing half is
+    assert not [p for p in (dest / "blobs").rglob(".*")]
+
+    new_home = tmp_path / "new" / "home"
+    restored = veilig(new_home, "restore", str(dest), "--server-key", str(key_copy), url=second_url)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    new_settings = make_settings(new_home)
+    if second_url:
+        new_settings = type(new_settings)(home=new_home, database_url=second_url)
+    clock.advance(seconds=30)
+    restored_desk = staff_desk(make_context(new_settings, policy=policy, clock=clock), totp)
+    assert [r.contact.name for r in restored_desk.sent()] == [NAME]
+    assert [r.contact.name for r in desk.sent()].count("Ander") == 1  # it did finish there
