@@ -31,6 +31,9 @@ class Settings:
     public_url: str | None = None  # https://veilig.example.nl
     public_ssh: str | None = None  # veilig.example.nl:2222
     maildir_path: Path | None = None  # VEILIG_MAILDIR; unset: beside the home (maildir)
+    # VEILIG_SHARED: a folder every host of one office mounts (README "Several hosts"):
+    # the sealed blobs and the audit head live there instead of in this host's home.
+    shared: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +49,7 @@ class Settings:
             public_url=env.get("VEILIG_PUBLIC_URL") or None,
             public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
             maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
+            shared=Path(env["VEILIG_SHARED"]) if env.get("VEILIG_SHARED") else None,
         )
 
     @property
@@ -59,7 +63,12 @@ class Settings:
 
     @property
     def blob_dir(self) -> Path:
-        return self.home / "blobs"
+        return (self.shared or self.home) / "blobs"
+
+    @property
+    def audit_head(self) -> Path:
+        """One head for one chain: with several hosts, in the shared folder."""
+        return (self.shared or self.home) / "audit.head"
 
     @property
     def sms_log(self) -> Path:

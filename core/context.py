@@ -39,10 +39,12 @@ class Context:
     transfer: TransferArea | None = None
     # The web and SSH addresses that e-mails to outside people name (VEILIG_PUBLIC_URL/SSH).
     ways_in: WaysIn = field(default_factory=WaysIn)
+    # Where the audit head is kept; unset: ``audit.head`` in the home.
+    audit_head: Path | None = None
 
     @property
     def audit(self) -> AuditLog:
-        head = self.home / "audit.head" if self.home else None
+        head = self.audit_head or (self.home / "audit.head" if self.home else None)
         return AuditLog(self.secret, self.clock, head)
 
     def attachment(self, path: Path) -> Attachment:

@@ -184,7 +184,7 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
 
 
 def _backup(settings: Settings, dest: Path) -> BackupReport:
-    head_file = settings.home / HEAD
+    head_file = settings.audit_head
     head = head_file.read_bytes() if head_file.exists() else None  # before the snapshot
     engine = _engine_of(settings.database_url)
     if engine == "sqlite":
@@ -324,9 +324,11 @@ def restore(settings: Settings, src: Path, server_key: Path) -> int:
     for path in _files(src / BLOBS) if (src / BLOBS).exists() else iter(()):
         _copy_private(path, _blob_path(settings.blob_dir, path.name))
         blobs += 1
-    for name in (Path(HEAD), STAFF_KEYS):
-        if (src / name).exists():
-            _copy_private(src / name, settings.home / name)
+    if (src / HEAD).exists():
+        settings.audit_head.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _copy_private(src / HEAD, settings.audit_head)
+    if (src / STAFF_KEYS).exists():
+        _copy_private(src / STAFF_KEYS, settings.home / STAFF_KEYS)
     # server.key last: until it is there, the home does not count as set up.
     fd = os.open(settings.home / SERVER_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(fd, "wb") as f:

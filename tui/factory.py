@@ -94,6 +94,7 @@ def make_context(
         home=settings.home,
         transfer=settings.transfer,
         ways_in=WaysIn(web=settings.public_url, ssh=settings.public_ssh),
+        audit_head=settings.audit_head,
     )
 
 

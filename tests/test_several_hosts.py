@@ -1,0 +1,126 @@
+"""Two hosts of one office: two homes with the same server.key, one database and one
+shared folder (VEILIG_SHARED: the sealed blobs and the audit head). Staff send and read
+on host B, the recipient opens and replies on host A; the audit chain is one chain that
+verifies from both hosts and whose deleted tail both report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.attachments import Attachment
+from core.config import Settings
+from core.contact import Contact
+from core.models import Method
+from core.policy import Policy
+from core.recipient import Recipient
+from core.sealing import Draft
+from tests.conftest import (
+    MAILBOX,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    SmsGateway,
+    SmtpServer,
+    reference_in,
+    sms_code,
+    staff_desk,
+)
+from tui.factory import init_home, make_context
+
+pytestmark = pytest.mark.both_databases
+
+
+def host(home: Path, url: str, shared: Path, smtp: str, sms: str) -> Settings:
+    return Settings(home=home, database_url=url, smtp_url=smtp, sms_url=sms, shared=shared)
+
+
+def veilig(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+    env |= {
+        "VEILIG_HOME": str(settings.home),
+        "VEILIG_DATABASE_URL": settings.database_url,
+        "VEILIG_SHARED": str(settings.shared),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--lang", "en", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(
+    tmp_path: Path,
+    policy: Policy,
+    clock,
+    smtp_server: SmtpServer,
+    sms_gateway: SmsGateway,
+) -> None:
+    import pyotp
+
+    shared = tmp_path / "shared"  # what both hosts mount
+    url = os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{tmp_path / 'office.db'}"
+    a = host(tmp_path / "host-a", url, shared, smtp_server.url, sms_gateway.url)
+    b = host(tmp_path / "host-b", url, shared, smtp_server.url, sms_gateway.url)
+    made = init_home(
+        a,
+        org_name="DeclaCare",
+        mailbox=MAILBOX,
+        staff_email=STAFF_EMAIL,
+        password=STAFF_PASSWORD,
+        policy=policy,
+        clock=clock,
+    )
+    totp = pyotp.TOTP(made.totp_secret)
+    b.ensure_home()  # host B: its own home, the same server.key
+    shutil.copy2(a.home / "server.key", b.home / "server.key")
+    ctx_a = make_context(a, policy=policy, clock=clock)
+    ctx_b = make_context(b, policy=policy, clock=clock)
+
+    scan = tmp_path / "verslag.bin"
+    scan.write_bytes(os.urandom(300_000))
+    desk = staff_desk(ctx_b, totp)
+    desk.send_new(
+        Contact(email="praktijk@fysio.nl", phone="06 12345127", name="Fysio"),
+        Method.SMS,
+        Draft("Verslag", "Zie bijlage.", (Attachment.from_path(scan, policy),)),
+    )
+    asyncio.run(ctx_a.outbox.deliver_due())  # host A's worker delivers B's mail
+    reference = reference_in(smtp_server.bag.next_to("praktijk@fysio.nl"))
+
+    recipient = Recipient(ctx_a)
+    sent = recipient.request_code(recipient.lookup(reference))
+    asyncio.run(ctx_b.outbox.deliver_due())
+    thread = recipient.verify(sent, sms_code(sms_gateway.next()))
+    [(opened, key)] = recipient.messages(thread)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert recipient.save_attachment(thread, opened, key, 0, out).read_bytes() == scan.read_bytes()
+    clock.advance(minutes=1)
+    recipient.reply(thread, Draft("Re: Verslag", "Ontvangen, dank.", ()))
+
+    [row] = desk.inbox()
+    view = desk.thread(row.conversation.id)
+    assert [m.body for m, _k in view.messages] == ["Zie bijlage.", "Ontvangen, dank."]
+    assert not list((a.home).glob("blobs")) and not list((b.home).glob("blobs"))
+
+    for each in (a, b):
+        verified = veilig(each, "audit", "verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(text("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)"))
+    engine.dispose()
+    for each in (a, b):
+        verified = veilig(each, "audit", "verify")
+        assert verified.returncode == 1, verified.stdout
+        assert "NOT intact" in verified.stdout
