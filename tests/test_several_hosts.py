@@ -124,3 +124,65 @@ def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(
         verified = veilig(each, "audit", "verify")
         assert verified.returncode == 1, verified.stdout
         assert "NOT intact" in verified.stdout
+
+
+@pytest.mark.slow
+def test_outbox_workers_on_both_hosts_deliver_a_thousand_notifications_exactly_once(
+    tmp_path: Path, policy: Policy, smtp_server: SmtpServer
+) -> None:
+    from core.mail import Email, new_message_id
+
+    shared = tmp_path / "shared"
+    url = os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{tmp_path / 'office.db'}"
+    a = host(tmp_path / "host-a", url, shared, smtp_server.url, "")
+    b = host(tmp_path / "host-b", url, shared, smtp_server.url, "")
+    init_home(
+        a,
+        org_name="DeclaCare",
+        mailbox=MAILBOX,
+        staff_email=STAFF_EMAIL,
+        password=STAFF_PASSWORD,
+        policy=policy,
+    )
+    b.ensure_home()
+    shutil.copy2(a.home / "server.key", b.home / "server.key")
+    ctx = make_context(a, policy=policy)
+    ids = set()
+    with ctx.repo.transaction() as tx:
+        for n in range(1000):
+            mail = Email(
+                to=f"guest{n}@praktijk.nl",
+                subject="s",
+                body="b",
+                sender=MAILBOX,
+                message_id=new_message_id(MAILBOX),
+            )
+            ids.add(mail.message_id)
+            ctx.outbox.enqueue_email(tx, mail)
+
+    def worker(settings: Settings) -> subprocess.Popen[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+        env |= {
+            "VEILIG_HOME": str(settings.home),
+            "VEILIG_DATABASE_URL": url,
+            "VEILIG_SHARED": str(shared),
+            "VEILIG_SMTP_URL": smtp_server.url,
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "--lang", "en", "outbox"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    workers = [worker(a), worker(b)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for w, (out, err) in zip(workers, outputs, strict=True):
+        assert w.returncode == 0, out + err
+    arrived = [smtp_server.bag.next(timeout=60)["Message-ID"] for _ in range(1000)]
+    assert len(arrived) == len(set(arrived)) == 1000  # none twice
+    assert set(arrived) == ids  # and none missing
+    assert smtp_server.bag.received.empty()
+    sent = [int(out.split("sent ")[1].split(",")[0]) for out, _err in outputs]
+    assert sum(sent) == 1000, outputs
