@@ -1,6 +1,7 @@
 """Two hosts of one office: two homes with the same server.key, one database and one
-shared folder (VEILIG_SHARED: the sealed blobs and the audit head). Staff send and read
-on host B, the recipient opens and replies on host A; the audit chain is one chain that
+shared folder (VEILIG_SHARED: the sealed blobs and the audit head). A guest writes
+through host A and staff read it on host B; staff send on B, the recipient opens and
+replies on host A; the audit chain is one chain that
 verifies from both hosts and whose deleted tail both report."""
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from core.models import Method
 from core.policy import Policy
 from core.recipient import Recipient
 from core.sealing import Draft
+from core.starter import Starter
 from tests.conftest import (
     MAILBOX,
     STAFF_EMAIL,
     STAFF_PASSWORD,
     SmsGateway,
     SmtpServer,
+    code_in,
     reference_in,
     sms_code,
     staff_desk,
@@ -84,6 +87,13 @@ def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(
     ctx_a = make_context(a, policy=policy, clock=clock)
     ctx_b = make_context(b, policy=policy, clock=clock)
 
+    # A guest writes through host A (the starter), with the e-mail code; staff read it on B.
+    starter = Starter(ctx_a)
+    pending = starter.request_code("Karin", "karin@huidtherapie.nl")
+    asyncio.run(ctx_b.outbox.deliver_due())  # host B's worker delivers A's mail
+    guest = starter.verify(pending, code_in(smtp_server.bag.next_to("karin@huidtherapie.nl")))
+    starter.send(guest, Draft("Vraag", "Mag ik een afspraak?", ()))
+
     scan = tmp_path / "verslag.bin"
     scan.write_bytes(os.urandom(300_000))
     desk = staff_desk(ctx_b, totp)
@@ -106,7 +116,9 @@ def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(
     clock.advance(minutes=1)
     recipient.reply(thread, Draft("Re: Verslag", "Ontvangen, dank.", ()))
 
-    [row] = desk.inbox()
+    [row, guest_row] = desk.inbox()
+    [(question, _key)] = desk.thread(guest_row.conversation.id).messages
+    assert (question.subject, question.body) == ("Vraag", "Mag ik een afspraak?")
     view = desk.thread(row.conversation.id)
     assert [m.body for m, _k in view.messages] == ["Zie bijlage.", "Ontvangen, dank."]
     assert not list((a.home).glob("blobs")) and not list((b.home).glob("blobs"))
