@@ -30,8 +30,10 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from core import labels
 from core.clock import Clock
@@ -143,6 +145,18 @@ class Problem:
         return _("entry {seq}: {what}").format(seq=self.seq, what=self.what)
 
 
+class _Pending(NamedTuple):
+    """An entry noted in a transaction, chained as it commits (AuditLog.append)."""
+
+    at: datetime
+    actor: str
+    action: Action
+    conversation_id: str | None
+    detail: str
+    subject: str
+    outcome: Outcome
+
+
 class AuditLog:
     def __init__(
         self, secret: ServerSecret, clock: Clock, head_file: Path | None, client: str = ""
@@ -156,7 +170,9 @@ class AuditLog:
         fields = (
             previous.hex(),
             str(entry.seq),
-            entry.at.isoformat(),
+            # In UTC whatever the store hands back (PostgreSQL answers in its session's
+            # time zone): the same instant is the same text. Unchanged for UTC values.
+            entry.at.astimezone(UTC).isoformat(),
             entry.actor,
             entry.action,
             entry.conversation_id or "",
@@ -176,14 +192,30 @@ class AuditLog:
         *,
         subject: str | None = None,
         outcome: Outcome | None = None,
-    ) -> AuditEntry:
-        """Note ``action`` by ``actor``. ``subject`` is whom it is about (a pseudonym);
-        by default, the person of ``conversation_id``. ``outcome`` follows the action
-        unless given."""
-        if subject is None:
-            subject = tx.conversation_subject(conversation_id) if conversation_id else ""
-        if outcome is None:
-            outcome = Outcome.FAILED if action in FAILURES else Outcome.OK
+    ) -> None:
+        """Note ``action`` by ``actor`` in the chain, as the last write of the transaction
+        ``tx``: the entry is numbered, chained and added just before ``tx`` commits, after
+        whatever else ``tx`` does (several appends keep their order). ``subject`` is whom
+        it is about (a pseudonym); by default, the person of ``conversation_id``.
+        ``outcome`` follows the action unless given.
+
+        Numbering reads the newest entry and adds one, so appends take turns (the
+        chain's lock; SQLite's write lock anyway). Taken at the very end, it is held
+        only while the transaction commits, and never while waiting for another lock:
+        no transaction can hold a row this one needs and wait for the chain."""
+        whom = subject
+        if whom is None:
+            whom = tx.conversation_subject(conversation_id) if conversation_id else ""
+        result = outcome
+        if result is None:
+            result = Outcome.FAILED if action in FAILURES else Outcome.OK
+        at = self.clock()
+        entry = _Pending(at, actor, action, conversation_id, detail, whom, result)
+        tx.before_commit(lambda: self._chain(tx, entry))
+
+    def _chain(self, tx: AuditRecords, pending: _Pending) -> None:
+        at, actor, action, conversation_id, detail, subject, outcome = pending
+        tx.lock_for_audit()
         last = tx.audit_tail()
         seq, previous = (last.seq, last.mac) if last else (0, GENESIS)
         head = self._read_head()
@@ -197,7 +229,7 @@ class AuditLog:
             seq, previous = head.seq, head.mac
         entry = AuditEntry(
             seq=seq + 1,
-            at=self.clock(),
+            at=at,
             actor=actor,
             action=action,
             conversation_id=conversation_id,
@@ -211,7 +243,6 @@ class AuditLog:
         entry.mac = self._mac(previous, entry)
         tx.add(entry)
         tx.after_commit(lambda: self._advance_head(entry))
-        return entry
 
     def _read_head(self) -> Head | str | None:
         """The head as written, None when there is no head file, or why it is unreadable."""

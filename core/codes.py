@@ -2,8 +2,9 @@
 
 At rest a code is only a keyed tag bound to its challenge id and purpose, so a
 database copy neither shows codes nor lets one tag be moved to another challenge.
-Checks compare tags in constant time; attempts and consumption are atomic updates,
-so two racing verifications cannot both use one code.
+Checks compare tags in constant time; checks of one code take turns, and attempts and
+consumption are atomic updates, so two racing verifications cannot both use one code,
+nor guess past its attempts, on SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class CodeIssuer:
     def issue(self, tx: ChallengeRecords, purpose: Purpose, destination: str) -> IssuedCode:
         now = self.clock()
         tag = self.destination_tag(purpose, destination)
+        # Counted, then issued: requests for one destination take turns, or several
+        # (other sessions, other hosts) would all count the same room.
+        tx.lock_for_destination(tag)
         recent = tx.challenges_since(tag, now - timedelta(hours=1))
         if len(recent) >= self.policy.codes_per_destination_per_hour:
             oldest = min(c.created_at for c in recent)
@@ -76,7 +80,13 @@ class CodeIssuer:
         return len(code) == self.policy.code_digits and code.isascii() and code.isdigit()
 
     def check(self, tx: ChallengeRecords, challenge_id: str, typed: str) -> None:
-        """Accept the code once, or raise :class:`CodeRejected` saying why."""
+        """Accept the code once, or raise :class:`CodeRejected` saying why.
+
+        Two guards for single use, each needed: checks of one code take turns (its
+        lock), so the attempts and use read here are current and a used or used-up code
+        answers so before any comparison; and the use itself is a conditional update,
+        which holds even for a check that read a stale copy."""
+        tx.lock_challenge(challenge_id)
         challenge = tx.challenge(challenge_id)
         if challenge is None or challenge.consumed_at is not None:
             raise CodeRejected(CodeRejected.USED_UP)

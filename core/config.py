@@ -38,6 +38,9 @@ class Settings:
     # VEILIG_CLIENT (set by `veilig serve ssh/web` for their sessions: "ssh 192.0.2.7"),
     # else the address of an OpenSSH client, else this terminal's user and host.
     client: str = ""
+    # VEILIG_SHARED: a folder every host of one office mounts (README "Several hosts"):
+    # the sealed blobs and the audit head live there instead of in this host's home.
+    shared: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +57,7 @@ class Settings:
             public_ssh=env.get("VEILIG_PUBLIC_SSH") or None,
             maildir_path=Path(env["VEILIG_MAILDIR"]) if env.get("VEILIG_MAILDIR") else None,
             client=_client(env),
+            shared=Path(env["VEILIG_SHARED"]) if env.get("VEILIG_SHARED") else None,
         )
 
     def public_ssh_route(self) -> str | None:
@@ -86,7 +90,12 @@ class Settings:
 
     @property
     def blob_dir(self) -> Path:
-        return self.home / "blobs"
+        return (self.shared or self.home) / "blobs"
+
+    @property
+    def audit_head(self) -> Path:
+        """One head for one chain: with several hosts, in the shared folder."""
+        return (self.shared or self.home) / "audit.head"
 
     @property
     def sms_log(self) -> Path:

@@ -47,12 +47,14 @@ class Context:
     ways_in: WaysIn = field(default_factory=WaysIn)
     # Which client or host the audit log names for this process (core.config).
     client: str = ""
+    # Where the audit head is kept; unset: ``audit.head`` in the home.
+    audit_head: Path | None = None
 
     @property
     def audit(self) -> AuditLog:
         from core.audit import AuditLog
 
-        head = self.home / "audit.head" if self.home else None
+        head = self.audit_head or (self.home / "audit.head" if self.home else None)
         return AuditLog(self.secret, self.clock, head, self.client)
 
     def attachment(self, path: Path) -> Attachment:

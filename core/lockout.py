@@ -22,33 +22,30 @@ def note_code_failure(ctx: Context, tx: Transaction, participant: Participant) -
     """One more wrong code for ``participant``; at the policy's cap, lock them."""
     failures = tx.count_code_failure(participant.id)
     allowed = ctx.policy.recipient_code_failures_allowed
-    fresh = tx.participant(participant.id)
-    if failures < allowed or fresh is None or fresh.locked_at is not None:
+    # Locked by a conditional update: of two wrong codes at the cap, one locks (and
+    # audits and alerts), not both.
+    if failures < allowed or not tx.lock_participant(participant.id, ctx.clock()):
         return
-    fresh.locked_at = ctx.clock()
-    tx.save_participant(fresh)
-    actor = f"recipient:{fresh.id}"
-    ctx.audit.append(tx, actor, Action.RECIPIENT_LOCKED, fresh.conversation_id, str(failures))
+    actor = f"recipient:{participant.id}"
+    conversation = participant.conversation_id
+    ctx.audit.append(tx, actor, Action.RECIPIENT_LOCKED, conversation, str(failures))
     _alert(ctx, tx, _("a recipient's access (see Sent)"), failures)
 
 
-def note_failed_login(
-    ctx: Context, tx: Transaction, staff: StaffMember | None, typed: str, tag: str
-) -> None:
-    """One more failed log-in in a row for ``staff``; at the policy's cap, lock it.
+def note_failed_login(ctx: Context, tx: Transaction, staff: StaffMember | None, tag: str) -> None:
+    """One more failed log-in in a row for ``staff``; at the policy's cap, lock it (a
+    conditional update: of two racing failures, one locks and one alert goes out).
 
-    For an unknown address (``staff`` None) the same statements run against a row that
-    does not exist (the typed address's tag is no staff id): the time a failure takes
-    must not tell a known account from an unknown one (tests/abuse/test_enumeration.py).
+    For an unknown address (``staff`` None) the same count runs against a row that does
+    not exist (the typed address's tag is no staff id): the time a failure takes must not
+    tell a known account from an unknown one (tests/abuse/test_enumeration.py).
     """
     failures = tx.count_failed_login(staff.id if staff else tag)
-    fresh = tx.staff_by_email(typed)
-    if failures < ctx.policy.staff_failed_logins_allowed or fresh is None or fresh.locked_at:
+    allowed = ctx.policy.staff_failed_logins_allowed
+    if failures < allowed or staff is None or not tx.lock_staff(staff.id, ctx.clock()):
         return
-    fresh.locked_at = ctx.clock()
-    tx.save_staff(fresh)
-    ctx.audit.append(tx, f"staff:{fresh.email}", Action.STAFF_LOCKED, detail=str(failures))
-    _alert(ctx, tx, _("the staff account {email}").format(email=fresh.email), failures)
+    ctx.audit.append(tx, f"staff:{staff.email}", Action.STAFF_LOCKED, detail=str(failures))
+    _alert(ctx, tx, _("the staff account {email}").format(email=staff.email), failures)
 
 
 def _alert(ctx: Context, tx: Transaction, who: str, failures: int) -> None:

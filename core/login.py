@@ -83,17 +83,14 @@ def log_in(
         step = two_factor.matching_step(secret, totp_code, now, ctx.policy)
     mismatch = False
     with ctx.repo.transaction() as tx:
-        # Count again, inside the transaction that records the outcome: attempts that
-        # raced past the first check all ran the KDF, but beyond the limit their
-        # outcome is thrown away unseen, so parallel tries gain nothing.
+        # Count again, inside the transaction that records the outcome, with log-ins
+        # to this address taking turns from here: attempts that raced past the first
+        # check all ran the KDF, but beyond the limit their outcome is thrown away
+        # unseen, so parallel tries gain nothing (also on PostgreSQL, also across hosts).
+        tx.lock_for_login(tag)
         allowed = ctx.policy.login_failures_allowed
         throttled = tx.count_login_failures(tag, since) >= allowed
         fresh = tx.staff_by_email(typed) if staff and not throttled else None
-        replay = (
-            fresh is not None
-            and step is not None
-            and two_factor.is_replay(step, fresh.last_totp_step)
-        )
         locked = fresh is not None and fresh.locked_at is not None
         # Removed, reset or re-keyed while the KDF ran: the wrap opened is no longer theirs.
         changed = fresh is not None and (
@@ -101,14 +98,25 @@ def log_in(
             or not fresh.active
             or not hmac.compare_digest(fresh.key_wrap, staff.key_wrap)
         )
-        if fresh is None or key is None or step is None or replay or locked or changed:
+        # A TOTP step is accepted once: refused when the last one recorded is as new,
+        # and recorded by a conditional update that only one of two racing log-ins wins.
+        accepted = (
+            fresh is not None
+            and key is not None
+            and step is not None
+            and not locked
+            and not changed
+            and not two_factor.is_replay(step, fresh.last_totp_step)
+            and tx.advance_totp_step(fresh.id, step)
+        )
+        if not accepted or fresh is None or key is None or step is None:
             tx.add(LoginFailure(email_tag=tag, at=now))
             ctx.audit.append(tx, f"staff:{typed}" if staff else "unknown", Action.LOGIN_FAILED)
             if not throttled:
-                note_failed_login(ctx, tx, fresh, typed, tag)
+                note_failed_login(ctx, tx, fresh, tag)
             failed = True
         else:
-            fresh.last_totp_step = step  # this code, and any older, never again
+            fresh.last_totp_step = step  # as recorded above: the save must not undo it
             fresh.failed_logins = 0
             mismatch = not _check_mailbox(ctx, tx, fresh, key)
             if mismatch:

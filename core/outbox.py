@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from core import labels
 from core.audit import Action, AuditLog
@@ -93,43 +93,40 @@ class Outbox:
         jitter = 0.8 + secrets.randbelow(401) / 1000
         return capped * jitter
 
-    async def deliver_due(self, limit: int = 100) -> DeliveryReport:
-        """Deliver everything that is due now, ``limit`` rows looked up at a time.
+    async def deliver_due(self) -> DeliveryReport:
+        """Deliver everything that is due now, in waves of ``policy.delivery_concurrency``.
 
-        In waves of ``policy.delivery_concurrency``: the wave is claimed in one
-        transaction, sent concurrently, and its outcomes recorded in one transaction:
-        two commits per wave instead of two per mail.
+        Each wave is claimed in one transaction (a lease on each item: other workers,
+        in this process or on other hosts, take other items meanwhile), sent
+        concurrently, and its outcomes recorded in one transaction: two commits per
+        wave instead of two per mail.
         """
         sent = failed = 0
         with self.repo.transaction() as tx:
             # The worker's sweep: invitations past their date lose their share, so the
             # cut-off holds even for a reference nobody looks up again.
             tx.destroy_expired_shares(self.clock())
+        wave = max(1, self.policy.delivery_concurrency)
         while True:
             now = self.clock()
             with self.repo.transaction() as tx:
-                due = tx.due_outbox(now, limit)
-            wave = max(1, self.policy.delivery_concurrency)
-            for start in range(0, len(due), wave):
-                ok, bad = await self._deliver_wave(due[start : start + wave], now)
-                sent, failed = sent + ok, failed + bad
-            # A full page may mean more is due; sent or failed, every row of this page
-            # is no longer due now (sent, rescheduled or leased), so this ends.
-            if len(due) < limit:
+                # A lease, not a lock: if this process dies mid-send the items are due
+                # again after the lease, and the stable Message-ID lets receivers drop
+                # the copy.
+                claimed = tx.claim_due_outbox(now, wave, now + DELIVERY_LEASE)
+            ok, bad = await self._deliver_wave(claimed)
+            sent, failed = sent + ok, failed + bad
+            # Sent or failed, every claimed item is no longer due now (sent, rescheduled
+            # or leased); a wave that was not full took the last of what was due.
+            if len(claimed) < wave:
                 break
         with self.repo.transaction() as tx:
             pending = tx.count_pending_outbox()
         return DeliveryReport(sent=sent, failed=failed, pending=pending)
 
-    async def _deliver_wave(self, items: list[OutboxItem], now: datetime) -> tuple[int, int]:
-        with self.repo.transaction() as tx:
-            # A lease, not a lock: if this process dies mid-send the items are due again
-            # after the lease, and the stable Message-ID lets receivers drop the copy.
-            claimed = [
-                item
-                for item in items
-                if tx.claim_outbox(item.id, item.next_attempt_at, now + DELIVERY_LEASE)
-            ]  # the others: another process is delivering them
+    async def _deliver_wave(self, claimed: list[OutboxItem]) -> tuple[int, int]:
+        if not claimed:
+            return 0, 0
 
         async def attempt(item: OutboxItem) -> tuple[str | None, str | None]:
             """(error, who accepted it)."""

@@ -84,6 +84,13 @@ class UnitOfWork(Protocol):
 
     def add(self, entity: Entity) -> None: ...
 
+    def before_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` last inside the transaction, just before it commits (in the
+        order asked; not if the body raised). What it writes commits with the rest, and
+        a lock it takes is the last one the transaction takes (core.audit chains its
+        entries so: the chain's lock is never held while waiting for another)."""
+        ...
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the transaction committed (not if it rolled back).
 
@@ -140,7 +147,21 @@ class StaffRecords(UnitOfWork, Protocol):
         (0, and nothing written, for an id that is no staff member's)."""
         ...
 
+    def lock_for_login(self, email_tag: str) -> None:
+        """Until this transaction ends, others that lock the same typed address wait: the
+        throttle counts and then records, and two log-ins must not both count room."""
+        ...
+
     def count_login_failures(self, email_tag: str, since: datetime) -> int: ...
+
+    def advance_totp_step(self, staff_id: str, step: int) -> bool:
+        """Atomically record ``step`` as the staff member's last TOTP step if it is newer
+        than the one recorded; False if it is not (a replay, or a racing log-in won)."""
+        ...
+
+    def lock_staff(self, staff_id: str, at: datetime) -> bool:
+        """Atomically lock the account if it is not locked yet; False if it already was."""
+        ...
 
     def clear_login_failures(self, email_tag: str) -> None: ...
 
@@ -295,6 +316,10 @@ class ParticipantRecords(UnitOfWork, Protocol):
         """Atomically add one to the participant's wrong codes; the new count."""
         ...
 
+    def lock_participant(self, participant_id: str, at: datetime) -> bool:
+        """Atomically lock the participant out if not locked yet; False if already."""
+        ...
+
     def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
         """When each participant's newest delivered notification went out, for a page
         at once; participants never notified yet are left out."""
@@ -318,6 +343,16 @@ class ChallengeRecords(UnitOfWork, Protocol):
 
     def challenge(self, challenge_id: str) -> Challenge | None: ...
 
+    def lock_challenge(self, challenge_id: str) -> None:
+        """Until this transaction ends, other checks of this code wait: the attempts and
+        use read next are then the current ones, not a copy another check is changing."""
+        ...
+
+    def lock_for_destination(self, destination_tag: str) -> None:
+        """Until this transaction ends, others that lock the same destination wait: codes
+        per destination are counted, then issued, and two requests must not both fit."""
+        ...
+
     def challenges_since(self, destination_tag: str, since: datetime) -> list[Challenge]: ...
 
     def count_failed_attempt(self, challenge_id: str) -> int:
@@ -340,13 +375,21 @@ class OutboxRecords(UnitOfWork, Protocol):
         """Pending items that failed at least once, oldest first."""
         ...
 
+    def lock_for_sms_budget(self) -> None:
+        """Until this transaction ends, others that lock the SMS budget wait: text
+        messages of the last hour are counted, then one is queued."""
+        ...
+
     def outbox_queued_since(self, channel: Channel, since: datetime) -> list[datetime]:
         """When each item of ``channel`` queued at or after ``since`` was queued (any state)."""
         ...
 
-    def claim_outbox(self, item_id: str, expected_next: datetime, lease_until: datetime) -> bool:
-        """Atomically move a due item's next attempt to ``lease_until`` if nobody else did:
-        of two delivering processes only one gets True and sends."""
+    def claim_due_outbox(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[OutboxItem]:
+        """Atomically take up to ``limit`` items due at ``now``, oldest first, moving their
+        next attempt to ``lease_until``: whatever one worker takes, no other worker takes
+        (nor waits for) until the lease ends. Returns them as claimed."""
         ...
 
     def outbox_item(self, item_id: str) -> OutboxItem | None: ...
@@ -362,6 +405,11 @@ class OutboxRecords(UnitOfWork, Protocol):
 
 class AuditRecords(UnitOfWork, Protocol):
     """The chained audit log (core.audit)."""
+
+    def lock_for_audit(self) -> None:
+        """Until this transaction ends, others that append to the chain wait: each entry
+        is numbered and chained from the one before, read just now."""
+        ...
 
     def audit_tail(self) -> AuditEntry | None: ...
 

@@ -202,6 +202,7 @@ class Recipient:
     def _check_sms_budget(self, tx: Transaction) -> None:
         """The circuit breaker against SMS cost pumping (``Policy.sms_per_hour``)."""
         now = self.ctx.clock()
+        tx.lock_for_sms_budget()  # counted, then queued: requests take turns
         queued = tx.outbox_queued_since(Channel.SMS, now - timedelta(hours=1))
         if len(queued) >= self.ctx.policy.sms_per_hour:
             wait = min(queued) + timedelta(hours=1) - now

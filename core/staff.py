@@ -248,7 +248,7 @@ def change_password(ctx: Context, staff: StaffMember, current: str, new: str) ->
         with ctx.repo.transaction() as tx:
             tx.add(LoginFailure(email_tag=tag, at=now))
             ctx.audit.append(tx, _whom(fresh), Action.LOGIN_FAILED, detail="password change")
-            note_failed_login(ctx, tx, fresh, fresh.email, tag)
+            note_failed_login(ctx, tx, fresh, tag)
         raise InvalidInput(_("That is not your current password.")) from None
     if new == current:
         raise InvalidInput(_("The new password is the same as the current one."))

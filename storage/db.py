@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 
@@ -19,13 +19,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def make_engine(url: str) -> Engine:
     is_sqlite = url.startswith("sqlite")
+    options: dict[str, Any] = {}
+    if is_sqlite:
+        # Several processes (desk, starter, outbox) share one file: wait for a lock
+        # instead of failing at once.
+        options["connect_args"] = {"timeout": 30}
+    elif url.startswith("postgresql"):
+        # A server restarted or failed over in the meantime: test a pooled connection
+        # before handing it out, rather than fail the person's action on a dead one.
+        options["pool_pre_ping"] = True
+        options["connect_args"] = {"connect_timeout": 10, "application_name": "veilig"}
     engine = create_engine(
         url,
         # SQL errors would otherwise quote bound values (tags, ciphertext) in tracebacks.
         hide_parameters=True,
-        # Several processes (desk, starter, outbox) share one file: wait for a lock
-        # instead of failing at once.
-        connect_args={"timeout": 30} if is_sqlite else {},
+        **options,
     )
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -89,6 +97,14 @@ def upgrade(engine: Engine, secret: ServerSecret | None = None) -> None:
     existing rows in a new format and need ``secret`` (the home's server.key) for that."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two hosts (or the desk and the outbox) starting on a new database at once:
+            # the second waits here, then finds the schema at head. DDL is transactional
+            # in PostgreSQL, so it sees all of the first one's migration or none.
+            # (SQLite: BEGIN IMMEDIATE already makes it wait.)
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended('veilig:migrations', 0))")
+            )
         config.attributes["connection"] = connection
         config.attributes["server_secret"] = secret
         command.upgrade(config, "head")

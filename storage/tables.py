@@ -6,7 +6,7 @@ file name, code or guest address in the clear.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Index, MetaData
@@ -37,11 +37,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        from datetime import UTC
-
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite
             return value.replace(tzinfo=UTC)
-        return value
+        # PostgreSQL answers in the session's time zone (the server's: a Dutch office's
+        # is +01:00 or +02:00); the same instant, but UTC is what the core works in.
+        return value.astimezone(UTC)
 
 
 # A Field with its own Column, typed Any as sqlmodel's Field is: the annotation of the

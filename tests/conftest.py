@@ -1,15 +1,19 @@
-"""Shared fixtures: a real home in tmp_path, a real SMTP server on 127.0.0.1."""
+"""Shared fixtures: a real home in tmp_path, a real SMTP server on 127.0.0.1, and the
+database each home uses: SQLite, or PostgreSQL too for the tests marked ``both_databases``."""
 
 from __future__ import annotations
 
 import email
+import os
 import queue
 import re
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyotp
 import pytest
@@ -20,9 +24,91 @@ from core.policy import DEFAULT_POLICY, Policy
 from core.setup import InitResult
 from tui.factory import init_home
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+pytest_plugins = ["tests.pg"]  # the throwaway PostgreSQL server's fixture
+
 STAFF_EMAIL = "desk@declacare.nl"
 STAFF_PASSWORD = "correct horse battery staple"
 MAILBOX = "info@declacare.nl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.pg import missing_reason, required, server_binaries
+
+    if required() and server_binaries() is None:
+        raise pytest.UsageError(f"VEILIG_REQUIRE_POSTGRES=1, but PostgreSQL has {missing_reason()}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` run twice, ``[sqlite]`` and ``[postgresql]``; an
+    ``pg_xfail(reason=…, raises=…)`` mark expects a failure on PostgreSQL only,
+    strict unless it says ``strict=False`` (a race that only sometimes loses): the fix
+    that makes it pass removes the mark."""
+    if metafunc.definition.get_closest_marker("both_databases") is None:
+        return
+    known = metafunc.definition.get_closest_marker("pg_xfail")
+    marks = [pytest.mark.xfail(**{"strict": True, **known.kwargs})] if known else []
+    metafunc.parametrize(
+        "database", ["sqlite", pytest.param("postgresql", marks=marks)], indirect=True
+    )
+
+
+@pytest.fixture(autouse=True)
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The engine under this test's homes: "sqlite" (each home's own file) by default,
+    "postgresql" (a fresh database on the throwaway server, tests/pg.py) for the second
+    run of a ``both_databases`` test. It is passed on as the contract's
+    ``VEILIG_DATABASE_URL``, so processes the test starts (the CLI, scripts that call
+    ``make_settings``) use the same database; never one from the developer's shell."""
+    from tests.pg import postgres_database
+
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        monkeypatch.delenv("VEILIG_DATABASE_URL", raising=False)
+        yield engine
+        return
+    with postgres_database(request) as url:
+        monkeypatch.setenv("VEILIG_DATABASE_URL", url)
+        yield engine
+
+
+def database_url(home: Path) -> str:
+    """The database of a home in this test: PostgreSQL's when the test runs on it."""
+    return os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{home / 'veilig.db'}"
+
+
+@contextmanager
+def raw_database(home: Path) -> Iterator[Connection]:
+    """The home's database without the application, in one transaction: what someone
+    with write access to it can do, on either engine."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url(home))
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def all_rows(home: Path) -> bytes:
+    """Every row of every table of a PostgreSQL home, as the binary COPY format writes
+    them: text as UTF-8 and bytes as they are, so a plaintext in any column shows."""
+    with raw_database(home) as db:
+        tables = (
+            db.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            .scalars()
+            .all()
+        )
+        cursor = db.connection.driver_connection.cursor()  # psycopg's, for COPY
+        rows = bytearray()
+        for table in tables:
+            with cursor.copy(f'COPY "{table}" TO STDOUT (FORMAT binary)') as copy:
+                for chunk in copy:
+                    rows += chunk
+    return bytes(rows)
 
 
 @pytest.fixture
@@ -154,7 +240,7 @@ def smtp_down() -> Iterator[SmtpServer]:
 def make_settings(home: Path, smtp_url: str | None = None, sms_url: str | None = None) -> Settings:
     return Settings(
         home=home,
-        database_url=f"sqlite:///{home / 'veilig.db'}",
+        database_url=database_url(home),
         smtp_url=smtp_url,
         sms_url=sms_url,
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from core.policy import Policy
 from tests.conftest import SmtpServer, body_of, code_in, make_settings
 from tests.tui_helpers import ask_for_code, paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
+
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
 
 GUEST = "karin@huidtherapiex.nl"
 HOSTILE = "[bold]x[/bold] [link=http://x]y[/link] \x1b[31mred\x1b]52;c;aGk=\x07"

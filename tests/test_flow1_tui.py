@@ -14,8 +14,10 @@ from core.policy import Policy
 from tests.conftest import (
     MAILBOX,
     SmtpServer,
+    all_rows,
     body_of,
     code_in,
+    database_url,
     make_settings,
     only_message,
     said,
@@ -24,6 +26,8 @@ from tests.conftest import (
 from tests.tui_helpers import ask_for_code, paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_starter_app
 from tui.starter import StarterScreen
+
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
 
 GUEST = "karin@huidtherapiex.nl"
 SUBJECT = "Declaratie maart cliënt 4471"
@@ -128,17 +132,21 @@ async def test_guest_sends_two_attachments_and_staff_opens_them(
 
 def assert_nothing_in_the_clear(home: Path, texts: list[str], contents: list[bytes]) -> None:
     # The whole home but the SMS log (codes, void after minutes): the Maildir is not in it.
-    stores = [p for p in home.rglob("*") if p.is_file() and p.suffix != ".log"]
-    assert any(p.name == "veilig.db" for p in stores) and any("blobs" in p.parts for p in stores)
+    files = [p for p in home.rglob("*") if p.is_file() and p.suffix != ".log"]
+    stores = {str(p.relative_to(home)): p.read_bytes() for p in files}
+    if database_url(home).startswith("postgresql"):
+        stores["the PostgreSQL database"] = all_rows(home)
+    else:
+        assert "veilig.db" in stores
+    assert any(name.startswith("blobs") for name in stores)
     needles = []
     for text in texts:
         needles += [text.encode("utf-8"), text.encode("utf-16-le")]
     # A 64-byte window from the middle of each file: a chunk stored in the clear would show it.
     needles += [c[len(c) // 2 : len(c) // 2 + 64] for c in contents]
-    for path in stores:
-        data = path.read_bytes()
+    for name, data in stores.items():
         for needle in needles:
-            assert needle not in data, f"plaintext found in {path.relative_to(home)}"
+            assert needle not in data, f"plaintext found in {name}"
 
 
 async def test_wrong_code_says_so_and_keeps_everything_typed(

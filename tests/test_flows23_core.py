@@ -26,10 +26,13 @@ from tests.conftest import (
     SmsGateway,
     SmtpServer,
     make_settings,
+    raw_database,
     reference_in,
     sms_code,
 )
 from tui.factory import make_context
+
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
 
 PRACTITIONER = "praktijk@fysio-jansen.nl"
 MOBILE = "06 12345127"
@@ -146,27 +149,24 @@ def test_sms_needs_a_valid_mobile_number(ctx, totp, clock) -> None:
 
 
 def test_audit_chain_verifies_and_reports_edits_and_deletions(ctx, totp, clock, home: Path) -> None:
-    import sqlite3
-
     desk = login(ctx, totp, clock)
     for _message in range(3):  # entries: 1 login, 2-4 sent
         desk.send_new(Contact(PRACTITIONER, MOBILE), Method.SMS, Draft("x", "y"))
     with ctx.repo.transaction() as tx:
         assert ctx.audit.verify(tx) == []
-    db = sqlite3.connect(home / "veilig.db")
-    db.execute("UPDATE audit SET actor = 'staff:someone-else' WHERE seq = 1")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("UPDATE audit SET actor = 'staff:someone-else' WHERE seq = 1")
     with ctx.repo.transaction() as tx:
         assert [p.seq for p in ctx.audit.verify(tx)] == [1]
-    db.execute("DELETE FROM audit WHERE seq = 2")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("DELETE FROM audit WHERE seq = 2")
     with ctx.repo.transaction() as tx:
         problems = [str(p) for p in ctx.audit.verify(tx)]
     assert "entry 2: missing (next is 3)" in problems and any(
         p.startswith("entry 3:") for p in problems
     )
-    db.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
-    db.commit()
+    with raw_database(home) as db:
+        db.exec_driver_sql("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
     with ctx.repo.transaction() as tx:
         assert any("newest entries removed" in str(p) for p in ctx.audit.verify(tx))
 
@@ -182,14 +182,16 @@ def test_availability_outside_1_to_90_days_is_refused(ctx, totp, clock, days: in
 
 def damage_first_message(home: Path, conversation_id: str) -> None:
     """Flip the last byte of a conversation's first meta blob, on disk."""
-    import sqlite3
+    from sqlalchemy import text
 
-    with sqlite3.connect(home / "veilig.db") as db:
+    with raw_database(home) as db:
         [(blob_id, *_rest)] = db.execute(
-            "SELECT i.blob_id, m.created_at FROM message_item i JOIN message m"
-            " ON m.id = i.message_id WHERE m.conversation_id = ? AND i.role = 'meta'"
-            " ORDER BY m.created_at LIMIT 1",
-            (conversation_id,),
+            text(
+                "SELECT i.blob_id, m.created_at FROM message_item i JOIN message m"
+                " ON m.id = i.message_id WHERE m.conversation_id = :conversation"
+                " AND i.role = 'meta' ORDER BY m.created_at LIMIT 1"
+            ),
+            {"conversation": conversation_id},
         ).fetchall()
     [path] = home.rglob(blob_id)
     data = bytearray(path.read_bytes())

@@ -27,6 +27,8 @@ from tests.test_flow1_tui import assert_nothing_in_the_clear
 from tests.tui_helpers import paste, save_attachments_to, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_desk_app, make_recipient_app
 
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
+
 PRACTITIONER = "praktijk@fysio-jansen.nl"
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,10 +17,12 @@ from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401 - the models
 from storage.db import alembic_config, make_engine, upgrade
+from tests.conftest import database_url
 
 
+@pytest.mark.both_databases
 def test_upgrade_head_on_an_empty_database_matches_the_models(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    engine = make_engine(database_url(tmp_path))
     upgrade(engine)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
@@ -24,8 +30,9 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(tmp_path: Path) ->
     assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
 
 
+@pytest.mark.both_databases
 def test_each_revision_goes_up_and_down(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'steps.db'}"
+    url = database_url(tmp_path)
     config = alembic_config(url)
     revisions = list(reversed(list(ScriptDirectory.from_config(config).walk_revisions())))
     assert revisions, "no migrations"
@@ -41,3 +48,106 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+OPEN_WHEN_TOLD = """
+import sys
+from sqlalchemy import event
+from storage.db import make_engine, upgrade
+
+engine = make_engine(sys.argv[1])
+hold = sys.argv[2] == "hold"
+
+
+@event.listens_for(engine, "after_cursor_execute")
+def hold_after_the_first_create(conn, cursor, statement, *args):
+    global hold
+    if hold and statement.lstrip().upper().startswith("CREATE TABLE"):
+        hold = False
+        print("created", flush=True)  # mid-migration, nothing committed yet
+        sys.stdin.readline()
+
+
+with engine.connect():
+    pass  # imported and connected: only the migration is left
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade(engine)
+print("migrated", flush=True)
+"""
+
+
+def told(starter: subprocess.Popen[str], line: str = "go") -> None:
+    assert starter.stdin is not None
+    starter.stdin.write(line + "\n")
+    starter.stdin.flush()
+
+
+def said(starter: subprocess.Popen[str]) -> str:
+    assert starter.stdout is not None
+    return starter.stdout.readline().strip()
+
+
+def wait_for_a_lock_wait(url: str, timeout: float = 30.0) -> None:
+    """Until some session waits for a lock (PostgreSQL): the second migration is stuck
+    behind the first one. Bounded; the server has no event to wait on for this."""
+    import time
+
+    engine = make_engine(url)
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                waiting = connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                ).scalar()
+                connection.rollback()
+                if waiting:
+                    return
+                time.sleep(0.01)
+    finally:
+        engine.dispose()
+    raise AssertionError("the second migration never waited for the first")
+
+
+@pytest.mark.both_databases
+def test_two_processes_starting_on_a_fresh_database_both_migrate_it(
+    tmp_path: Path, database: str
+) -> None:
+    """Two hosts (or the desk and the outbox) start at the same moment on a database
+    that nobody has set up: one migrates, the other waits and finds it done. Made to
+    happen every time: the first holds after its first CREATE until the second waits."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    url = database_url(tmp_path)
+    first, second = starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WHEN_TOLD, url, role],
+            cwd=root,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for role in ("hold", "go")
+    ]
+    try:
+        assert [said(first), said(second)] == ["ready", "ready"]
+        told(first)
+        assert said(first) == "created"  # inside its migration's transaction
+        told(second)
+        if database == "postgresql":  # SQLite: BEGIN IMMEDIATE makes it wait anyway
+            wait_for_a_lock_wait(url)
+        told(first)  # go on, and commit
+        results = [starter.communicate(timeout=120) for starter in starters]
+    finally:
+        for starter in starters:  # one that never got ready would wait for "go" forever
+            if starter.poll() is None:
+                starter.kill()
+                starter.wait()
+    for starter, (out, err) in zip(starters, results, strict=True):
+        assert starter.returncode == 0 and out.strip() == "migrated", err[-2000:]
+    engine = make_engine(url)
+    assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
+    engine.dispose()

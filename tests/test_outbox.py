@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ from core.clock import FrozenClock
 from core.mail import Email, new_message_id
 from core.models import DeliveryStatus
 from core.policy import Policy
-from tests.conftest import Mailbag, SmtpServer, free_port, make_settings
+from tests.conftest import Mailbag, SmtpServer, database_url, free_port, make_settings
+from tests.races import overlap
 from tui.factory import make_context
+
+pytestmark = pytest.mark.both_databases  # also on PostgreSQL (tests/pg.py)
 
 
 def an_email(to: str = "karin@huidtherapiex.nl") -> Email:
@@ -160,8 +164,9 @@ def test_a_fan_out_is_delivered_in_waves_in_one_call(
     with ctx.repo.transaction() as tx:
         for n in range(25):
             ctx.outbox.enqueue_email(tx, an_email(f"guest{n}@praktijk.nl"))
-    # Pages of 10 looked up at a time, waves of policy.delivery_concurrency: all 25 go.
-    report = asyncio.run(ctx.outbox.deliver_due(limit=10))
+    # Waves of policy.delivery_concurrency (10), each claimed on its own: all 25 go.
+    assert policy.delivery_concurrency == 10
+    report = asyncio.run(ctx.outbox.deliver_due())
     assert (report.sent, report.failed, report.pending) == (25, 0, 0)
     assert sorted(m["To"] for m in smtp_server.bag.all) == sorted(
         f"guest{n}@praktijk.nl" for n in range(25)
@@ -170,3 +175,36 @@ def test_a_fan_out_is_delivered_in_waves_in_one_call(
         assert ctx.audit.verify(tx) == []
         delivered = [e for e in tx.audit_entries() if e.action == "notification.delivered"]
     assert len(delivered) == 25
+
+
+def test_a_second_worker_takes_other_mail_without_waiting_for_the_first(
+    home: Path, policy: Policy, smtp_server: SmtpServer, database: str
+) -> None:
+    """Two workers (two hosts' `veilig outbox`): the first has claimed a wave and not
+    committed yet. On PostgreSQL the second skips the rows the first holds and delivers
+    the rest meanwhile, without waiting (FOR UPDATE SKIP LOCKED); on SQLite it waits for
+    the first one's write lock. Either way every mail goes once."""
+    settings = make_settings(home, smtp_server.url)
+    first, second = (make_context(settings, policy=policy) for _ in range(2))
+    with first.repo.transaction() as tx:
+        for n in range(15):
+            first.outbox.enqueue_email(tx, an_email(f"guest{n}@praktijk.nl"))
+
+    def deliver(ctx) -> Callable[[], str]:
+        return lambda: str(asyncio.run(ctx.outbox.deliver_due()).sent)
+
+    met = overlap(
+        (first, deliver(first)),
+        (second, deliver(second)),
+        "UPDATE outbox SET next_attempt_at",
+        url=database_url(home),
+        stop_when_reached=False,
+    )
+    assert not met.errors
+    if database == "postgresql":
+        assert met.how == "finished" and (met.first, met.second) == ("10", "5")
+    else:
+        assert met.how == "waited" and int(met.first) + int(met.second) == 15
+    assert sorted(m["To"] for m in smtp_server.bag.all) == sorted(
+        f"guest{n}@praktijk.nl" for n in range(15)
+    )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import VeiligError
-from core.i18n import _, format_datetime, use_language
+from core.i18n import _, format_datetime, ngettext, use_language
 from tui import admin, evidence_cli
 
 if TYPE_CHECKING:
@@ -131,6 +131,25 @@ def _parser() -> argparse.ArgumentParser:
 
     outbox = _command(sub, "outbox", _("deliver queued e-mail and SMS now"))
     outbox.add_argument("--watch", action="store_true", help=_("keep delivering until stopped"))
+
+    backup = _command(
+        sub, "backup", _("copy database and sealed files into a new folder, while running")
+    )
+    backup.add_argument("dest", metavar="DEST", help=_("a new or empty folder"))
+    backup.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help=_("also copy server.key to this file, outside DEST: keep it apart"),
+    )
+
+    restore = _command(sub, "restore", _("bring a backup back into a new home"))
+    restore.add_argument("src", metavar="SRC", help=_("the folder `veilig backup` made"))
+    restore.add_argument(
+        "--server-key",
+        metavar="FILE",
+        required=True,
+        help=_("the server.key kept apart from the backup"),
+    )
 
     demo = _command(sub, "demo", _("play the seed's walkthrough on a throwaway demo home"))
     demo.add_argument("--home", help=_("keep the demo home here instead of a temporary folder"))
@@ -355,6 +374,64 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from storage.backup import backup, save_server_key
+
+    dest = Path(args.dest)
+    report = backup(settings, dest)
+    print(
+        ngettext(
+            "Backed up the {engine} database and {n} sealed file into {dest} ({size} bytes).",
+            "Backed up the {engine} database and {n} sealed files into {dest} ({size} bytes).",
+            report.blobs,
+        ).format(engine=report.engine, n=report.blobs, dest=dest, size=report.size)
+    )
+    if args.server_key:
+        save_server_key(settings, dest, Path(args.server_key))
+        print(
+            _("server.key copied to {path}: store it apart from the backup.").format(
+                path=args.server_key
+            )
+        )
+    else:
+        print(
+            _(
+                "Not in the backup: server.key (copy {path} somewhere else, or use --server-key)"
+                " and the recovery key (never on this host)."
+            ).format(path=settings.home / "server.key")
+        )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from storage.backup import restore
+    from tui.factory import make_context
+
+    blobs = restore(settings, Path(args.src), Path(args.server_key))
+    ctx = make_context(settings)  # migrates a backup from an older version
+    with ctx.repo.transaction() as tx:
+        missing = [b for b in tx.blob_ids() if not (settings.blob_dir / b[:2] / b).exists()]
+        problems = ctx.audit.verify(tx)
+    for problem in problems:
+        print(_("veilig audit: {problem}").format(problem=problem), file=sys.stderr)
+    print(
+        ngettext(
+            "Restored into {home}: {n} sealed file.",
+            "Restored into {home}: {n} sealed files.",
+            blobs,
+        ).format(home=settings.home, n=blobs)
+    )
+    if missing or problems:
+        print(_("The restored home is NOT intact: run `veilig audit verify`."))
+        return 1
+    print(_("Every message has its sealed files and the audit log is intact."))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -404,6 +481,8 @@ COMMANDS = {
     "recover": admin.cmd_recover,
     "mailbox": admin.cmd_mailbox,
     "outbox": cmd_outbox,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "demo": cmd_demo,
 } | evidence_cli.COMMANDS
 

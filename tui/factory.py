@@ -98,6 +98,7 @@ def make_context(
         transfer=settings.transfer,
         ways_in=WaysIn(web=settings.public_url, ssh=settings.public_ssh_route()),
         client=settings.audit_client,
+        audit_head=settings.audit_head,
     )
 
 

@@ -44,6 +44,10 @@ class SqlTransaction(
     def __init__(self, session: Session) -> None:
         self.session = session
         self.on_commit: list[Callable[[], None]] = []
+        self.before: list[Callable[[], None]] = []
+
+    def before_commit(self, callback: Callable[[], None]) -> None:
+        self.before.append(callback)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.on_commit.append(callback)
@@ -71,6 +75,8 @@ class SqlRepository:
             tx = SqlTransaction(session)
             with session.begin():
                 yield tx
+                for callback in tx.before:  # inside: a failing one rolls it all back
+                    callback()
             for callback in tx.on_commit:
                 try:
                     callback()

@@ -8,11 +8,14 @@ from sqlmodel import col, select
 
 from core.models import AuditEntry
 from core.ports import AuditQuery
-from storage.repository.rows import SessionBound
+from storage.repository.rows import SessionBound, serialise
 from storage.tables import AuditRow, ConversationRow
 
 
 class AuditQueries(SessionBound):
+    def lock_for_audit(self) -> None:
+        serialise(self.session, "audit")
+
     def audit_tail(self) -> AuditEntry | None:
         # LIMIT 1: without it the ORM loads the whole log to return its first row, and
         # every append grew slower with the log (docs/PERFORMANCE.md, fan-out).

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from core.models import Challenge
 from storage.repository import rows
-from storage.repository.rows import SessionBound, rowcount
+from storage.repository.rows import SessionBound, is_postgresql, rowcount, serialise
 from storage.tables import ChallengeRow
 
 
@@ -17,6 +17,16 @@ class ChallengeQueries(SessionBound):
     def challenge(self, challenge_id: str) -> Challenge | None:
         row = self.session.get(ChallengeRow, challenge_id)
         return rows.challenge(row) if row else None
+
+    def lock_challenge(self, challenge_id: str) -> None:
+        # SQLite: its write lock already serialises the checks.
+        if is_postgresql(self.session):
+            self.session.execute(
+                select(ChallengeRow.id).where(ChallengeRow.id == challenge_id).with_for_update()
+            )
+
+    def lock_for_destination(self, destination_tag: str) -> None:
+        serialise(self.session, f"codes:{destination_tag}")
 
     def challenges_since(self, destination_tag: str, since: datetime) -> list[Challenge]:
         found = self.session.exec(

@@ -99,6 +99,16 @@ class ParticipantQueries(SessionBound):
             select(ParticipantRow.code_failures).where(ParticipantRow.id == participant_id)
         ).one()
 
+    def lock_participant(self, participant_id: str, at: datetime) -> bool:
+        result = self.session.execute(
+            update(ParticipantRow)
+            .where(
+                col(ParticipantRow.id) == participant_id, col(ParticipantRow.locked_at).is_(None)
+            )
+            .values(locked_at=at)
+        )
+        return rowcount(result) == 1
+
     def last_notified(self, participant_ids: list[str]) -> dict[str, datetime]:
         # One query for the page: each invitation with its notification e-mail, if sent.
         sent = self.session.exec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, cast
 
+from sqlalchemy import text
 from sqlalchemy.engine import CursorResult, Result
 from sqlmodel import Session, SQLModel
 
@@ -70,6 +71,25 @@ class SessionBound:
     """What every aggregate's queries share: the transaction's session."""
 
     session: Session
+
+
+def serialise(session: Session, subject: str) -> None:
+    """Make transactions that name the same ``subject`` take turns from here until this one
+    ends: for a rule that counts and then writes (a limit), where nothing may be locked
+    yet (no row exists when nothing was counted, so ``FOR UPDATE`` cannot help).
+
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` (storage/db.py) runs one writing transaction
+    at a time. PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of the
+    subject (a collision only makes two unrelated subjects take turns)."""
+    if is_postgresql(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:subject, 0))"),
+            {"subject": f"veilig:{subject}"},
+        )
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def update_row(session: Session, row_type: type[SQLModel], key: object, entity: Any) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from core.models import Mailbox, Organisation, StaffInvitation, StaffMember
-from storage.repository.rows import SessionBound, rowcount, staff_member, update_row
+from storage.repository.rows import SessionBound, rowcount, serialise, staff_member, update_row
 from storage.tables import (
     LoginFailureRow,
     MailboxRow,
@@ -102,6 +102,30 @@ class StaffQueries(SessionBound):
             select(StaffRow.failed_logins).where(StaffRow.id == staff_id)
         ).one_or_none()
         return counted or 0
+
+    def lock_for_login(self, email_tag: str) -> None:
+        serialise(self.session, f"login:{email_tag}")
+
+    def advance_totp_step(self, staff_id: str, step: int) -> bool:
+        # One conditional UPDATE: of two log-ins with one code only one sees rowcount 1
+        # (PostgreSQL re-checks the WHERE once the first one's row lock is released).
+        result = self.session.execute(
+            update(StaffRow)
+            .where(
+                col(StaffRow.id) == staff_id,
+                col(StaffRow.last_totp_step).is_(None) | (col(StaffRow.last_totp_step) < step),
+            )
+            .values(last_totp_step=step)
+        )
+        return rowcount(result) == 1
+
+    def lock_staff(self, staff_id: str, at: datetime) -> bool:
+        result = self.session.execute(
+            update(StaffRow)
+            .where(col(StaffRow.id) == staff_id, col(StaffRow.locked_at).is_(None))
+            .values(locked_at=at)
+        )
+        return rowcount(result) == 1
 
     def count_login_failures(self, email_tag: str, since: datetime) -> int:
         return self.session.exec(

@@ -33,11 +33,13 @@ from tests.conftest import (
     STAFF_PASSWORD,
     SmsGateway,
     SmtpServer,
+    database_url,
     delivered_code,
     make_settings,
     reference_in,
     sms_code,
 )
+from tests.races import overlap
 from tui.factory import make_context
 
 GUEST = "karin@huidtherapiex.nl"
@@ -183,6 +185,7 @@ def test_resend_is_limited_per_address_per_hour(
     starter.resend(pending)
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_two_racing_verifications_use_a_code_once(mail_ctx: Context, net, home: Path) -> None:
     """Four sessions (each its own engine and connections) type the right code at once."""
     pending = Starter(mail_ctx).request_code("Karin", GUEST)
@@ -226,6 +229,7 @@ def test_a_code_cannot_be_moved_to_another_challenge(mail_ctx: Context, home: Pa
         starter.verify(victim, own_code)
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
     mail_ctx: Context, net, home: Path, policy: Policy
 ) -> None:
@@ -256,6 +260,42 @@ def test_guesses_from_many_sessions_get_no_more_than_the_attempts_of_one_code(
     assert late.value.reason == CodeRejected.USED_UP
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
+def test_the_right_code_typed_while_the_last_wrong_guess_commits_is_not_judged(
+    mail_ctx: Context, net, home: Path, policy: Policy
+) -> None:
+    """One attempt left. A wrong guess uses it up and is held before it commits; the
+    right code is typed meanwhile. Checks of one code take turns (its row locked), so
+    the right code is judged after the wrong guess counted: used up, nothing opened.
+    Without the turns it would read the attempts as they were and get in."""
+    pending = Starter(mail_ctx).request_code("Karin", GUEST)
+    code = delivered_code(mail_ctx, home, GUEST)
+    for _guess in range(policy.code_attempts - 1):
+        with pytest.raises(CodeRejected):
+            Starter(mail_ctx).verify(pending, wrong(code))
+
+    def verify(session: Context, typed: str) -> Callable[[], str]:
+        def attempt() -> str:
+            try:
+                Starter(session).verify(pending, typed)
+                return "in"
+            except CodeRejected as exc:
+                return f"{exc.reason}:{exc.attempts_left}"
+
+        return attempt
+
+    first, second = net(), net()
+    met = overlap(
+        (first, verify(first, wrong(code))),
+        (second, verify(second, code)),
+        "UPDATE challenge SET attempts",
+        url=database_url(home),
+    )
+    assert not met.errors and met.how == "waited"
+    assert (met.first, met.second) == (f"{CodeRejected.USED_UP}:0", f"{CodeRejected.USED_UP}:0")
+
+
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
     mail_ctx: Context, net, policy: Policy, clock: FrozenClock
 ) -> None:
@@ -289,6 +329,7 @@ def test_code_requests_from_many_sessions_for_one_address_are_limited_alike(
     assert guesses <= policy.codes_per_destination_per_hour * policy.code_attempts
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_a_recipients_code_works_once_even_when_two_sessions_race(
     net, totp, clock, smtp_server: SmtpServer, sms_gateway: SmsGateway
 ) -> None:
@@ -312,6 +353,7 @@ def test_a_recipients_code_works_once_even_when_two_sessions_race(
     assert replayed.value.reason == CodeRejected.USED_UP
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_a_totp_code_logs_in_once_even_when_two_sessions_race(net, totp, clock) -> None:
     code = totp.at(clock.now)
 
@@ -402,6 +444,44 @@ def test_all_sms_together_are_capped_per_hour_with_the_same_answer_for_decoys(
     assert len(sms_sent(sms_gateway)) == 1
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
+def test_two_code_requests_at_the_last_sms_of_the_hour_send_one(
+    net, totp, clock, home: Path, smtp_server: SmtpServer, sms_gateway: SmsGateway
+) -> None:
+    """The overall SMS budget is counted, then a text queued: two requests for two
+    numbers, the second arriving while the first has counted room for the last text of
+    the hour, take turns; one text goes, the other is refused."""
+    ctx = net(sms_per_hour=1)
+    desk = login(ctx, totp, clock)
+    references = [
+        send_secure_message(ctx, desk, smtp_server, f"p{n}@fysio.nl", f"06 1234 52{n:02d}")
+        for n in range(2)
+    ]
+
+    def ask(session: Context, reference: str) -> Callable[[], str]:
+        def attempt() -> str:
+            recipient = Recipient(session)
+            try:
+                recipient.request_code(recipient.lookup(reference))
+                return "sent"
+            except RateLimited:
+                return "limited"
+
+        return attempt
+
+    first, second = net(sms_per_hour=1), net(sms_per_hour=1)
+    met = overlap(
+        (first, ask(first, references[0])),
+        (second, ask(second, references[1])),
+        "SELECT outbox.created_at",
+        url=database_url(home),
+    )
+    assert not met.errors and met.how == "waited"
+    assert (met.first, met.second) == ("sent", "limited")
+    deliver(ctx)
+    assert len(sms_sent(sms_gateway)) == 1
+
+
 def test_the_default_policy_caps_sms_per_number_and_overall() -> None:
     """The numbers the report and SECURITY.md cite."""
     from core.policy import DEFAULT_POLICY
@@ -463,6 +543,7 @@ def test_a_reply_after_revoking_does_not_give_access_again(
     assert len(desk.sent()) == 1
 
 
+@pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     home: Path, policy: Policy
 ) -> None:
@@ -497,6 +578,44 @@ def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     # Only as many guesses as the policy allows were judged; the rest learned nothing.
     assert outcomes.count("evaluated") + outcomes.count("in") <= policy.login_failures_allowed
     assert outcomes.count("throttled") >= 12 - policy.login_failures_allowed
+
+
+@pytest.mark.both_databases  # a race: also on PostgreSQL
+def test_two_log_ins_at_the_throttles_last_try_are_judged_one_after_the_other(
+    net, home: Path, policy: Policy
+) -> None:
+    """One try left for an address. A wrong log-in is held after its second count, inside
+    the transaction that records it; a second log-in to the same address arrives. They
+    take turns (a lock per typed address), so the second counts the first one's
+    failure and is throttled unjudged. Without the turns both would be judged."""
+    address = "guess@declacare.nl"
+    for _try in range(policy.login_failures_allowed - 1):
+        with pytest.raises(LoginFailed):
+            Desk.login(net(), address, STAFF_PASSWORD, "000000")
+
+    def log_in(session: Context) -> Callable[[], str]:
+        def attempt() -> str:
+            try:
+                Desk.login(session, address, STAFF_PASSWORD, "000000")
+                return "in"
+            except LoginFailed:
+                return "judged"
+            except RateLimited:
+                return "throttled"
+
+        return attempt
+
+    first, second = net(), net()
+    # The second count of each log-in: the one inside the recording transaction.
+    met = overlap(
+        (first, log_in(first)),
+        (second, log_in(second)),
+        "FROM login_failure",
+        nth=2,
+        url=database_url(home),
+    )
+    assert not met.errors and met.how == "waited"
+    assert (met.first, met.second) == ("judged", "throttled")
 
 
 def test_someone_who_knows_a_staff_address_pauses_its_log_in_for_the_window_only(

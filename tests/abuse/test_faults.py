@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyotp
+import pytest
 
 from core.clock import FrozenClock
 from core.mail import confirmation_email
@@ -27,6 +28,9 @@ from core.starter import Starter, VerifiedGuest
 from storage.blobs import FileBlobStore
 from tests.conftest import SmtpServer, free_port, make_settings, staff_desk
 from tui.factory import make_context
+
+# kill -9 of real processes and long outages; processes sharing one database, on each engine
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -226,9 +230,6 @@ from core.sealing import Draft
 from core.starter import Starter, VerifiedGuest
 from tests.conftest import make_settings
 from tui.factory import make_context
-import pytest
-
-pytestmark = pytest.mark.slow  # kill -9 of real processes and long outages
 
 ctx = make_context(make_settings(Path(sys.argv[1])), policy=DEFAULT_POLICY.with_cheap_kdf())
 starter = Starter(ctx)
