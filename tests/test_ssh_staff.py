@@ -226,6 +226,9 @@ async def test_composing_over_ssh_names_the_upload_and_keeps_fast_and_huge_input
     await term.key(TAB)
     term.burst(b"\x1b[200~" + huge.encode() + b"\x1b[201~")
     await term.key(CTRL_S)
+    # The wrong-recipient guard: this address is new to the office; send anyway.
+    await term.wait_for("Y Yes", timeout=2 * TIMEOUT)
+    term.burst(b"y")
     await term.wait_for(f"Inbox · {STAFF_EMAIL}", timeout=2 * TIMEOUT)
 
     # The SSH log-in used this time step's code, and a code is never taken twice: the
