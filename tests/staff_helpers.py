@@ -1,5 +1,6 @@
 """A team on one home: invitations read from the Maildir as the newcomer would, enrolment
-through the core, and the raw bytes of the database for scans."""
+through the core or the real ``veilig staff`` commands, authenticator apps on the real
+clock, and the raw bytes of the database for scans."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import asyncio
 import concurrent.futures
 import email
 import email.message
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyotp
@@ -18,6 +23,8 @@ from core.staff import Admin, authorise
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, body_of, maildir_of
 
 INVITATION_CODE = re.compile(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})\s*$", re.MULTILINE)
+HANDOVER_CODE = re.compile(r"^    ((?:[A-Z2-7]{4}-){4}[A-Z2-7])$", re.MULTILINE)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def invitation_code(ctx, home: Path, to: str) -> str:
@@ -60,6 +67,23 @@ def as_admin(
 ) -> Admin:
     clock.advance(seconds=30)  # a fresh TOTP step: each code works once
     return authorise(ctx, email, password, totp.at(clock.now))
+
+
+def wraps_of(ctx, email: str) -> StaffMember:
+    """``email``'s row as it is now: their key wraps and sealed TOTP secret, all present."""
+    with ctx.repo.transaction() as tx:
+        row = tx.staff_by_email(email)
+    assert row is not None and row.key_wrap and row.mailbox_wrap and row.totp_sealed
+    return row
+
+
+def assert_wraps_gone(home: Path, before: StaffMember, *, totp_too: bool = True) -> None:
+    """Not in any row, and not in the database's files either (freed pages, the log)."""
+    raw = database_bytes(home)
+    for secret in (before.key_wrap, before.mailbox_wrap) + (
+        (before.totp_sealed,) if totp_too else ()
+    ):
+        assert secret not in raw
 
 
 def database_bytes(home: Path) -> bytes:
@@ -145,3 +169,85 @@ def all_bodies(desk) -> list[str]:
         assert view.damaged == [], "a message does not open"
         bodies += [opened.body for opened, _key in view.messages]
     return sorted(bodies)
+
+
+class Authenticator(pyotp.TOTP):
+    """Someone's authenticator app on the real clock, for the real commands and desks.
+
+    The home takes each TOTP step once per account and +-1 step of drift (core.policy),
+    so ``code()`` gives the step now, else the next one (a phone a little ahead), else it
+    waits for the clock to reach a step after the last one used: a code that a replay
+    check alone would refuse proves nothing about what removal or reset took away."""
+
+    last_step: int | None = None
+
+    @classmethod
+    def from_uri(cls, uri: str) -> Authenticator:
+        app = pyotp.parse_uri(uri)
+        assert isinstance(app, pyotp.TOTP)
+        return cls(app.secret, digits=app.digits, interval=app.interval)
+
+    def code(self) -> str:
+        while True:
+            now = int(time.time()) // self.interval
+            step = now if self.last_step is None or now > self.last_step else now + 1
+            if self.last_step is None or step > self.last_step:
+                self.last_step = step
+                return self.generate_otp(step)
+            # Both steps used: the clock, not any work, decides when the next code comes.
+            time.sleep((now + 1) * self.interval - time.time() + 0.05)
+
+
+def cli_env(home: Path, **more: str) -> dict[str, str]:
+    """The environment of a ``veilig`` command on ``home``: the contract's variables only."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+    return {**clean, **more, "VEILIG_HOME": str(home)}
+
+
+def veilig(
+    home: Path, *args: str, answers: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command (as tests/test_cli.py runs it), each answer a line of stdin."""
+    from tests.test_cli import veilig as run_veilig
+
+    return run_veilig(home, *args, stdin="".join(a + "\n" for a in answers), env=env)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def handover_in(output: str) -> str:
+    """The hand-over code ``staff add``/``reset``/``recover`` prints for the admin."""
+    match = HANDOVER_CODE.search(output)
+    assert match, output
+    return match.group(1)
+
+
+def enrol_by_command(
+    home: Path, code: str, handover: str, password: str, env: dict[str, str] | None = None
+) -> Authenticator:
+    """``veilig staff enrol`` as the newcomer answers it: the code from their e-mail, the
+    hand-over code, a password; then a code from the app they set up from the QR."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "staff", "enrol"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(home, **(env or {})),
+        cwd=ROOT,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"{code}\n{handover}\n{password}\n")
+    process.stdin.flush()
+    app = None
+    for line in process.stdout:
+        if line.startswith("otpauth://"):
+            app = Authenticator.from_uri(line.strip())
+            process.stdin.write(app.code() + "\n")
+            process.stdin.flush()
+    assert process.wait(timeout=120) == 0, process.stderr.read()  # type: ignore[union-attr]
+    assert app is not None
+    return app

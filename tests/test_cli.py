@@ -10,15 +10,18 @@ from pathlib import Path
 import pyotp
 
 
-def veilig(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
-    env["VEILIG_HOME"] = str(home)
+def veilig(
+    home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``env``: more of the contract's variables (VEILIG_SMTP_URL), none of the shell's."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
+    environ = {**clean, **(env or {}), "VEILIG_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env=environ,
         timeout=120,
     )
 

@@ -7,10 +7,7 @@ step (each code works once; two per account here, enrolment counting as one).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,69 +16,29 @@ import pyotp
 import pytest
 
 from tests.conftest import body_of, maildir_of
-from tests.staff_helpers import mails_to
-from tests.test_cli import veilig as run_veilig
+from tests.staff_helpers import (
+    INVITATION_CODE,
+    Authenticator,
+    enrol_by_command,
+    handover_in,
+    mails_to,
+    ok,
+    veilig,
+)
 
 pytestmark = pytest.mark.slow  # a dozen processes, each with the real Argon2id
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDOVER = re.compile(r"^    ((?:[A-Z2-7]{4}-){4}[A-Z2-7])$", re.MULTILINE)
-INVITATION = re.compile(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})\s*$", re.MULTILINE)
 ANNA, BRAM, CARLA, NINA = (f"{n}@declacare.nl" for n in ("anna", "bram", "carla", "nina"))
 INIT = ("init", "--org", "DeclaCare", "--mailbox", "info@declacare.nl", "--staff", ANNA)
 INIT += ("--name", "Anna Bakker")
 ANNA_SAYS = ("correct horse battery staple",)
 
 
-def env(home: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
-    return {**clean, "VEILIG_HOME": str(home)}
-
-
-def veilig(
-    home: Path, *args: str, answers: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    """The real command (as tests/test_cli.py runs it), each answer a line of stdin."""
-    return run_veilig(home, *args, stdin="".join(a + "\n" for a in answers))
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def handover_in(output: str) -> str:
-    match = HANDOVER.search(output)
-    assert match, output
-    return match.group(1)
-
-
-def enrol(home: Path, email: str, handover: str, password: str) -> pyotp.TOTP:
-    """``veilig staff enrol`` as the newcomer answers it: the code from their e-mail,
-    the hand-over code, a password; then a code from the app they set up from the QR."""
-    [invitation] = [m for m in mails_to(home, email) if INVITATION.search(body_of(m))][-1:]
-    code = INVITATION.search(body_of(invitation)).group(1)  # type: ignore[union-attr]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "staff", "enrol"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(home),
-        cwd=ROOT,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(f"{code}\n{handover}\n{password}\n")
-    process.stdin.flush()
-    app = None
-    for line in process.stdout:
-        if line.startswith("otpauth://"):
-            app = pyotp.parse_uri(line.strip())
-            process.stdin.write(app.now() + "\n")
-            process.stdin.flush()
-    assert process.wait(timeout=120) == 0, process.stderr.read()  # type: ignore[union-attr]
-    assert app is not None
-    return app
+def enrol(home: Path, email: str, handover: str, password: str) -> Authenticator:
+    """The newcomer enrols with the code from the newest invitation in their Maildir."""
+    [invitation] = [m for m in mails_to(home, email) if INVITATION_CODE.search(body_of(m))][-1:]
+    code = INVITATION_CODE.search(body_of(invitation)).group(1)  # type: ignore[union-attr]
+    return enrol_by_command(home, code, handover, password)
 
 
 def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: Path) -> None:

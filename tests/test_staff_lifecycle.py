@@ -26,7 +26,7 @@ from core.sealing import Draft
 from core.staff import authorise, listing
 from core.starter import Starter, VerifiedGuest
 from tests.conftest import STAFF_EMAIL, make_settings
-from tests.staff_helpers import as_admin, database_bytes, enrol_as
+from tests.staff_helpers import as_admin, assert_wraps_gone, enrol_as, wraps_of
 from tests.tui_helpers import paste, screen_text, type_text, wait_for_workers
 from tui.factory import make_context, make_desk_app
 
@@ -94,7 +94,7 @@ async def test_three_staff_invite_enrol_work_at_once_and_lose_access_when_remove
         (BRAM, Role.STAFF, True),
         (CARLA, Role.STAFF, True),
     ]
-    carla_row_before = _row(ctx, CARLA)
+    carla_row_before = wraps_of(ctx, CARLA)
 
     # Two desks at once, each with its own context, as two processes would be.
     ctx_b = make_context(settings, policy=policy, clock=clock)
@@ -117,11 +117,11 @@ async def test_three_staff_invite_enrol_work_at_once_and_lose_access_when_remove
         await refresh(pb)
         assert in_inbox(desk_b, BRAM)  # the others work on
         assert fails_to_log_in(ctx, clock, CARLA, CARLA_PASSWORD, carla_app)
-        _assert_gone(home, carla_row_before)
+        assert_wraps_gone(home, carla_row_before)
         assert CARLA not in [m.email for m in listing(ctx)]
 
         # Bram changes his password from the desk (F2): the old one opens nothing.
-        bram_row_before = _row(ctx, BRAM)
+        bram_row_before = wraps_of(ctx, BRAM)
         await pb.press("f2")
         new_password = "orange submarine plays chess"
         for field, text in (("current", BRAM_PASSWORD), ("new", new_password)):
@@ -134,17 +134,17 @@ async def test_three_staff_invite_enrol_work_at_once_and_lose_access_when_remove
         await wait_for_workers(pb)
         assert in_inbox(desk_b, BRAM), screen_text(desk_b)  # his own desk goes on
         assert fails_to_log_in(ctx, clock, BRAM, BRAM_PASSWORD, bram_app)
-        _assert_gone(home, bram_row_before, totp_too=False)
+        assert_wraps_gone(home, bram_row_before, totp_too=False)
         clock.advance(seconds=30)
         Desk.login(ctx, BRAM, new_password, bram_app.at(clock.now))
 
         # Reset (lost phone): his open desk locks, password and TOTP open nothing.
-        bram_row_before = _row(ctx, BRAM)
+        bram_row_before = wraps_of(ctx, BRAM)
         invited = as_admin(ctx, clock, totp).reset(BRAM)
         await refresh(pb)
         assert at_login(desk_b)
         assert fails_to_log_in(ctx, clock, BRAM, new_password, bram_app)
-        _assert_gone(home, bram_row_before)
+        assert_wraps_gone(home, bram_row_before)
 
         # He enrols again with the new invitation, a new password and a new app.
         third = "quiet lanterns drift north"
@@ -164,22 +164,6 @@ async def test_three_staff_invite_enrol_work_at_once_and_lose_access_when_remove
         Action.STAFF_RESET,
     ):
         assert action in actions
-
-
-def _row(ctx, email: str):
-    with ctx.repo.transaction() as tx:
-        row = tx.staff_by_email(email)
-    assert row is not None and row.key_wrap and row.mailbox_wrap and row.totp_sealed
-    return row
-
-
-def _assert_gone(home: Path, before, *, totp_too: bool = True) -> None:
-    """Not in any row, and not in the database's files either (freed pages, the log)."""
-    raw = database_bytes(home)
-    for secret in (before.key_wrap, before.mailbox_wrap) + (
-        (before.totp_sealed,) if totp_too else ()
-    ):
-        assert secret not in raw
 
 
 def test_a_staff_session_ends_at_its_next_action_after_removal(ctx, clock, totp, home) -> None:
