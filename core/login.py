@@ -90,13 +90,16 @@ def log_in(
         tx.lock_for_login(tag)
         allowed = ctx.policy.login_failures_allowed
         throttled = tx.count_login_failures(tag, since) >= allowed
-        fresh = tx.staff_by_email(typed) if staff and not throttled else None
+        # Looked up for every address, known or not: the same statements either way, so
+        # the time a failure takes says nothing about whether the account exists.
+        row = tx.staff_by_email(typed) if not throttled else None
+        fresh = row if staff is not None else None
         locked = fresh is not None and fresh.locked_at is not None
         # Removed, reset or re-keyed while the KDF ran: the wrap opened is no longer theirs.
-        changed = fresh is not None and (
-            staff is None
-            or not fresh.active
-            or not hmac.compare_digest(fresh.key_wrap, staff.key_wrap)
+        changed = (
+            fresh is not None
+            and staff is not None
+            and (not fresh.active or not hmac.compare_digest(fresh.key_wrap, staff.key_wrap))
         )
         # A TOTP step is accepted once: refused when the last one recorded is as new,
         # and recorded by a conditional update that only one of two racing log-ins wins.

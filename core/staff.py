@@ -234,9 +234,9 @@ def change_password(ctx: Context, staff: StaffMember, current: str, new: str) ->
     with its new wrap; the old password opens nothing any more."""
     tag = ctx.secret.tag("login", staff.email).hex()
     now = ctx.clock()
+    since = now - ctx.policy.login_failure_window
     with ctx.repo.transaction() as tx:
         org, _mailbox = require_organisation(tx)
-        since = now - ctx.policy.login_failure_window
         if tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed:
             raise RateLimited("too many failed log-ins")
         fresh = tx.staff(staff.id)
@@ -246,9 +246,16 @@ def change_password(ctx: Context, staff: StaffMember, current: str, new: str) ->
         key = open_mailbox_key(fresh, Password(current), ctx.secret)
     except CannotOpen:
         with ctx.repo.transaction() as tx:
+            # As a log-in does (core.login): tries to this account take turns here and
+            # are counted again, so parallel wrong guesses past the limit get no answer.
+            tx.lock_for_login(tag)
+            throttled = tx.count_login_failures(tag, since) >= ctx.policy.login_failures_allowed
             tx.add(LoginFailure(email_tag=tag, at=now))
             ctx.audit.append(tx, _whom(fresh), Action.LOGIN_FAILED, detail="password change")
-            note_failed_login(ctx, tx, fresh, tag)
+            if not throttled:
+                note_failed_login(ctx, tx, fresh, tag)
+        if throttled:
+            raise RateLimited("too many failed log-ins") from None
         raise InvalidInput(_("That is not your current password.")) from None
     if new == current:
         raise InvalidInput(_("The new password is the same as the current one."))

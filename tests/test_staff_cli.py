@@ -8,6 +8,7 @@ step (each code works once; two per account here, enrolment counting as one).
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.staff_helpers import (
     ok,
     veilig,
 )
+from tui.ssh.keys import fingerprint_of
 
 pytestmark = pytest.mark.slow  # a dozen processes, each with the real Argon2id
 
@@ -111,6 +113,10 @@ def test_a_new_team_invites_enrols_lists_removes_recovers_and_resets(tmp_path: P
     )
     assert "1 SSH keys" in removed and "veilig mailbox rotate" in removed
     assert BRAM not in (home / "ssh" / "staff_keys").read_text()
+    # ... each key's removal is on the record, as `staff keys --remove` puts it there.
+    with sqlite3.connect(home / "veilig.db") as db:
+        details = db.execute("SELECT detail FROM audit WHERE action = 'staff.key-removed'")
+        assert [d for (d,) in details] == [f"staff:{BRAM} {fingerprint_of(key.read_text())}"]
     assert BRAM not in ok(veilig(home, "staff", "list"))
 
     # Every admin is gone (say): the recovery key makes a new admin invitation.

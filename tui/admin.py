@@ -156,6 +156,10 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     ctx = _context(settings)
     admin = _authorise(ctx, args.by)
     invited = admin.add(args.email, args.name, Role.ADMIN if args.admin else Role.STAFF)
+    # SSH keys are registered per address: keys a former holder of this address left on
+    # this host (a crash between a removal and its key clean-up) must not open the new
+    # person's desk.
+    _forget_keys(ctx, settings, invited.email)
     _show_invited(invited, _deliver(ctx))
     return 0
 
@@ -199,12 +203,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    from tui.ssh.keys import remove_keys_of
 
     ctx = _context(settings)
     admin = _authorise(ctx, args.by)
     staff = admin.remove(args.email)
-    keys = len(remove_keys_of(settings.home, staff.email))
+    keys = _forget_keys(ctx, settings, staff.email)
     print(
         _(
             "{email} is removed: their key wraps, authenticator secret and {n} SSH keys "
@@ -355,6 +358,21 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     for fingerprint, email, live in rows:
         print(f"{fingerprint}  {email}" if live else f"{fingerprint}  {email}  {gone}")
     return 0
+
+
+def _forget_keys(ctx: Context, settings: Settings, email: str) -> int:
+    """Delete every SSH key of ``email`` on this host, each one audited; how many."""
+    from core.audit import Action
+    from tui.evidence_cli import operator_name
+    from tui.ssh.keys import remove_keys_of
+
+    gone = remove_keys_of(settings.home, email)
+    if gone:
+        with ctx.repo.transaction() as tx:
+            for fingerprint in gone:
+                detail = f"staff:{email} {fingerprint}"
+                ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_REMOVED, detail=detail)
+    return len(gone)
 
 
 def _known(ctx: Context, typed: str) -> str:
