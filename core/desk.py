@@ -42,6 +42,7 @@ from core.pins import sealing_key
 from core.ports import Transaction
 from core.retention import Retention
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
+from core.sent import SentRow, sent_rows
 from core.session import SessionRepository, StaffSession
 from core.staff import change_password
 from core.store import store_message
@@ -56,20 +57,6 @@ class ThreadView:
     messages: list[tuple[OpenedMessage, ContentKey]] = field(default_factory=list)
     participants: list[tuple[Participant, Contact]] = field(default_factory=list)
     damaged: list[Message] = field(default_factory=list)  # altered or missing on disk
-
-
-@dataclass(frozen=True)
-class SentRow:
-    participant: Participant
-    contact: Contact
-    subject: str = field(repr=False)  # plaintext: never in a repr (see core.sealing)
-    notified_at: datetime | None
-    opened_at: datetime | None
-    verified_via: Method | None
-    replied_at: datetime | None
-    revoked_at: datetime | None
-    expires_at: datetime
-    damaged: bool = False  # its first message cannot be opened (altered or missing on disk)
 
 
 class Desk:
@@ -408,45 +395,7 @@ class Desk:
     # --- the Sent overview and revoking ---------------------------------------------
 
     def sent(self, limit: int = 50, offset: int = 0) -> list[SentRow]:
-        rows = []
-        # One transaction and a few queries for the page, whatever its length, as the
-        # inbox: participants, when each was last notified, their conversations' messages.
-        with self.ctx.repo.transaction() as tx:
-            participants = tx.participants(limit=limit, offset=offset)
-            notified = tx.last_notified([p.id for p in participants])
-            messages = tx.messages_of(list({p.conversation_id: None for p in participants}))
-        for p in participants:
-            first_out = next(
-                (
-                    m
-                    for m in messages.get(p.conversation_id, [])
-                    if m.direction is Direction.OUTBOUND
-                ),
-                None,
-            )
-            subject, damaged = "", False
-            if first_out is not None:
-                try:
-                    subject = self._open(first_out)[0].subject
-                except CannotOpen:
-                    # One damaged message must not empty the whole view (as in the inbox):
-                    # the row stays, marked, and the others show as ever.
-                    damaged = True
-            rows.append(
-                SentRow(
-                    participant=p,
-                    contact=Contact.unseal(self.ctx.secret, p),
-                    subject=subject,
-                    notified_at=notified.get(p.id),
-                    opened_at=p.opened_at,
-                    verified_via=p.verified_via,
-                    replied_at=p.replied_at,
-                    revoked_at=p.revoked_at,
-                    expires_at=p.expires_at,
-                    damaged=damaged,
-                )
-            )
-        return rows
+        return sent_rows(self.ctx, self._open, limit, offset)
 
     def revoke(self, participant_id: str) -> None:
         """From now on no reference of this person opens anything, with or without a code:

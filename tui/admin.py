@@ -285,7 +285,7 @@ def _new_password() -> str:
 def _unlock(args: argparse.Namespace, settings: Settings) -> int:
     """Someone with the host's shell (the operator) lets a locked account log in again."""
     from core.lockout import unlock_staff
-    from tui.evidence_cli import operator_name
+    from tui.cli_login import operator_name
 
     ctx = _context(settings)
     email = _known(ctx, args.email)
@@ -310,7 +310,7 @@ def _add_key(args: argparse.Namespace, settings: Settings) -> int:
         raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
     fingerprint = add_staff_key(settings.home, email, text)
     from core.audit import Action
-    from tui.evidence_cli import operator_name
+    from tui.cli_login import operator_name
 
     ctx = _context(settings)
     with ctx.repo.transaction() as tx:
@@ -325,7 +325,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     """`veilig staff keys [EMAIL]`: every registered key and the account it opens;
     `--remove FINGERPRINT` forgets one."""
     from core.audit import Action
-    from tui.evidence_cli import operator_name
+    from tui.cli_login import operator_name
     from tui.ssh.keys import remove_staff_key, staff_keys_listed
 
     ctx = _context(settings)

@@ -12,7 +12,6 @@ and ``receipt`` need no home at all: they are for auditors, recipients and guest
 from __future__ import annotations
 
 import argparse
-import getpass
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -23,11 +22,18 @@ from typing import TYPE_CHECKING
 from core.config import Settings
 from core.errors import VeiligError
 from core.i18n import _, ngettext
+from tui.cli_login import _context, admin, log_in, operator_name
+from tui.evidence_requests import (
+    cmd_access_request,
+    cmd_proof,
+    cmd_receipt,
+    count_attachments,
+    count_messages,
+)
 
 if TYPE_CHECKING:
     from core.audit_export import ExportCheck
     from core.context import Context
-    from core.desk import Desk
     from core.models import AuditEntry
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -84,49 +90,6 @@ def add_parsers(
     receipt = command(sub, "receipt", _("check files against your confirmation e-mail"))
     receipt.add_argument("code", help=_("the receipt code shown after sending"))
     receipt.add_argument("files", nargs="+", help=_("the files you sent"))
-
-
-# --- log-in -------------------------------------------------------------------------------
-
-
-def log_in(ctx: Context) -> Desk:
-    """A staff member, by password and authenticator code: asked in a terminal, or read
-    as three lines (e-mail, password, code) from stdin for scripts."""
-    from core.desk import Desk
-    from core.errors import LoginFailed, RateLimited
-
-    if sys.stdin.isatty():
-        email = input(_("Staff e-mail: "))
-        password = getpass.getpass(_("Password: "))
-        code = input(_("Code from your authenticator app: "))
-    else:
-        email, password, code = (sys.stdin.readline().rstrip("\r\n") for _n in range(3))
-    try:
-        return Desk.login(ctx, email, password, code)
-    except RateLimited:
-        raise VeiligError(
-            _("Too many failed attempts. Please wait 15 minutes and try again.")
-        ) from None
-    except LoginFailed:
-        raise VeiligError(_("E-mail, password or code is not right.")) from None
-
-
-def admin(ctx: Context) -> Desk:
-    """A staff member allowed to act for the office. Today every staff member logs in the
-    same way; when staff get roles (the staff administration), the admin check belongs
-    here, after the log-in, for all commands that call this."""
-    return log_in(ctx)
-
-
-def operator_name() -> str:
-    """Who acts at the host's shell without a log-in, as the audit log names them."""
-    return f"operator:{getpass.getuser()}"
-
-
-def _context(settings: Settings) -> Context:
-    from tui.factory import make_context
-
-    return make_context(settings)
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -269,8 +232,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
                 + _("{id}  last activity {last}  {messages}, {attachments}").format(
                     id=c.conversation.id,
                     last=c.last_activity.astimezone().strftime(day),
-                    messages=_count_messages(c.messages),
-                    attachments=_count_attachments(c.attachments),
+                    messages=count_messages(c.messages),
+                    attachments=count_attachments(c.attachments),
                 )
             )
     else:
@@ -322,7 +285,7 @@ def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# --- keys, verify, receipt ----------------------------------------------------------------
+# --- keys, verify -------------------------------------------------------------------------
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -416,77 +379,6 @@ def _report_export(path: Path, check: ExportCheck, fingerprint: str) -> int:
     for problem in check.problems:
         print(_("NOT VALID: {problem}").format(problem=problem))
     return 1
-
-
-def cmd_receipt(args: argparse.Namespace, settings: Settings) -> int:
-    from core.receipt import commitment, parse_receipt_code
-
-    code = parse_receipt_code(args.code)
-    print(_("Compare each value with the receipt in your confirmation e-mail:"))
-    for name in args.files:
-        try:
-            data = Path(name).read_bytes()
-        except OSError:
-            raise VeiligError(_("Cannot read {path}.").format(path=name)) from None
-        print(f"  {commitment(code, data)}  {name}")
-    return 0
-
-
-# --- proof and access request ----------------------------------------------------------------
-
-
-def cmd_proof(args: argparse.Namespace, settings: Settings) -> int:
-    from core.proof import issue_proof, resolve_message_ids
-
-    ctx = _context(settings)
-    desk = log_in(ctx)
-    folder = Path(args.out)
-    if not folder.is_dir():
-        raise VeiligError(_("There is no folder at {path}.").format(path=folder))
-    for message_id in resolve_message_ids(desk, args.id):
-        issued = issue_proof(desk, message_id, folder)
-        print(issued.text)
-        print(_("Written, signed: {files}").format(files=", ".join(str(f) for f in issued.files)))
-    desk.log_out("command")
-    return 0
-
-
-def cmd_access_request(args: argparse.Namespace, settings: Settings) -> int:
-    from core.subject_export import export_subject
-
-    ctx = _context(settings)
-    desk = admin(ctx)
-    result = export_subject(desk, args.person, Path(args.out))
-    desk.log_out("command")
-    n = result.conversations
-    entries = result.audit_entries
-    print(
-        _("Written to {path}: {conversations}, {messages}, {attachments}, {entries}.").format(
-            path=result.path,
-            conversations=ngettext("{n} conversation", "{n} conversations", n).format(n=n),
-            messages=_count_messages(result.messages),
-            attachments=_count_attachments(result.attachments),
-            entries=ngettext("{n} audit entry", "{n} audit entries", entries).format(n=entries),
-        )
-    )
-    if result.damaged:
-        print(
-            ngettext(
-                "{n} message did not open (damaged) and is not in it.",
-                "{n} messages did not open (damaged) and are not in it.",
-                result.damaged,
-            ).format(n=result.damaged)
-        )
-    print(_("manifest.json in it is signed: the person can check every file with your key."))
-    return 0
-
-
-def _count_messages(n: int) -> str:
-    return ngettext("{n} message", "{n} messages", n).format(n=n)
-
-
-def _count_attachments(n: int) -> str:
-    return ngettext("{n} attachment", "{n} attachments", n).format(n=n)
 
 
 COMMANDS: dict[str, Command] = {

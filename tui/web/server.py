@@ -30,24 +30,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import secrets
-import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from core.i18n import speaking
-from core.policy import DEFAULT_POLICY, Policy
 from core.transfer import BROWSER, TransferArea
-from tui.ssh.files import FileAreas, SessionArea, new_login
+from tui.ssh.files import new_login
 from tui.web import files
 from tui.web.page import (
     COMMON_HEADERS,
@@ -59,53 +53,13 @@ from tui.web.page import (
     render,
 )
 from tui.web.session import Delivery, DeliveryFailed, WebSession
+from tui.web.state import Live, Offer, Ticket, WebConfig
 
 log = logging.getLogger(__name__)
 
 # The dialog each page starts: the ``veilig`` subcommand its process runs.
 DIALOGS = {"guest": "guest", "open": "open", "write": "start", "desk": "desk"}
 DEFAULT_SIZE = (80, 24)
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    home: Path
-    areas: FileAreas
-    org: str
-    public_url: str | None = None  # https://veilig.example.nl: the address people type
-    desk: bool = False
-    behind_proxy: bool = False  # trust X-Forwarded-For from a proxy on loopback
-    policy: Policy = DEFAULT_POLICY
-    language: str = "en"  # for browsers that ask for neither Dutch nor English
-    command: Sequence[str] = (sys.executable, "-m", "tui.cli")
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
-@dataclass
-class Ticket:
-    kind: str
-    address: str
-    files_secret: str
-    language: str
-    expires: float
-
-
-@dataclass(eq=False)
-class Live:
-    """A running session and what the server keeps about it. Its file secret is its
-    area's login, as over SSH: 160 random bits that open that one folder only."""
-
-    address: str
-    language: str
-    area: SessionArea
-    session: WebSession | None = None
-
-
-@dataclass
-class Offer:
-    live: Live
-    key: str
-    expires: float
 
 
 class WebServer:
