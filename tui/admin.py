@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from core.config import Settings
 from core.errors import LoginFailed, RateLimited, VeiligError
 from core.i18n import _, format_datetime
+from tui import admin_keys
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -143,9 +144,9 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
         "remove": _remove,
         "reset": _reset,
         "enrol": _enrol,
-        "unlock": _unlock,
-        "add-key": _add_key,
-        "keys": _keys,
+        "unlock": admin_keys.unlock,
+        "add-key": admin_keys.add_key,
+        "keys": admin_keys.keys,
     }
     return commands[args.action](args, settings)
 
@@ -159,7 +160,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     # SSH keys are registered per address: keys a former holder of this address left on
     # this host (a crash between a removal and its key clean-up) must not open the new
     # person's desk.
-    _forget_keys(ctx, settings, invited.email)
+    admin_keys.forget_keys(ctx, settings, invited.email)
     _show_invited(invited, _deliver(ctx))
     return 0
 
@@ -207,7 +208,7 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     ctx = _context(settings)
     admin = _authorise(ctx, args.by)
     staff = admin.remove(args.email)
-    keys = _forget_keys(ctx, settings, staff.email)
+    keys = admin_keys.forget_keys(ctx, settings, staff.email)
     print(
         _(
             "{email} is removed: their key wraps, authenticator secret and {n} SSH keys "
@@ -280,108 +281,6 @@ def _new_password() -> str:
             return _new_password()
         return first
     return ask(_("Choose your password: "), secret=True)
-
-
-def _unlock(args: argparse.Namespace, settings: Settings) -> int:
-    """Someone with the host's shell (the operator) lets a locked account log in again."""
-    from core.lockout import unlock_staff
-    from tui.cli_login import operator_name
-
-    ctx = _context(settings)
-    email = _known(ctx, args.email)
-    with ctx.repo.transaction() as tx:
-        done = unlock_staff(ctx, tx, operator_name(), email)
-    if done:
-        print(_("{email} can log in again.").format(email=email))
-    else:
-        print(_("{email} is not locked.").format(email=email))
-    return 0
-
-
-def _add_key(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from tui.ssh.keys import add_staff_key
-
-    email = _known(_context(settings), args.email)
-    try:
-        text = Path(args.keyfile).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VeiligError(_("Cannot read {path}.").format(path=args.keyfile)) from exc
-    fingerprint = add_staff_key(settings.home, email, text)
-    from core.audit import Action
-    from tui.cli_login import operator_name
-
-    ctx = _context(settings)
-    with ctx.repo.transaction() as tx:
-        detail = f"staff:{email} {fingerprint}"
-        ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_ADDED, detail=detail)
-    done = _("Key {fingerprint} now signs in as {email}.")
-    print(done.format(fingerprint=fingerprint, email=email))
-    return 0
-
-
-def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    """`veilig staff keys [EMAIL]`: every registered key and the account it opens;
-    `--remove FINGERPRINT` forgets one."""
-    from core.audit import Action
-    from tui.cli_login import operator_name
-    from tui.ssh.keys import remove_staff_key, staff_keys_listed
-
-    ctx = _context(settings)
-    if args.remove:
-        account = remove_staff_key(settings.home, args.remove)
-        if account is None:
-            raise VeiligError(
-                _("No key {fingerprint} is registered.").format(fingerprint=args.remove)
-            )
-        with ctx.repo.transaction() as tx:
-            detail = f"staff:{account} {args.remove.strip()}"
-            ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_REMOVED, detail=detail)
-        print(
-            _("Key {fingerprint} removed; it no longer signs in as {email}.").format(
-                fingerprint=args.remove.strip(), email=account
-            )
-        )
-        return 0
-
-    def exists(email: str) -> bool:
-        with ctx.repo.transaction() as tx:
-            found = tx.staff_by_email(email)
-            return found is not None and found.removed_at is None
-
-    wanted = args.email.strip().casefold() if args.email else None
-    rows = [row for row in staff_keys_listed(settings.home, exists) if wanted in (None, row[1])]
-    if not rows:
-        print(_("No SSH keys are registered."))
-    gone = _("(no such staff member: refused)")
-    for fingerprint, email, live in rows:
-        print(f"{fingerprint}  {email}" if live else f"{fingerprint}  {email}  {gone}")
-    return 0
-
-
-def _forget_keys(ctx: Context, settings: Settings, email: str) -> int:
-    """Delete every SSH key of ``email`` on this host, each one audited; how many."""
-    from core.audit import Action
-    from tui.evidence_cli import operator_name
-    from tui.ssh.keys import remove_keys_of
-
-    gone = remove_keys_of(settings.home, email)
-    if gone:
-        with ctx.repo.transaction() as tx:
-            for fingerprint in gone:
-                detail = f"staff:{email} {fingerprint}"
-                ctx.audit.append(tx, operator_name(), Action.STAFF_KEY_REMOVED, detail=detail)
-    return len(gone)
-
-
-def _known(ctx: Context, typed: str) -> str:
-    email = typed.strip().casefold()
-    with ctx.repo.transaction() as tx:
-        staff = tx.staff_by_email(email)
-        if staff is None or staff.removed_at is not None:
-            raise VeiligError(_("There is no staff member {email}.").format(email=email))
-    return email
 
 
 def cmd_recover(args: argparse.Namespace, settings: Settings) -> int:
