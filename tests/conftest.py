@@ -50,6 +50,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     known = metafunc.definition.get_closest_marker("pg_xfail")
     marks = [pytest.mark.xfail(**{"strict": True, **known.kwargs})] if known else []
+    # The PostgreSQL run is in the full suite, not in the quick loop (`-m "not slow"`):
+    # it starts a server and doubles the test; the SQLite run covers the logic there.
+    marks.append(pytest.mark.slow)
     metafunc.parametrize(
         "database", ["sqlite", pytest.param("postgresql", marks=marks)], indirect=True
     )
