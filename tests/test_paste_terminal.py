@@ -9,18 +9,16 @@ import fcntl
 import os
 import pty
 import re
-import select
 import signal
 import struct
 import sys
 import termios
-import time
 from pathlib import Path
 
-import pyte
 import pytest
 
 from tests.conftest import code_in, maildir_of
+from tests.pty_screen import PtyScreen
 
 pytestmark = pytest.mark.slow  # a real process in a pty
 
@@ -28,30 +26,9 @@ WIDTH, HEIGHT = 100, 36
 TIMEOUT = 60.0  # a whole Python/Textual start-up on a busy machine
 
 
-class Terminal:
+class Terminal(PtyScreen):
     def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.screen = pyte.Screen(WIDTH, HEIGHT)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def text(self) -> str:
-        return "\n".join(line.rstrip() for line in self.screen.display)
-
-    def read_until(self, condition, what: str) -> None:
-        """Read what the app draws until ``condition()`` holds: waits for output."""
-        deadline = time.monotonic() + TIMEOUT
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} never came; the screen:\n{self.text()}")
-            ready, _, _ = select.select([self.fd], [], [], 0.5)
-            if ready:
-                self.stream.feed(os.read(self.fd, 65536))
-
-    def wait_for(self, text: str) -> None:
-        self.read_until(lambda: text in self.text(), repr(text))
-
-    def send(self, data: str) -> None:
-        os.write(self.fd, data.encode())
+        super().__init__(fd, WIDTH, HEIGHT, TIMEOUT)
 
     def paste(self, text: str) -> None:
         """As ``tmux paste-buffer -p``: line feeds become CR, inside a bracketed paste."""

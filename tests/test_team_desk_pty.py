@@ -12,23 +12,21 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import select
 import signal
 import struct
 import sys
 import termios
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
-import pyte
 import pytest
 
 from core.policy import Policy
 from core.sealing import Draft
 from core.starter import Starter, VerifiedGuest
 from tests.conftest import MAILBOX, STAFF_EMAIL, STAFF_PASSWORD, SmtpServer, body_of, make_settings
+from tests.pty_screen import PtyScreen
 from tests.staff_helpers import (
     INVITATION_CODE,
     Authenticator,
@@ -49,7 +47,7 @@ TIMEOUT = 60.0  # a whole Python/Textual start-up on a busy machine
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Desk:
+class Desk(PtyScreen):
     """A ``veilig desk`` process and what its terminal shows."""
 
     def __init__(self, home: Path) -> None:
@@ -66,30 +64,10 @@ class Desk:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
             os.execve(sys.executable, [sys.executable, "-m", "tui.cli", "desk"], env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
-        self.screen = pyte.Screen(WIDTH, HEIGHT)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def text(self) -> str:
-        return "\n".join(line.rstrip() for line in self.screen.display)
+        super().__init__(self.fd, WIDTH, HEIGHT, TIMEOUT)
 
     def line_with(self, text: str) -> str:
         return next((line for line in self.screen.display if text in line), "")
-
-    def read_until(self, condition, what: str) -> None:
-        """Read what the desk draws until ``condition()`` holds: waits for output."""
-        deadline = time.monotonic() + TIMEOUT
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} never came; the screen:\n{self.text()}")
-            ready, _, _ = select.select([self.fd], [], [], 0.5)
-            if ready:
-                self.stream.feed(os.read(self.fd, 65536))
-
-    def wait_for(self, text: str) -> None:
-        self.read_until(lambda: text in self.text(), repr(text))
-
-    def send(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
 
     def border(self, label: str) -> tuple[str, str] | None:
         """The colours of the top left corner of the input under ``label``."""
