@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from core.models import Challenge
 from storage.repository import rows
-from storage.repository.rows import SessionBound, is_postgresql, rowcount, serialise
+from storage.repository.rows import SessionBound, count_up, is_postgresql, rowcount, serialise
 from storage.tables import ChallengeRow
 
 
@@ -38,15 +38,7 @@ class ChallengeQueries(SessionBound):
         return [rows.challenge(r) for r in found]
 
     def count_failed_attempt(self, challenge_id: str) -> int:
-        self.session.execute(
-            update(ChallengeRow)
-            .where(col(ChallengeRow.id) == challenge_id)
-            .values(attempts=col(ChallengeRow.attempts) + 1)
-        )
-        attempts = self.session.exec(
-            select(ChallengeRow.attempts).where(ChallengeRow.id == challenge_id)
-        ).one()
-        return attempts
+        return count_up(self.session, ChallengeRow, challenge_id, "attempts")
 
     def consume_challenge(self, challenge_id: str, at: datetime) -> bool:
         # One conditional UPDATE: of two racing verifications only one sees rowcount 1.

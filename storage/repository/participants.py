@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from core.models import Invitation, Participant
 from storage.repository import rows
-from storage.repository.rows import SessionBound, rowcount, update_row
+from storage.repository.rows import SessionBound, count_up, rowcount, update_row
 from storage.tables import InvitationRow, OutboxRow, ParticipantKeyRow, ParticipantRow
 
 
@@ -90,14 +90,7 @@ class ParticipantQueries(SessionBound):
         return rowcount(result)
 
     def count_code_failure(self, participant_id: str) -> int:
-        self.session.execute(
-            update(ParticipantRow)
-            .where(col(ParticipantRow.id) == participant_id)
-            .values(code_failures=col(ParticipantRow.code_failures) + 1)
-        )
-        return self.session.exec(
-            select(ParticipantRow.code_failures).where(ParticipantRow.id == participant_id)
-        ).one()
+        return count_up(self.session, ParticipantRow, participant_id, "code_failures")
 
     def lock_participant(self, participant_id: str, at: datetime) -> bool:
         result = self.session.execute(

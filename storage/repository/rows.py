@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import CursorResult, Result
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from core.models import (
     AuditEntry,
@@ -101,6 +101,16 @@ def update_row(session: Session, row_type: type[SQLModel], key: object, entity: 
         setattr(row, name, value)
     session.add(row)
     session.flush()
+
+
+def count_up(session: Session, table: Any, row_id: str, counter: str) -> int:
+    """Add one to ``counter`` of the row ``row_id`` in the database itself (never a
+    read-modify-write: racing writers each count) and read it back; 0 if no such row
+    (an unknown id takes the same statements: core.lockout)."""
+    column = getattr(table, counter)
+    session.execute(update(table).where(col(table.id) == row_id).values({counter: column + 1}))
+    found = session.exec(select(column).where(col(table.id) == row_id)).one_or_none()
+    return int(found or 0)
 
 
 def rowcount(result: Result[Any]) -> int:

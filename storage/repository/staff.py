@@ -9,7 +9,14 @@ from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from core.models import Mailbox, Organisation, StaffInvitation, StaffMember
-from storage.repository.rows import SessionBound, rowcount, serialise, staff_member, update_row
+from storage.repository.rows import (
+    SessionBound,
+    count_up,
+    rowcount,
+    serialise,
+    staff_member,
+    update_row,
+)
 from storage.tables import (
     LoginFailureRow,
     MailboxRow,
@@ -73,15 +80,7 @@ class StaffQueries(SessionBound):
         return rowcount(result)
 
     def count_staff_invitation_failure(self, invitation_id: str) -> int:
-        self.session.execute(
-            update(StaffInvitationRow)
-            .where(col(StaffInvitationRow.id) == invitation_id)
-            .values(attempts=col(StaffInvitationRow.attempts) + 1)
-        )
-        found = self.session.exec(
-            select(StaffInvitationRow.attempts).where(StaffInvitationRow.id == invitation_id)
-        ).first()
-        return found if found is not None else 0
+        return count_up(self.session, StaffInvitationRow, invitation_id, "attempts")
 
     def save_staff(self, staff: StaffMember) -> None:
         update_row(self.session, StaffRow, staff.id, staff)
@@ -90,18 +89,10 @@ class StaffQueries(SessionBound):
         if not staff_ids:
             return {}
         found = self.session.exec(select(StaffRow).where(col(StaffRow.id).in_(staff_ids))).all()
-        return {row.id: StaffMember(**row.model_dump()) for row in found}
+        return {row.id: staff_member(row) for row in found}
 
     def count_failed_login(self, staff_id: str) -> int:
-        self.session.execute(
-            update(StaffRow)
-            .where(col(StaffRow.id) == staff_id)
-            .values(failed_logins=col(StaffRow.failed_logins) + 1)
-        )
-        counted = self.session.exec(
-            select(StaffRow.failed_logins).where(StaffRow.id == staff_id)
-        ).one_or_none()
-        return counted or 0
+        return count_up(self.session, StaffRow, staff_id, "failed_logins")
 
     def lock_for_login(self, email_tag: str) -> None:
         serialise(self.session, f"login:{email_tag}")
