@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from core.audit import Action, pseudonym
-from core.audit_export import Filter, build_export
+from core.audit_export import build_export
+from core.audit_filter import Filter
 from core.contact import Contact, check_email, parse_mobile
 from core.context import Context, require_organisation
 from core.desk import Desk

@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 from core.audit import Action, pseudonym
-from core.audit_export import check_export
+from core.audit_check import check_export
 from core.signing import PublicKey
 from tests.conftest import SmtpServer
 from tests.evidence_helpers import Authenticator, guest_writes, logged_in, public_key_file
