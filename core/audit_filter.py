@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from core.audit import Action, pseudonym
-from core.contact import Contact, parse_mobile
+from core.contact import every_contact, parse_mobile
 from core.context import Context
 from core.errors import InvalidInput
 from core.i18n import _
@@ -51,18 +51,11 @@ def person_subjects(ctx: Context, person: str) -> frozenset[str]:
     if "@" in person:
         return frozenset({pseudonym(ctx.secret, person)})
     phone = parse_mobile(person)
-    found: set[str] = set()
-    offset = 0
-    while True:
-        with ctx.repo.transaction() as tx:
-            page = tx.participants(limit=500, offset=offset)
-        for participant in page:
-            contact = Contact.unseal(ctx.secret, participant)
-            if contact.phone == phone:
-                found.add(pseudonym(ctx.secret, contact.email))
-        if len(page) < 500:
-            return frozenset(found)
-        offset += 500
+    return frozenset(
+        pseudonym(ctx.secret, contact.email)
+        for _participant, contact in every_contact(ctx.repo, ctx.secret)
+        if contact.phone == phone
+    )
 
 
 def make_filter(
