@@ -12,6 +12,9 @@ Two kinds:
 - *Bindings* are AES-GCM associated data or HPKE ``info``: they tie a ciphertext to the
   row it belongs to, so that a wrapped key or a sealed record copied onto another row
   (by someone who can write the database) does not open there.
+
+One more is neither: the prefix of a plain SHA-256 that is no key (a reference's check
+characters), kept here all the same because it too is a format detail.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ ORG_SIGNING = _V1 + b"org-signing"
 # the mailbox private key -> the key of the desk's search index (core.search): only who
 # holds the mailbox key can make or test its tokens, not the host with server.key
 SEARCH = _V2 + b"search"
+# SHA-256 prefix, no key: the check characters of a reference (core.references; pinned by
+# tests/test_references.py's known answer)
+REFERENCE_CHECK = _V1 + b"reference-check|"
 
 
 def stream(context: bytes) -> bytes:
@@ -65,8 +71,7 @@ def content_key_v2(
 ) -> bytes:
     """Format 2: also bound to its conversation, direction and author, so a message
     moved to another conversation or passed off as the other side's does not open."""
-    fields = (message_id, conversation_id, direction, author_id or "")
-    return _V2 + b"content-key" + b"".join(_field(f) for f in fields)
+    return _v2(b"content-key", message_id, conversation_id, direction, author_id or "")
 
 
 def thread_key(participant_id: str) -> bytes:
@@ -93,30 +98,29 @@ def staff_key(staff_id: str, mailbox_id: str) -> bytes:
 def staff_own_key(staff_id: str) -> bytes:
     """Format 3 of a staff password wrap: that person's own private key (not the mailbox
     key itself, as :func:`staff_key`), under their password."""
-    return _V2 + b"staff-own-key" + _field(staff_id)
+    return _v2(b"staff-own-key", staff_id)
 
 
 def staff_mailbox_key(staff_id: str, mailbox_id: str) -> bytes:
     """The mailbox private key HPKE-wrapped to one staff member's own public key."""
-    return _V2 + b"staff-mailbox-key" + _field(staff_id) + _field(mailbox_id)
+    return _v2(b"staff-mailbox-key", staff_id, mailbox_id)
 
 
 def staff_invitation(invitation_id: str) -> bytes:
     """The key made of an invitation's two codes and the pepper (HKDF info)."""
-    return _V2 + b"staff-invitation" + _field(invitation_id)
+    return _v2(b"staff-invitation", invitation_id)
 
 
 def staff_invitation_wrap(invitation_id: str, staff_id: str, mailbox_id: str, role: str) -> bytes:
     """The mailbox private key wrapped for an invitation: bound to the invitation, the
     person and the role it was made for (a role flipped in the database does not open)."""
-    fields = (invitation_id, staff_id, mailbox_id, role)
-    return _V2 + b"staff-invitation-wrap" + b"".join(_field(f) for f in fields)
+    return _v2(b"staff-invitation-wrap", invitation_id, staff_id, mailbox_id, role)
 
 
 def rotation_old_key(rotation_id: str, mailbox_id: str) -> bytes:
     """The old mailbox private key HPKE-wrapped to the new public key while a rotation
     is under way (core.rotation)."""
-    return _V2 + b"rotation-old-key" + _field(rotation_id) + _field(mailbox_id)
+    return _v2(b"rotation-old-key", rotation_id, mailbox_id)
 
 
 def recovery_wrap(mailbox_id: str) -> bytes:
@@ -147,7 +151,7 @@ def share_v2(
     conversation, how they verify and until when (epoch seconds): an invitation
     re-pointed, a method flipped or an expiry moved in the database does not open."""
     fields = (invitation_id, participant_id, conversation_id, method, str(expires_at))
-    return _V2 + b"share" + b"".join(_field(f) for f in fields)
+    return _v2(b"share", *fields)
 
 
 def outbox(item_id: str) -> bytes:
@@ -157,6 +161,11 @@ def outbox(item_id: str) -> bytes:
 def hold(conversation_id: str) -> bytes:
     """The reason staff gave for keeping a conversation from the purge."""
     return _V1 + b"hold|" + conversation_id.encode()
+
+
+def _v2(name: bytes, *fields: str) -> bytes:
+    """A format-2 binding or label: the prefix, its name, then each field length-prefixed."""
+    return _V2 + name + b"".join(_field(f) for f in fields)
 
 
 def _field(value: str) -> bytes:

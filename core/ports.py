@@ -1,7 +1,8 @@
 """What the core needs from storage: a repository with transactions, and a blob store.
 
 ``storage`` implements these; tests could implement them too. One small protocol per
-aggregate (staff, conversations, participants, challenges, outbox, audit); a
+aggregate (staff, conversations, search, holds, participants, challenges, outbox, audit,
+rotation), a module each in ``core.records``, as ``storage.repository`` implements them; a
 :class:`Transaction` is all of them at once, and a service that needs only one asks
 for only that one (``CodeIssuer`` takes :class:`ChallengeRecords`). Keeping them small
 keeps SQL out of the core.
@@ -14,18 +15,15 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from core.records import (
-    AuditQuery,
-    AuditRecords,
-    ChallengeRecords,
-    ConversationRecords,
-    HoldRecords,
-    OutboxRecords,
-    ParticipantRecords,
-    PurgedRows,
-    RotationRecords,
-    StaffRecords,
-)
+from core.records.audit import AuditQuery, AuditRecords
+from core.records.challenges import ChallengeRecords
+from core.records.conversations import ConversationRecords, PurgedRows
+from core.records.holds import HoldRecords
+from core.records.outbox import OutboxRecords
+from core.records.participants import ParticipantRecords
+from core.records.rotation import RotationRecords
+from core.records.search import SearchRecords
+from core.records.staff import StaffRecords
 from core.unit_of_work import Entity, UnitOfWork
 
 __all__ = [
@@ -41,6 +39,7 @@ __all__ = [
     "PurgedRows",
     "Repository",
     "RotationRecords",
+    "SearchRecords",
     "StaffRecords",
     "Transaction",
     "UnitOfWork",
@@ -50,6 +49,7 @@ __all__ = [
 class Transaction(
     StaffRecords,
     ConversationRecords,
+    SearchRecords,
     ParticipantRecords,
     ChallengeRecords,
     OutboxRecords,

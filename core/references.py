@@ -10,7 +10,7 @@ The check group (format 2, docs/SECURITY.md "References")::
     └──────── 32 characters: 160 random bits ────────┘ └ check ┘
 
 A new reference ends with four check characters, as an IBAN carries check digits: the
-first 20 bits of SHA-256(``CHECK_LABEL`` ‖ the 32 characters), in base32. A typed
+first 20 bits of SHA-256(``labels.REFERENCE_CHECK`` ‖ the 32 characters), in base32. A typed
 reference is checked before anything is looked up, so a typo is told as a typo
 ("check the reference") instead of leading to a made-up number and a code that never
 comes. The check is a public function of what was typed: it says nothing about which
@@ -28,6 +28,7 @@ import hashlib
 import secrets
 from typing import NewType
 
+from core import labels
 from core.errors import InvalidInput
 from core.i18n import _
 
@@ -37,7 +38,6 @@ REFERENCE_BYTES = 20
 _ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 _RANDOM = 32  # base32 characters for 20 bytes, no padding
 _CHECK = 4  # base32 characters of check: 20 bits
-CHECK_LABEL = b"veilig/v1/reference-check|"  # a format detail, pinned by a known answer
 
 
 class ReferenceMistyped(InvalidInput):
@@ -46,7 +46,7 @@ class ReferenceMistyped(InvalidInput):
 
 def check_characters(random_part: str) -> str:
     """The four check characters of the 32 random characters of a reference."""
-    digest = hashlib.sha256(CHECK_LABEL + random_part.encode("ascii")).digest()
+    digest = hashlib.sha256(labels.REFERENCE_CHECK + random_part.encode("ascii")).digest()
     return base64.b32encode(digest[:5]).decode()[:_CHECK]  # 5 bytes: 8 chars, first 4 used
 
 

@@ -261,7 +261,7 @@ class Retention:
     def sign_head(self, actor: str = PURGE_ACTOR) -> str:
         """Sign the chain's newest entry with the organisation's key, into the chain: the
         signature names entry, MAC and time, and anyone with the public key checks it
-        (core.audit_export). Returns the signature (base64)."""
+        (core.audit_check). Returns the signature (base64)."""
         key = SigningKey.of(self.ctx.secret)
         with self.ctx.repo.transaction() as tx:
             org, _mailbox = require_organisation(tx)

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from core.audit import Action, pseudonym
-from core.audit_export import Filter, build_export
-from core.contact import Contact, check_email, parse_mobile
+from core.audit_export import build_export
+from core.audit_filter import Filter
+from core.contact import Contact, check_email, every_contact, parse_mobile
 from core.context import Context, require_organisation
 from core.desk import Desk
 from core.errors import CannotOpen, InvalidInput
@@ -86,7 +87,7 @@ class _Finder:
 
     def find(self) -> None:
         ctx = self.desk.ctx
-        everyone = self._all_participants()
+        everyone = list(every_contact(ctx.repo, ctx.secret))
         with ctx.repo.transaction() as tx:
             tagged = (
                 tx.conversations_about(pseudonym(ctx.secret, self.person.email))
@@ -115,18 +116,6 @@ class _Finder:
             for p, c in everyone
             if p.conversation_id in self.conversations and _is_them(self.person, c)
         ]
-
-    def _all_participants(self) -> list[tuple[Participant, Contact]]:
-        ctx = self.desk.ctx
-        found: list[tuple[Participant, Contact]] = []
-        offset = 0
-        while True:
-            with ctx.repo.transaction() as tx:
-                page = tx.participants(limit=500, offset=offset)
-            found += [(p, Contact.unseal(ctx.secret, p)) for p in page]
-            if len(page) < 500:
-                return found
-            offset += 500
 
     def _guest_is_them(self, messages: list[Message]) -> bool:
         """A guest of flow 1 (no participant yet) by the sender sealed in their message."""

@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 from core.audit import Action, pseudonym
-from core.audit_export import check_export
+from core.audit_check import check_export
 from core.signing import PublicKey
 from tests.conftest import SmtpServer
 from tests.evidence_helpers import Authenticator, guest_writes, logged_in, public_key_file
@@ -185,3 +185,40 @@ def openssl_verify(file: Path, key: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
     )  # fmt: skip
+
+
+def test_a_person_by_mobile_number_is_found_over_every_page_of_participants(
+    wired_ctx, totp: pyotp.TOTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``audit show --person 06…`` finds whoever has the number on file, however many
+    pages of participants it takes (a page of two here, so five make three pages)."""
+    from core import contact as contact_module
+    from core.audit_filter import person_subjects
+    from core.contact import Contact, every_contact
+    from core.models import Method
+    from core.sealing import Draft
+    from tests.conftest import staff_desk
+
+    desk = staff_desk(wired_ctx, totp)
+    mobile, other = "06 12345127", "06 12345128"
+    people = [
+        ("praktijk@fysio-jansen.nl", mobile),  # the oldest: on the last page
+        ("a@example.nl", other),
+        ("b@example.nl", other),
+        ("balie@fysio-jansen.nl", mobile),
+        ("c@example.nl", other),
+    ]
+    for email, phone in people:
+        desk.send_new(Contact(email, phone, "N"), Method.SMS, Draft("Uitslag", "Binnen."))
+    monkeypatch.setattr(contact_module, "PAGE", 2)
+
+    seen = [
+        contact.email for _participant, contact in every_contact(wired_ctx.repo, wired_ctx.secret)
+    ]
+    assert sorted(seen) == sorted(email for email, _phone in people)  # each once, none left out
+    secret = wired_ctx.secret
+    assert person_subjects(wired_ctx, "+31612345127") == {
+        pseudonym(secret, "praktijk@fysio-jansen.nl"),
+        pseudonym(secret, "balie@fysio-jansen.nl"),
+    }
+    assert person_subjects(wired_ctx, "06 12345129") == frozenset()

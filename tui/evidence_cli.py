@@ -32,7 +32,7 @@ from tui.evidence_requests import (
 )
 
 if TYPE_CHECKING:
-    from core.audit_export import ExportCheck
+    from core.audit_check import ExportCheck
     from core.context import Context
     from core.models import AuditEntry
 
@@ -99,7 +99,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "verify":
         return _audit_verify(_context(settings))
     from core.audit import Action
-    from core.audit_export import NOBODY, build_export, find, make_filter
+    from core.audit_export import build_export
+    from core.audit_filter import NOBODY, find, make_filter
 
     ctx = _context(settings)
     desk = log_in(ctx)
@@ -303,7 +304,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from core.audit_export import check_export
+    from core.audit_check import check_export
     from core.proof import proof_text, read_proof
     from core.signing import PublicKey, signature_of
 
