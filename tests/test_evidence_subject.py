@@ -15,9 +15,10 @@ import pyotp
 
 from core.attachments import Attachment
 from core.audit import Action, pseudonym
-from core.clock import utc_now
+from core.clock import FrozenClock, utc_now
 from core.contact import Contact
 from core.desk import Desk
+from core.i18n import _
 from core.models import Method
 from core.sealing import Draft
 from core.subject_export import export_subject
@@ -30,6 +31,7 @@ from tests.conftest import (
     make_settings,
 )
 from tests.evidence_helpers import Authenticator, guest_writes, logged_in, public_key_file
+from tests.staff_helpers import as_admin, enrol_as
 from tests.test_cli import veilig
 from tui.factory import make_context
 
@@ -179,3 +181,38 @@ def test_an_export_is_never_written_over_a_file_or_into_the_home(
             continue
         raise AssertionError(f"wrote {out}")
     assert list(existing.iterdir()) == [] and not (home / "export").exists()
+
+
+def test_only_an_admin_answers_an_access_request_or_sets_the_retention(
+    tmp_path: Path, home: Path, policy, totp: pyotp.TOTP
+) -> None:
+    """A colleague without the admin role logs in fine, and is refused both (audited):
+    an export holds everything about a person, and the retention decides what is kept."""
+    # Bram is invited and enrols two minutes ago, so that the CLI's log-ins on the real
+    # clock use TOTP steps after the one his enrolment used up.
+    clock = FrozenClock(utc_now() - timedelta(minutes=2))
+    ctx = make_context(make_settings(home), policy=policy, clock=clock)  # mail: a Maildir
+    bram, password = "bram@declacare.nl", "bram's own long passphrase"
+    _member, app = enrol_as(ctx, home, as_admin(ctx, clock, totp).add(bram, "Bram"), password)
+    codes = Authenticator(app)  # the CLI runs on the real clock
+
+    out = tmp_path / "karin"
+    asked = veilig(
+        home,
+        "access-request",
+        KARIN[1],
+        "--out",
+        str(out),
+        stdin=f"{bram}\n{password}\n{codes.code()}\n",
+    )
+    assert asked.returncode != 0
+    assert _("Only an admin can do this.") in asked.stderr
+    assert not out.exists()
+    kept = veilig(home, "retention", "400", stdin=f"{bram}\n{password}\n{codes.code()}\n")
+    assert kept.returncode != 0
+    assert _("Only an admin can do this.") in kept.stderr
+    now = veilig(home, "retention")
+    assert "90" in now.stdout and "400" not in now.stdout
+    with ctx.repo.transaction() as tx:
+        refused = [e for e in tx.audit_entries() if e.action == Action.STAFF_NOT_ADMIN]
+    assert len(refused) == 2

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.config import Settings
-from core.errors import LoginFailed, RateLimited, VeiligError
+from core.errors import VeiligError
 from core.i18n import _, format_datetime
 from tui import admin_keys
+from tui.cli_login import login_errors
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -102,14 +103,8 @@ def _authorise(ctx: Context, by: str | None) -> Admin:
     email = by or ask(_("Your e-mail address (an admin): "))
     password = ask(_("Your password: "), secret=True)
     code = ask(_("Code from your authenticator app: "))
-    try:
+    with login_errors():
         return authorise(ctx, email, password, code)
-    except RateLimited:
-        raise VeiligError(
-            _("Too many failed attempts. Please wait 15 minutes and try again.")
-        ) from None
-    except LoginFailed:
-        raise VeiligError(_("E-mail, password or code is not right.")) from None
 
 
 def _deliver(ctx: Context) -> bool:

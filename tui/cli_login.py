@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from core.config import Settings
@@ -20,7 +22,6 @@ def log_in(ctx: Context) -> Desk:
     """A staff member, by password and authenticator code: asked in a terminal, or read
     as three lines (e-mail, password, code) from stdin for scripts."""
     from core.desk import Desk
-    from core.errors import LoginFailed, RateLimited
 
     if sys.stdin.isatty():
         email = input(_("Staff e-mail: "))
@@ -28,8 +29,18 @@ def log_in(ctx: Context) -> Desk:
         code = input(_("Code from your authenticator app: "))
     else:
         email, password, code = (sys.stdin.readline().rstrip("\r\n") for _n in range(3))
-    try:
+    with login_errors():
         return Desk.login(ctx, email, password, code)
+
+
+@contextmanager
+def login_errors() -> Iterator[None]:
+    """A refused log-in as the one message a command prints (the same for a wrong
+    address, password or code: which one is not said)."""
+    from core.errors import LoginFailed, RateLimited
+
+    try:
+        yield
     except RateLimited:
         raise VeiligError(
             _("Too many failed attempts. Please wait 15 minutes and try again.")
@@ -39,10 +50,20 @@ def log_in(ctx: Context) -> Desk:
 
 
 def admin(ctx: Context) -> Desk:
-    """A staff member allowed to act for the office. Today every staff member logs in the
-    same way; when staff get roles (the staff administration), the admin check belongs
-    here, after the log-in, for all commands that call this."""
-    return log_in(ctx)
+    """A staff member allowed to act for the office (setting the retention, answering an
+    access request): logged in as above, then an admin, or refused as ``staff add`` is
+    (audited, "Only an admin can do this.")."""
+    from core.audit import Action
+    from core.errors import NotAllowed
+    from core.staff import is_admin
+
+    desk = log_in(ctx)
+    if not is_admin(ctx, desk.staff):
+        with ctx.repo.transaction() as tx:
+            ctx.audit.append(tx, desk.actor, Action.STAFF_NOT_ADMIN)
+        desk.log_out("command")
+        raise NotAllowed(_("Only an admin can do this."))
+    return desk
 
 
 def operator_name() -> str:
