@@ -21,7 +21,16 @@ from pathlib import Path
 
 from bench.common import ROOT, Report, machine, missing_tools, save_json, table
 
-BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification", "rotation")
+BENCHMARKS = (
+    "attachments",
+    "stored",
+    "startup",
+    "desk",
+    "fanout",
+    "workers",
+    "verification",
+    "rotation",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
