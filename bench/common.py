@@ -131,6 +131,8 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Query plans by what they explain (bench.plans): in the JSON only.
+    plans: dict[str, str] = field(default_factory=dict)
 
     def skip(self, tool: str, why: str = "") -> None:
         """Say once that the figures needing ``tool`` are left out, why and how to get it."""
@@ -245,5 +247,6 @@ def save_json(path: Path, report: Report, info: dict[str, str]) -> None:
         "figures": [asdict(f) | {"ratio": f.ratio} for f in report.figures],
         "notes": report.notes,
         "skipped": report.skipped,
+        "plans": report.plans,
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))

@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.common import Figure, Report, interleaved, median
 from bench.desk_data import generate, login, make_home
 from bench.engines import SQLITE, Database, database_bytes, databases
+from bench.plans import explain
 
 SEARCH_TERMS = {  # what staff type, and how the figure names it
     "surname": "jansen",
@@ -131,6 +132,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
         homes = [_homes(report, database, work, n, real) for database in found]
         _measure(report, quick, homes, n)
         for h in homes:
+            _explain(report, h, n)
+        for h in homes:
             for ctx in h.contexts:
                 ctx.repo.engine.dispose()  # before the server stops
 
@@ -233,6 +236,21 @@ def _measure(report: Report, quick: bool, homes: list[Homes], n: int) -> None:
                 f"{h.database.label}: Desk.inbox() on the empty inbox took "
                 f"{t[f'empty{h.on}'] * 1000:.1f} ms (SQLite {t['empty'] * 1000:.1f} ms)"
             )
+
+
+def _explain(report: Report, h: Homes, n: int) -> None:
+    """The plans of the inbox's pages and the search on this database (the JSON's
+    ``plans``: docs/PERFORMANCE.md compares them)."""
+    from core.models import View
+
+    engine = h.contexts[0].repo.engine
+    for what, call in (
+        ("Desk.inbox(), page 1", lambda: h.full.inbox()),
+        (f"Desk.inbox(offset={n // 2:,})", lambda: h.full.inbox(offset=n // 2)),
+        ("Desk.inbox(View.UNASSIGNED)", lambda: h.full.inbox(View.UNASSIGNED)),
+        (f"Desk.search({SEARCH_TERMS['surname']!r})", lambda: h.full.search("jansen")),
+    ):
+        report.plans[f"{h.database.label}: {what} ({n:,} conversations)"] = explain(engine, call)
 
 
 def _people_email(n: int) -> str:

@@ -94,9 +94,11 @@ class _Office:
         return queued
 
 
-def _deliver(hosts: list[dict], workers: int, arrivals: _Arrivals, queued: set[str]) -> float:
+def _deliver(
+    hosts: list[dict], workers: int, arrivals: _Arrivals, queued: set[str], split: list
+) -> float:
     """Start ``workers`` processes (host a, host b), let them go at once; the seconds
-    until all exited. Checks exactly-once delivery."""
+    until each has said what it sent (added to ``split``). Checks exactly-once delivery."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.workers", "worker"],
@@ -124,6 +126,7 @@ def _deliver(hosts: list[dict], workers: int, arrivals: _Arrivals, queued: set[s
     assert len(arrived) == len(set(arrived)), "a notification arrived twice"
     assert set(arrived) == queued, f"{len(queued - set(arrived))} notifications missing"
     assert sum(r["sent"] for r in reports) == len(queued), reports
+    split.append([r["sent"] for r in reports])
     return seconds
 
 
@@ -159,8 +162,10 @@ def run(report: Report, quick: bool, work: Path) -> None:
         with databases(report) as found:
             offices = [_Office(work / d.label.lower(), d, smtp_url) for d in found]
 
-            def deliver(office: _Office, workers: int):
-                return lambda: _deliver(office.hosts, workers, arrivals, office.queue(n))
+            splits: dict[str, list] = {d.label: [] for d in found}
+
+            def deliver(office: _Office, workers: int, split: list):
+                return lambda: _deliver(office.hosts, workers, arrivals, office.queue(n), split)
 
             def bare() -> float:
                 seconds = bare_send(port, n, concurrency)
@@ -169,8 +174,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
 
             runs = {"bare": bare}
             for database, office in zip(found, offices, strict=True):
-                for workers in (1, 2):
-                    runs[f"{database.label} {workers}"] = deliver(office, workers)
+                runs[f"{database.label} 1"] = deliver(office, 1, [])
+                runs[f"{database.label} 2"] = deliver(office, 2, splits[database.label])
             try:
                 results = interleaved(runs, 1 if quick else 3, self_timed=True)
             finally:
@@ -180,6 +185,9 @@ def run(report: Report, quick: bool, work: Path) -> None:
     finally:
         controller.stop()
     t = {k: median(v) for k, v in results.items()}
+    for label, split in splits.items():
+        shares = ", ".join("/".join(str(s) for s in one) for one in split)
+        report.note(f"two workers on {label}: host A/host B sent {shares} (each run)")
     rate = {k: n / v for k, v in t.items()}
     bare_label = f"bare aiosmtplib gather ({concurrency} at a time)"
     for label in labels:
