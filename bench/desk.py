@@ -112,10 +112,12 @@ def _homes(report: Report, database: Database, work: Path, n: int, real: int) ->
             for name, t in terms.items()
         }
     engine = full_ctx.repo.engine
-    with engine.connect() as conn:
+    with engine.begin() as conn:  # committed: an ANALYZE rolled back leaves no statistics
         tokens = conn.exec_driver_sql("SELECT count(*) FROM search_token").scalar()
         if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE")  # what autovacuum does soon after a bulk load
+            # What autovacuum does soon after a bulk load (it may not have yet): without
+            # statistics the planner guesses and scans whole tables (the plans in the JSON).
+            conn.exec_driver_sql("ANALYZE")
     report.note(
         f"{database.label}: generated {n:,} conversations in {made:.1f} s; search index "
         f"{tokens:,} tokens ({tokens / n:.0f} per conversation); the database is "
