@@ -3,7 +3,7 @@
 Each benchmark measures veilig and its baselines in the same run and prints ratios;
 none asserts a time. ``--quick`` uses tiny sizes (a smoke test, seconds); the default
 uses the sizes of docs/PERFORMANCE.md (1 GiB and 4 GiB files, 100,000 conversations,
-1,000 notifications) and takes about 40 minutes. ``desk``, ``stored`` and ``workers``
+1,000 notifications) and takes about 20 minutes. ``desk``, ``stored`` and ``workers``
 measure SQLite and, where its server binaries are installed, PostgreSQL beside it
 (``bench.engines`` starts a throwaway server).
 
