@@ -3,11 +3,14 @@
 Each benchmark measures veilig and its baselines in the same run and prints ratios;
 none asserts a time. ``--quick`` uses tiny sizes (a smoke test, seconds); the default
 uses the sizes of docs/PERFORMANCE.md (1 GiB and 4 GiB files, 100,000 conversations,
-1,000 notifications) and takes about 15 minutes.
+1,000 notifications) and takes about 20 minutes. ``desk``, ``stored`` and ``workers``
+measure SQLite and, where its server binaries are installed, PostgreSQL beside it
+(``bench.engines`` starts a throwaway server).
 
 Needs the test extras (``pip install -e '.[test]'``: aiosmtpd). Optional: ``age`` for
 the age baseline and GNU ``time`` for the peak memory of age and cp (``apt-get install
-age time``); where one is missing, the run says so once and leaves that baseline out.
+age time``) and PostgreSQL (``apt-get install postgresql``); where one is missing, the run
+says so once and leaves those figures out.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from pathlib import Path
 
 from bench.common import ROOT, Report, machine, missing_tools, save_json, table
 
-BENCHMARKS = ("attachments", "startup", "desk", "fanout", "verification", "rotation")
+BENCHMARKS = (
+    "attachments",
+    "stored",
+    "startup",
+    "desk",
+    "fanout",
+    "workers",
+    "verification",
+    "rotation",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,15 +24,27 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "correct horse battery staple"  # noqa: S105
 
 
-def bench_home(home: Path, policy, smtp_url: str | None = None):
-    """A throwaway initialised home: (settings, the TOTP of its one staff member)."""
+def bench_home(
+    home: Path,
+    policy,
+    smtp_url: str | None = None,
+    *,
+    database_url: str | None = None,
+    shared: Path | None = None,
+):
+    """A throwaway initialised home: (settings, the TOTP of its one staff member). Its
+    database is a SQLite file in the home unless ``database_url`` names another (an
+    empty PostgreSQL database, ``bench.engines``); ``shared`` is VEILIG_SHARED."""
     import pyotp
 
     from core.config import Settings
     from tui.factory import init_home
 
     settings = Settings(
-        home=home, database_url=f"sqlite:///{home / 'veilig.db'}", smtp_url=smtp_url
+        home=home,
+        database_url=database_url or f"sqlite:///{home / 'veilig.db'}",
+        smtp_url=smtp_url,
+        shared=shared,
     )
     result = init_home(
         settings,
@@ -83,11 +95,15 @@ class Figure:
 OPTIONAL_TOOLS = {
     "age": "the age baseline (seal/open against `age -e`/`age -d`)",
     "GNU time": "the peak memory of age and cp (`/usr/bin/time -f %M`)",
+    "PostgreSQL": "every figure on PostgreSQL (the desk at scale, the seal and open with "
+    "rows, the outbox workers; bench.engines)",
 }
 INSTALL_HINT = {
     "age": "apt-get install age (Debian/Ubuntu), brew install age (macOS); "
     "see https://age-encryption.org",
     "GNU time": "apt-get install time (Debian/Ubuntu)",
+    "PostgreSQL": "apt-get install postgresql (Debian/Ubuntu: the server binaries; "
+    "the benchmark starts its own throwaway server, VEILIG_PG_BINDIR names another)",
 }
 
 
@@ -115,11 +131,16 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Query plans by what they explain (bench.plans): in the JSON only.
+    plans: dict[str, str] = field(default_factory=dict)
 
-    def skip(self, tool: str) -> None:
-        """Say once that the baselines needing ``tool`` are left out, and how to get it."""
+    def skip(self, tool: str, why: str = "") -> None:
+        """Say once that the figures needing ``tool`` are left out, why and how to get it."""
+        if any(line.startswith(f"{tool} is not") for line in self.skipped):
+            return  # said already in this run
+        state = f"not available ({why})" if why else "not installed"
         text = (
-            f"{tool} is not installed, so {OPTIONAL_TOOLS[tool]} is skipped. "
+            f"{tool} is {state}, so {OPTIONAL_TOOLS[tool]} is skipped. "
             f"To include it: {INSTALL_HINT[tool]}"
         )
         self.skipped.append(text)
@@ -226,5 +247,6 @@ def save_json(path: Path, report: Report, info: dict[str, str]) -> None:
         "figures": [asdict(f) | {"ratio": f.ratio} for f in report.figures],
         "notes": report.notes,
         "skipped": report.skipped,
+        "plans": report.plans,
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))

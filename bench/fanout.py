@@ -34,13 +34,13 @@ class _Counter:
         return "250 OK"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _email(n: int):
+def notification(n: int):
     from core.mail import Email, new_message_id
 
     return Email(
@@ -50,6 +50,30 @@ def _email(n: int):
         sender="info@declacare.nl",
         message_id=new_message_id("info@declacare.nl"),
     )
+
+
+def bare_send(port: int, n: int, concurrency: int) -> float:
+    """Seconds for a bare ``asyncio.gather`` of ``aiosmtplib.send`` of ``n`` mails, at
+    most ``concurrency`` at a time (the baseline of the outbox)."""
+    import aiosmtplib
+
+    from core.transports import to_mime
+
+    emails = [notification(i) for i in range(n)]
+    start = time.perf_counter()
+
+    async def send_all() -> None:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(email) -> None:
+            async with limit:
+                # The MIME message is built per send, as the outbox must too.
+                await aiosmtplib.send(to_mime(email), hostname="127.0.0.1", port=port, timeout=30)
+
+        await asyncio.gather(*(one(e) for e in emails))
+
+    asyncio.run(send_all())
+    return time.perf_counter() - start
 
 
 def run(report: Report, quick: bool, work: Path) -> None:
@@ -62,7 +86,7 @@ def run(report: Report, quick: bool, work: Path) -> None:
     policy = DEFAULT_POLICY.with_cheap_kdf()
     concurrency = getattr(policy, "delivery_concurrency", 1)
     handler = _Counter()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     url = f"smtp://127.0.0.1:{port}"
@@ -75,7 +99,7 @@ def run(report: Report, quick: bool, work: Path) -> None:
             ctx = make_context(settings, policy=policy)
             with ctx.repo.transaction() as tx:
                 for i in range(n):
-                    ctx.outbox.enqueue_email(tx, _email(i))
+                    ctx.outbox.enqueue_email(tx, notification(i))
             before = handler.count
             start = time.perf_counter()
 
@@ -89,28 +113,8 @@ def run(report: Report, quick: bool, work: Path) -> None:
             return seconds
 
         def bare() -> float:
-            import aiosmtplib
-
-            from core.transports import to_mime
-
-            emails = [_email(i) for i in range(n)]
             before = handler.count
-            start = time.perf_counter()
-
-            async def send_all() -> None:
-                limit = asyncio.Semaphore(concurrency)
-
-                async def one(email) -> None:
-                    async with limit:
-                        # The MIME message is built per send, as the outbox must too.
-                        await aiosmtplib.send(
-                            to_mime(email), hostname="127.0.0.1", port=port, timeout=30
-                        )
-
-                await asyncio.gather(*(one(e) for e in emails))
-
-            asyncio.run(send_all())
-            seconds = time.perf_counter() - start
+            seconds = bare_send(port, n, concurrency)
             assert handler.count - before == n
             return seconds
 
