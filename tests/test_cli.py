@@ -86,6 +86,30 @@ def test_outbox_on_an_uninitialised_home_explains(tmp_path: Path) -> None:
     assert "veilig init" in result.stderr
 
 
+def test_a_shared_folder_that_is_not_there_stops_every_command_with_its_reason(
+    tmp_path: Path, initialised
+) -> None:
+    """VEILIG_SHARED not mounted: the blobs and the audit head must not quietly go
+    elsewhere (or nowhere), so neither init nor a command on a home starts."""
+    home, _result = initialised
+    missing = tmp_path / "mnt" / "veilig"
+    for where, args, stdin in (
+        (home, ("audit", "verify"), ""),
+        (home, ("outbox",), ""),
+        (
+            tmp_path / "new-home",
+            ("init", "--org", "X", "--mailbox", "a@x.nl", "--staff", "b@x.nl"),
+            "correct horse battery staple\n" * 2,
+        ),
+    ):
+        result = veilig(where, *args, stdin=stdin, env={"VEILIG_SHARED": str(missing)})
+        assert result.returncode != 0, result.stdout
+        assert "VEILIG_SHARED" in result.stderr and str(missing) in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not missing.exists() and not (tmp_path / "mnt").exists()
+    assert not (tmp_path / "new-home" / "server.key").exists()
+
+
 def test_audit_verify_reports_an_edited_row(tmp_path: Path) -> None:
     import sqlite3
 

@@ -86,6 +86,7 @@ def make_context(
         raise NotInitialised(
             _("{home} is not set up yet: run `veilig init` first.").format(home=settings.home)
         )
+    _require_shared(settings)
     return Context(
         repo=OpenLater(settings) if open_later else _repository(settings),
         blobs=FileBlobStore(settings.blob_dir),
@@ -100,6 +101,19 @@ def make_context(
         client=settings.audit_client,
         audit_head=settings.audit_head,
     )
+
+
+def _require_shared(settings: Settings) -> None:
+    """With several hosts the sealed files and the audit head live in ``VEILIG_SHARED``.
+    A folder that is not there (not mounted) stops veilig here: otherwise every commit's
+    head write fails aside (logged only), so no host would notice a deleted audit tail."""
+    if settings.shared is not None and not settings.shared.is_dir():
+        raise NotInitialised(
+            _(
+                "The shared folder {folder} (VEILIG_SHARED) is not there. Mount it, or "
+                "create it for veilig's user, and try again."
+            ).format(folder=settings.shared)
+        )
 
 
 def is_initialised(settings: Settings) -> bool:
@@ -121,6 +135,7 @@ def init_home(
     clock: Clock = utc_now,
     show: Callable[[InitResult], None] | None = None,
 ) -> InitResult:
+    _require_shared(settings)
     settings.ensure_home()
     if is_initialised(settings):
         raise AlreadyInitialised(
