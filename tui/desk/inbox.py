@@ -148,22 +148,26 @@ class InboxScreen(TableScreen):
             self.index()  # a message sent from the desk: its subject for search
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A key that does not apply here is shown dimmed (None), not hidden: the footer
+        # keeps the same keys from row to row and page to page, so moving the cursor
+        # only dims or lights a key instead of laying the footer out again
+        # (tui.desk.fast.QuietFooter; docs/PERFORMANCE.md "Desk at scale").
         typing = self.focused is self.search_box
         row = self.current()
         if action == "newer":
-            return self.page_start > 0 and not typing
+            return (self.page_start > 0 and not typing) or None
         if action == "older":
-            return self.has_older and not typing
+            return (self.has_older and not typing) or None
         if action == "end_search":
             return bool(self.term) or typing
         if action in ("take", "close_conversation", "reopen"):
             if row is None:
-                return False if action != "take" else None
+                return None
             state = row.conversation.state
             if action == "take":
                 return row.conversation.assignee_id != self.desk.staff.id or None
             closed = state is ConversationState.CLOSED
-            return not closed if action == "close_conversation" else closed
+            return (not closed if action == "close_conversation" else closed) or None
         return True
 
     def current(self) -> InboxRow | None:
