@@ -129,7 +129,11 @@ class FastTable(DataTable[str | Text]):
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index})
         pad = " " * self.cell_padding
         inner = width - 2 * self.cell_padding
-        segments = [Segment(pad, Style.null()), *text.render(self.app.console, "")]
+        console = self.app.console
+        own = text.render(console, "")
+        if text.style:  # Rich lays a Text out with its own style as its first span
+            own = Segment.apply_style(own, console.get_style(text.style))
+        segments = [Segment(pad, Style.null()), *own]
         if inner > text.cell_len:
             segments.append(Segment(" " * (inner - text.cell_len), Style.null()))
         segments.append(Segment(pad, Style.null()))
