@@ -18,12 +18,14 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.color import Color
 from textual.dom import NoScreen
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey  # Footer's own key widget
+from textual.widgets.data_table import Column
 
 # A key a footer shows: (action, key, description, tooltip).
 Ident = tuple[str, str, str, str]
@@ -46,12 +48,34 @@ class FastTable(DataTable[str | Text]):
     # table in the middle of drawing it.
     _pass: dict[str, Style] | None = None
 
+    _columns: list[Column] | None = None  # ordered_columns, for one pass
+
     def render_lines(self, crop: Region) -> list[Strip]:
         self._pass = {}
         try:
             return super().render_lines(crop)
         finally:
-            self._pass = None
+            self._pass = self._columns = self._backgrounds = None
+
+    _backgrounds: tuple[Color, Color] | None = None  # background_colors, for one pass
+
+    @property
+    def background_colors(self) -> tuple[Color, Color]:
+        # Worked out from every ancestor, once per row drawn by DataTable.
+        if self._pass is None:
+            return super().background_colors
+        if self._backgrounds is None:
+            self._backgrounds = super().background_colors
+        return self._backgrounds
+
+    @property
+    def ordered_columns(self) -> list[Column]:
+        # DataTable builds this list anew at every use, several times per row drawn.
+        if self._pass is None:
+            return super().ordered_columns
+        if self._columns is None:
+            self._columns = super().ordered_columns
+        return self._columns
 
     def _style(self, name: str) -> Style:
         """The table's own style ("") or a component's, once per pass."""
@@ -112,7 +136,7 @@ class FastTable(DataTable[str | Text]):
         cached = self._cell_render_cache.get(cache_key)
         if cached is not None:
             return cached
-        text = self._one_line(row_key, column_index, width)
+        text = self._one_line(row_key, column_key, width)
         if text is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         component_style, post_style = self._get_styles_to_render_cell(
@@ -159,12 +183,12 @@ class FastTable(DataTable[str | Text]):
             width + self._row_label_column_width, self._total_row_height + header_height
         )
 
-    def _one_line(self, row_key: Any, column_index: int, width: int) -> Text | None:
+    def _one_line(self, row_key: Any, column_key: Any, width: int) -> Text | None:
         """The cell as DataTable would format it, if it is one line that fits."""
         row = self.rows.get(row_key)
         if row is None or row.height != 1 or row.auto_height:
             return None
-        value = self._data[row_key].get(self.ordered_columns[column_index].key)
+        value = self._data[row_key].get(column_key)
         if isinstance(value, str):
             # As DataTable's default_cell_formatter reads a string (its markup too).
             text = Text.from_markup(value, end="")
