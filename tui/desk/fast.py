@@ -49,6 +49,7 @@ class FastTable(DataTable[str | Text]):
     _pass: dict[str, Style] | None = None
 
     _columns: list[Column] | None = None  # ordered_columns, for one pass
+    _backgrounds: tuple[Color, Color] | None = None  # background_colors, for one pass
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._pass = {}
@@ -56,8 +57,6 @@ class FastTable(DataTable[str | Text]):
             return super().render_lines(crop)
         finally:
             self._pass = self._columns = self._backgrounds = None
-
-    _backgrounds: tuple[Color, Color] | None = None  # background_colors, for one pass
 
     @property
     def background_colors(self) -> tuple[Color, Color]:
