@@ -5,47 +5,40 @@ mailbox key for this session only, and every transaction of the session checks t
 the account may still hold it (core.session). Then: an inbox of conversations in views
 (mine, unassigned, all, closed) and searched as staff type (core.search), reading them,
 taking, closing, replying, sending new secure messages to outside people (asking first
-when the address is new or a near miss: core.guard), the *Sent* overview, revoking,
-and a new password.
+when the address is new or a near miss: core.guard; the sending itself is
+core.desk_send), the *Sent* overview, revoking, and a new password.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from core import guard, labels, search, team
-from core.access import invite, new_participant, thread_key_of
-from core.audit import Action, pseudonym
-from core.contact import Contact, check_contact, check_email
-from core.context import Context, require_organisation
-from core.errors import CannotOpen, InvalidInput
-from core.i18n import _, language_for
-from core.inbox import InboxRow, rows_of, who
-from core.keys import MailboxPrivateKey, ThreadKey
+from core import guard, search, team
+from core.audit import Action
+from core.contact import Contact, check_email
+from core.context import Context
+from core.desk_send import Outgoing, actor_of
+from core.errors import CannotOpen
+from core.inbox import InboxRow, read_page, rows_of
+from core.keys import MailboxPrivateKey
 from core.lockout import unlock_recipient
 from core.login import log_in
 from core.models import (
     Conversation,
-    ConversationState,
-    Direction,
     Hold,
     Message,
     Method,
     Participant,
-    ParticipantKey,
     StaffMember,
     View,
 )
-from core.pins import sealing_key
-from core.ports import Transaction
 from core.retention import Retention
 from core.sealing import Draft, OpenedMessage, Progress, Sender, open_message, open_sender
 from core.sent import SentRow, sent_rows
 from core.session import SessionRepository, StaffSession
 from core.staff import change_password
-from core.store import store_message
 from core.stream import ContentKey
 
 __all__ = ["Desk", "InboxRow", "SentRow", "ThreadView"]
@@ -77,7 +70,7 @@ class Desk:
 
     @property
     def actor(self) -> str:
-        return f"staff:{self.staff.email}"
+        return actor_of(self.staff)
 
     def check(self) -> None:
         """:class:`SessionEnded` when this session may no longer hold the key."""
@@ -132,9 +125,10 @@ class Desk:
 
     def inbox(self, view: View = View.ALL, limit: int = 50, offset: int = 0) -> list[InboxRow]:
         """A page of one of the inbox's views, newest activity first."""
-        with self.ctx.repo.transaction() as tx:
+        with self.ctx.repo.transaction() as tx:  # one transaction: one session check
             conversations = tx.conversations(limit, offset, view=view, staff_id=self.staff.id)
-        return rows_of(self.ctx, self._key, conversations)
+            page = read_page(tx, conversations)
+        return rows_of(self.ctx, self._key, conversations, page)
 
     def search(self, term: str, limit: int = 50, offset: int = 0) -> list[InboxRow]:
         """Conversations whose outside person's name or address, or a subject, has words
@@ -205,7 +199,7 @@ class Desk:
         self.check()  # before the file is written, not only at its audit entry
         return self.ctx.save_attachment(self.actor, opened, key, position, folder)
 
-    # --- sending ---------------------------------------------------------------------
+    # --- sending (core.desk_send) ------------------------------------------------------
 
     def send_new(
         self,
@@ -218,179 +212,15 @@ class Desk:
     ) -> Message:
         """Seed 2A: a new conversation with an outside person, who is notified by e-mail
         (in ``language``; by default Dutch for +31 numbers and .nl addresses)."""
-        contact = check_contact(contact, method)
-        language = language or language_for(contact.email, contact.phone)
-        expires_in = self._check_expiry(expires_in)
-        now = self.ctx.clock()
-        with self.ctx.repo.transaction() as tx:
-            _org, mailbox = require_organisation(tx)
-        # We wrote: their move, and the writer handles it.
-        conversation = Conversation(
-            mailbox_id=mailbox.id,
-            created_at=now,
-            last_message_at=now,
-            subject_tag=pseudonym(self.ctx.secret, contact.email),
-            state=ConversationState.WAITING,
-            assignee_id=self.staff.id,
-        )
-        participant, thread_key = new_participant(
-            self.ctx,
-            conversation.id,
-            contact,
-            method,
-            now + expires_in,
-            sealing_key(self.ctx.secret, mailbox),
-            language,
-        )
-        return self._send(
-            conversation,
-            [(participant, thread_key)],
-            draft,
-            progress,
-            new={conversation.id, participant.id},
-        )
+        outgoing = Outgoing(self.ctx, self.staff, self._key)
+        return outgoing.send_new(contact, method, draft, expires_in, progress, language)
 
     def reply(
         self, conversation_id: str, draft: Draft, progress: Progress | None = None
     ) -> Message:
         """Seed 3, staff side: answer in a conversation. A guest of flow 1 has no access
         yet; they get it now, verifying by e-mail code (no phone is on file)."""
-        now = self.ctx.clock()
-        with self.ctx.repo.transaction() as tx:
-            _org, mailbox = require_organisation(tx)
-            conversation = tx.conversation(conversation_id)
-            if conversation is None:
-                raise CannotOpen("no such conversation")
-            everyone = tx.participants_in(conversation_id)
-            messages = tx.messages_in(conversation_id)
-        participants = [p for p in everyone if p.revoked_at is None]
-        if everyone and not participants:
-            # Revoking is final for this conversation: a reply must not quietly give the
-            # same person access again (and by a weaker method). A new message can.
-            raise InvalidInput(
-                _("Access to this conversation was revoked. Send a new secure message instead.")
-            )
-        readers = [(p, thread_key_of(self._key, p)) for p in participants]
-        new: set[str] = set()
-        if not readers:
-            name, email = who(self.ctx, self._key, messages, [])
-            contact = Contact(email=email, name=name)
-            if not conversation.subject_tag and contact.email:
-                # A conversation from before issue 18: name its person from now on.
-                conversation.subject_tag = pseudonym(self.ctx.secret, contact.email)
-            readers.append(
-                new_participant(
-                    self.ctx,
-                    conversation_id,
-                    contact,
-                    Method.EMAIL,
-                    now + self.ctx.policy.message_expiry_default,
-                    sealing_key(self.ctx.secret, mailbox),
-                    language_for(contact.email),
-                )
-            )
-            new.add(readers[0][0].id)
-        for participant, _thread_key in readers:
-            # The reply's notification opens for the default period; earlier references
-            # keep their own expiry (bound in their share). The participant's date is
-            # the newest of them, for *Sent*.
-            participant.expires_at = max(
-                participant.expires_at, now + self.ctx.policy.message_expiry_default
-            )
-        return self._send(conversation, readers, draft, progress, new=new)
-
-    def _answered(self, tx: Transaction, conversation_id: str, now: datetime) -> None:
-        """The desk replied: waiting for them, handled by whoever replied if nobody did,
-        and its new subject for the search index. Read again inside the transaction,
-        so a colleague's take or close in the meantime is not written over."""
-        conversation = tx.conversation(conversation_id)
-        if conversation is None:
-            raise CannotOpen("no such conversation")
-        conversation.last_message_at = now
-        conversation.state = ConversationState.WAITING
-        conversation.indexed_under = b""
-        if conversation.assignee_id is None:
-            conversation.assignee_id = self.staff.id
-            self.ctx.audit.append(tx, self.actor, Action.TAKEN, conversation_id, "by replying")
-        tx.save_conversation(conversation)
-
-    def _check_expiry(self, expires_in: timedelta | None) -> timedelta:
-        if expires_in is None:
-            return self.ctx.policy.message_expiry_default
-        if not timedelta(days=1) <= expires_in <= self.ctx.policy.message_expiry_max:
-            raise InvalidInput(
-                _("A message can stay available between 1 and {days} days.").format(
-                    days=self.ctx.policy.message_expiry_max.days
-                )
-            )
-        return expires_in
-
-    def _send(
-        self,
-        conversation: Conversation,
-        readers: list[tuple[Participant, ThreadKey]],
-        draft: Draft,
-        progress: Progress | None,
-        *,
-        new: set[str],
-    ) -> Message:
-        """Seal once; wrap the content key for each reader; notify each. ``new`` holds the
-        ids of the conversation and participants that do not exist in storage yet."""
-        draft.check(self.ctx.policy)
-        now = self.ctx.clock()
-        with self.ctx.repo.transaction() as tx:
-            org, mailbox = require_organisation(tx)
-        message = Message(
-            conversation_id=conversation.id,
-            direction=Direction.OUTBOUND,
-            wrapped_key=b"",
-            created_at=now,
-            author_id=self.staff.id,
-        )
-
-        def record(tx: Transaction, content_key: ContentKey) -> None:
-            if conversation.id in new:
-                tx.add(conversation)
-            else:
-                self._answered(tx, conversation.id, now)
-            tx.add(message)
-            binding = labels.thread_content(message.id)
-            for participant, thread_key in readers:
-                if participant.id in new:
-                    tx.add(participant)
-                else:
-                    tx.save_participant(participant)
-                tx.add(
-                    ParticipantKey(
-                        message_id=message.id,
-                        participant_id=participant.id,
-                        wrapped=thread_key.wrap(content_key, binding),
-                    )
-                )
-                invite(
-                    self.ctx,
-                    tx,
-                    org=org.name,
-                    sender=mailbox.address,
-                    participant=participant,
-                    thread_key=thread_key,
-                    expires_at=participant.expires_at,
-                    message_id=message.id,
-                )
-
-        sender = Sender(org.name, mailbox.address)
-        audit = (self.actor, Action.MESSAGE_SENT)
-        store_message(
-            self.ctx,
-            message,
-            draft,
-            mailbox=mailbox,
-            sender=sender,
-            record=record,
-            audit=audit,
-            progress=progress,
-        )
-        return message
+        return Outgoing(self.ctx, self.staff, self._key).reply(conversation_id, draft, progress)
 
     # --- the Sent overview and revoking ---------------------------------------------
 

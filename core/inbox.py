@@ -16,6 +16,7 @@ from core.errors import CannotOpen
 from core.i18n import _
 from core.keys import MailboxPrivateKey
 from core.models import Conversation, Direction, Message, Participant
+from core.ports import Transaction
 from core.sealing import Sender, open_sender, open_summary
 from core.team import handlers
 
@@ -34,14 +35,33 @@ class InboxRow:
     handler: str = ""  # the staff member who took it, as the desk names them; "": nobody
 
 
+@dataclass(frozen=True)
+class PageData:
+    """What the rows of a page need from storage, read in one transaction (decrypted
+    after it, outside any)."""
+
+    messages: dict[str, list[Message]]
+    people: dict[str, list[Participant]]
+    names: dict[str, str]
+
+
+def read_page(tx: Transaction, conversations: list[Conversation]) -> PageData:
+    """The messages, participants and handlers of ``conversations``: three queries with
+    ``IN``, in the caller's transaction (the inbox reads its page in the same one)."""
+    ids = [c.id for c in conversations]
+    return PageData(tx.messages_of(ids), tx.participants_of(ids), handlers(tx, conversations))
+
+
 def rows_of(
-    ctx: Context, mailbox_key: MailboxPrivateKey, conversations: list[Conversation]
+    ctx: Context,
+    mailbox_key: MailboxPrivateKey,
+    conversations: list[Conversation],
+    page: PageData | None = None,
 ) -> list[InboxRow]:
-    with ctx.repo.transaction() as tx:
-        ids = [c.id for c in conversations]
-        firsts = tx.messages_of(ids)
-        people = tx.participants_of(ids)
-        names = handlers(tx, conversations)
+    if page is None:
+        with ctx.repo.transaction() as tx:
+            page = read_page(tx, conversations)
+    firsts, people, names = page.messages, page.people, page.names
     rows = []
     for conversation in conversations:
         messages = firsts.get(conversation.id, [])

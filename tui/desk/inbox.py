@@ -5,14 +5,14 @@ T takes the conversation under the cursor, C closes it, O reopens a closed one. 
 few seconds the inbox asks whether anything changed (Desk.changes: one indexed
 query) and shows it: a colleague's take, reply or close, a new message. The same round
 indexes new messages for search (Desk.index_pending).
+
+What a row shows is tui.desk.inbox_rows; T, C and O are tui.desk.inbox_acts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.style import Style
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,15 +22,16 @@ from textual.worker import get_current_worker
 
 from core.desk import Desk, InboxRow
 from core.errors import VeiligError
-from core.i18n import N_, _
+from core.i18n import _
 from core.models import ConversationState, View
 from core.team import TakenMeanwhile
 from tui.base import NOTICE_SECONDS
-from tui.confirm import ConfirmScreen
 from tui.desk.compose import ComposeScreen
 from tui.desk.conversation import ConversationScreen
+from tui.desk.inbox_acts import ConversationActs
+from tui.desk.inbox_rows import VIEWS, inbox_labels, inbox_lines, nothing_here, views_bar
 from tui.desk.sent import SentScreen
-from tui.desk.table import Row, TableScreen, cell, when
+from tui.desk.table import TableScreen
 from tui.widgets import LiteralInput, Notice
 
 INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pages
@@ -38,21 +39,8 @@ INBOX_PAGE = 50  # conversations per page of the inbox; ← and → turn the pag
 # within this; each ask is one indexed query (Desk.changes).
 CHANGES_SECONDS = 3.0
 
-CURRENT = Style(reverse=True, bold=True)  # the view shown, in the view bar
-VIEWS = (
-    (View.MINE, N_("Mine")),
-    (View.UNASSIGNED, N_("Unassigned")),
-    (View.ALL, N_("All")),
-    (View.CLOSED, N_("Closed")),
-)
-STATES = {
-    ConversationState.OPEN: N_("open"),
-    ConversationState.WAITING: N_("waiting"),
-    ConversationState.CLOSED: N_("closed"),
-}
 
-
-class InboxScreen(TableScreen):
+class InboxScreen(ConversationActs, TableScreen):
     BINDINGS = [
         Binding("enter", "open", _("Open"), id="open", show=True),
         Binding("t", "take", _("Take"), id="take"),
@@ -93,9 +81,6 @@ class InboxScreen(TableScreen):
     class Indexed(Message):
         count: int  # conversations indexed in this round so far
         done: bool
-
-    class Acted(Message):
-        """A take, close or reopen is stored: show the page again."""
 
     def __init__(self, desk: Desk) -> None:
         super().__init__(_("Inbox · {staff}").format(staff=desk.staff.email))
@@ -148,22 +133,26 @@ class InboxScreen(TableScreen):
             self.index()  # a message sent from the desk: its subject for search
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A key that does not apply here is shown dimmed (None), not hidden: the footer
+        # keeps the same keys from row to row and page to page, so moving the cursor
+        # only dims or lights a key instead of laying the footer out again
+        # (tui.desk.fast.QuietFooter; docs/PERFORMANCE.md "Desk at scale").
         typing = self.focused is self.search_box
         row = self.current()
         if action == "newer":
-            return self.page_start > 0 and not typing
+            return (self.page_start > 0 and not typing) or None
         if action == "older":
-            return self.has_older and not typing
+            return (self.has_older and not typing) or None
         if action == "end_search":
             return bool(self.term) or typing
         if action in ("take", "close_conversation", "reopen"):
             if row is None:
-                return False if action != "take" else None
+                return None
             state = row.conversation.state
             if action == "take":
                 return row.conversation.assignee_id != self.desk.staff.id or None
             closed = state is ConversationState.CLOSED
-            return not closed if action == "close_conversation" else closed
+            return (not closed if action == "close_conversation" else closed) or None
         return True
 
     def current(self) -> InboxRow | None:
@@ -173,12 +162,7 @@ class InboxScreen(TableScreen):
     # --- views, pages, search ---------------------------------------------------------
 
     def show_views(self) -> None:
-        bar = Text()
-        for n, (view, label) in enumerate(VIEWS, start=1):
-            style = CURRENT if view is self.view and not self.term else Style()
-            bar.append(f" {n} {_(label)} ", style=style)
-            bar.append(" ")
-        self.query_one("#views", Static).update(bar)
+        self.query_one("#views", Static).update(views_bar(self.view, self.term))
 
     def action_view(self, view: str) -> None:
         self.view, self.page_start = View(view), 0
@@ -246,45 +230,11 @@ class InboxScreen(TableScreen):
         self.refresh_bindings()
         if not changed:
             return  # nothing new: the cursor and the table stay as they are
-        labels = (
-            "",
-            _("Who"),
-            _("Subject"),
-            _("When"),
-            _("State"),
-            _("Handled by"),
-            _("Files"),
-            _("E-mail"),
-        )
-        lines: list[Row] = [
-            (
-                row.conversation.id,
-                (
-                    "●" if row.unread else " ",
-                    cell(row.who),
-                    cell(row.subject),
-                    when(row.when),
-                    _(STATES[row.conversation.state]),
-                    self.handler(row),
-                    str(row.attachments),
-                    cell(row.email),
-                ),
-            )
-            for row in rows
-        ] or [(None, ("", self.nothing(), "", "", "", "", "", ""))]
-        self.show_table(labels, lines, focus=self.focused is not self.search_box)
-
-    def handler(self, row: InboxRow) -> str | Text:
-        if row.conversation.assignee_id == self.desk.staff.id:
-            return _("you")
-        return cell(row.handler) if row.handler else "—"
+        lines = inbox_lines(rows, self.desk.staff.id, self.nothing())
+        self.show_table(inbox_labels(), lines, focus=self.focused is not self.search_box)
 
     def nothing(self) -> str:
-        if self.term:
-            return _("Nothing found.")
-        if self.view is View.ALL and not self.page_start:
-            return _("No conversations yet.")
-        return _("No conversations here.")
+        return nothing_here(self.term, self.view, self.page_start)
 
     def say_found(self) -> None:
         found = self.query_one("#found", Notice)
@@ -344,45 +294,7 @@ class InboxScreen(TableScreen):
     def _highlighted(self) -> None:
         self.refresh_bindings()  # take, close or reopen, as the row allows
 
-    def action_take(self) -> None:
-        row = self.current()
-        if row is None or row.conversation.assignee_id == self.desk.staff.id:
-            return
-        holder = row.conversation.assignee_id
-        if holder is None:
-            self.act("take", row.conversation.id, None)
-            return
-
-        def decided(yes: bool | None) -> None:
-            if yes:
-                self.act("take", row.conversation.id, holder)
-
-        question = _("{staff} handles this conversation. Take it over?").format(staff=row.handler)
-        self.app.push_screen(ConfirmScreen(question), decided)
-
-    def action_close_conversation(self) -> None:
-        row = self.current()
-        if row is not None and row.conversation.state is not ConversationState.CLOSED:
-            self.act("close", row.conversation.id)
-
-    def action_reopen(self) -> None:
-        row = self.current()
-        if row is not None and row.conversation.state is ConversationState.CLOSED:
-            self.act("reopen", row.conversation.id)
-
-    # Not exclusive, and not in "core": loading the page again (when the question over it
-    # closes) must not cancel a take before it ran.
-    @work(thread=True, group="act", exit_on_error=False)
-    def act(self, what: str, conversation_id: str, holder: str | None = None) -> None:
-        if what == "take":
-            self.desk.take(conversation_id, expected=holder)
-        elif what == "close":
-            self.desk.close(conversation_id)
-        else:
-            self.desk.reopen(conversation_id)
-        self.post_message(self.Acted())
-
-    @on(Acted)
+    @on(ConversationActs.Acted)
     def _acted(self) -> None:
         self.load()
 

@@ -12,12 +12,13 @@ from datetime import datetime
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from core.display import literal
 from core.i18n import format_datetime
 from tui.base import BaseScreen
+from tui.desk.fast import FastTable, QuietFooter
 from tui.widgets import Notice
 
 SCROLLBAR = 2  # the table's vertical scrollbar, when its rows overflow
@@ -103,8 +104,8 @@ class TableScreen(BaseScreen):
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="title", markup=False)
         yield Notice(id="error")
-        yield DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FastTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield QuietFooter()
 
     @property
     def table(self) -> DataTable[str | Text]:
