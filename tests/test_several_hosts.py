@@ -69,7 +69,8 @@ def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(
 ) -> None:
     import pyotp
 
-    shared = tmp_path / "shared"  # what both hosts mount
+    shared = tmp_path / "shared"  # what both hosts mount (mounted before veilig starts)
+    shared.mkdir(mode=0o700)
     url = os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{tmp_path / 'office.db'}"
     a = host(tmp_path / "host-a", url, shared, smtp_server.url, sms_gateway.url)
     b = host(tmp_path / "host-b", url, shared, smtp_server.url, sms_gateway.url)
@@ -146,6 +147,7 @@ def test_outbox_workers_on_both_hosts_deliver_a_thousand_notifications_exactly_o
     from core.mail import Email, new_message_id
 
     shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
     url = os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{tmp_path / 'office.db'}"
     a = host(tmp_path / "host-a", url, shared, smtp_server.url, "")
     b = host(tmp_path / "host-b", url, shared, smtp_server.url, "")
