@@ -145,23 +145,6 @@ def migrate_from_template(
     monkeypatch.setattr(storage.db, "upgrade", upgrade)
 
 
-@pytest.fixture(autouse=True)
-def finer_idle_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """After each key a Pilot presses (and in ``pilot.pause()``), Textual waits until the
-    process is idle: it samples CPU time over windows of 20 ms until one passes with
-    under a twentieth of it used (textual/_wait.py). Every key costs at least two whole
-    windows that way, which made idle waiting about half of a TUI test's time. Here the
-    same check in 4 ms windows, with the same ratio: it still waits for the app to be
-    done with the key, and wastes less after it. (Tests wait for core work with
-    tests/tui_helpers.py's wait_for_workers, never on this.) A Textual that renames
-    these fails here loudly rather than running slowly."""
-    import textual._wait
-
-    window = 0.004
-    monkeypatch.setattr(textual._wait, "SLEEP_GRANULARITY", window)
-    monkeypatch.setattr(textual._wait, "SLEEP_IDLE", window / 20)
-
-
 def database_url(home: Path) -> str:
     """The database of a home in this test: PostgreSQL's when the test runs on it."""
     return os.environ.get("VEILIG_DATABASE_URL") or f"sqlite:///{home / 'veilig.db'}"
