@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import pytest
@@ -75,6 +75,74 @@ def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     with postgres_database(request) as url:
         monkeypatch.setenv("VEILIG_DATABASE_URL", url)
         yield engine
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One SQLite database brought to head by the real migrations, once per test
+    process, and its revision: what every new home's database would become."""
+    import sqlite3
+
+    from storage.db import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "veilig.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with sqlite3.connect(path) as db:  # everything in the file itself, no -wal beside it
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        [(revision,)] = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    return path, revision
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    import sqlite3
+    from urllib.parse import quote
+
+    db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+@pytest.fixture(autouse=True)
+def migrate_from_template(
+    request: pytest.FixtureRequest, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every migration on every new home costs ~0.5 s, and a test makes one or more
+    homes: here a new SQLite home's database starts as a copy of ``migrated_template``
+    (the same migrations' result on an empty database: none of them adds rows of its
+    own), and a database already at that head skips Alembic's no-op check. Anything
+    else (an old revision, a file that is no database) goes through the real upgrade.
+    The migrations themselves: tests/test_migrations.py and tests/test_upgrade.py,
+    which call them directly; a test that needs them to run on its homes says
+    ``@pytest.mark.every_migration``. PostgreSQL and processes a test starts (the CLI)
+    always run them."""
+    if database != "sqlite" or request.node.get_closest_marker("every_migration"):
+        return
+    import shutil
+
+    import storage.db
+
+    template, head = request.getfixturevalue("migrated_template")
+    real_upgrade = storage.db.upgrade
+
+    def upgrade(engine: Any, secret: Any = None) -> None:
+        name = engine.url.database if engine.dialect.name == "sqlite" else None
+        if name and name != ":memory:":
+            path = Path(name)
+            if not path.exists() or path.stat().st_size == 0:
+                if path.parent.is_dir():
+                    shutil.copyfile(template, path)
+            if path.exists() and _sqlite_revision(path) == head:
+                return
+        real_upgrade(engine, secret)
+
+    monkeypatch.setattr(storage.db, "upgrade", upgrade)
 
 
 def database_url(home: Path) -> str:

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pyotp
+import pytest
+
+from core.policy import Policy
 
 
 def veilig(
@@ -110,33 +113,20 @@ def test_a_shared_folder_that_is_not_there_stops_every_command_with_its_reason(
     assert not (tmp_path / "new-home" / "server.key").exists()
 
 
-def test_audit_verify_reports_an_edited_row(tmp_path: Path) -> None:
+def test_audit_verify_reports_an_edited_row(home: Path, policy: Policy) -> None:
     import sqlite3
 
-    home = tmp_path / "home"
-    veilig(
-        home,
-        "init",
-        "--org",
-        "D",
-        "--mailbox",
-        "a@d.nl",
-        "--staff",
-        "b@d.nl",
-        stdin="long enough password\n",
-    )
-    # Two entries through the real core: a code requested and one wrongly typed.
-    script = (
-        "from core.config import Settings; from tui.factory import make_context;"
-        "from core.starter import Starter; from core.errors import CodeRejected;"
-        "s = Starter(make_context(Settings.from_env()));"
-        "p = s.request_code('K', 'k@example.nl');\n"
-        "try: s.verify(p, '000000')\nexcept CodeRejected: pass"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
-    subprocess.run(
-        [sys.executable, "-c", script], env={**env, "VEILIG_HOME": str(home)}, check=True
-    )
+    from core.errors import CodeRejected
+    from core.starter import Starter
+    from tests.conftest import make_settings
+    from tui.factory import make_context
+
+    # The home set up in-process (`veilig init` itself: the tests above); two entries
+    # through the real core: a code requested and one wrongly typed.
+    starter = Starter(make_context(make_settings(home), policy=policy))
+    pending = starter.request_code("K", "k@example.nl")
+    with pytest.raises(CodeRejected):
+        starter.verify(pending, "000000")
     intact = veilig(home, "audit", "verify")
     assert intact.returncode == 0 and "intact: 2 entries" in intact.stdout
     db = sqlite3.connect(home / "veilig.db")

@@ -163,6 +163,7 @@ def test_veilig_version_and_a_commands_help_say_what_it_is(
             assert argument in text.split("arguments:")[1].split("options:")[0]
 
 
+@pytest.mark.every_migration  # what it checks is the log of the migrations themselves
 def test_the_log_holds_no_alembic_chatter(tmp_path: Path, policy: Policy) -> None:
     import logging
 

@@ -43,6 +43,36 @@ def test_each_revision_goes_up_and_down(tmp_path: Path) -> None:
     command.upgrade(config, "head")
 
 
+@pytest.mark.every_migration
+def test_the_tests_migrated_template_is_what_the_migrations_make_of_a_new_home(
+    tmp_path: Path, migrated_template: tuple[Path, str]
+) -> None:
+    """New SQLite homes in the tests start as a copy of one migrated database
+    (tests/conftest.py migrate_from_template): the same schema, the same rows (none but
+    alembic_version) and the same head as the migrations give a new home of its own. A
+    migration that seeds rows of its own, different per home, fails here."""
+    import sqlite3
+
+    template, head = migrated_template
+    fresh = tmp_path / "veilig.db"
+    engine = make_engine(f"sqlite:///{fresh}")
+    upgrade(engine)
+    engine.dispose()
+
+    def everything(path: Path) -> tuple[list[tuple[str, str, str]], dict[str, list[tuple]]]:
+        with sqlite3.connect(path) as db:
+            schema = sorted(db.execute("SELECT type, name, sql FROM sqlite_master").fetchall())
+            tables = [name for kind, name, _sql in schema if kind == "table"]
+            return schema, {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+
+    schema, rows = everything(fresh)
+    assert len(schema) > 20 and rows["alembic_version"] == [(head,)]
+    assert {t: r for t, r in rows.items() if r and t != "alembic_version"} == {}
+    assert everything(template) == (schema, rows)
+    revision = ScriptDirectory.from_config(alembic_config(f"sqlite:///{fresh}")).get_current_head()
+    assert head == revision
+
+
 def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
     with engine.connect() as connection:

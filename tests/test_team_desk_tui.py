@@ -105,6 +105,10 @@ def office(home: Path, initialised, policy: Policy, totp: pyotp.TOTP):
     return clock, totp, colleague_totp, desk, balie
 
 
+# Full suite only (two apps, three views): the quick loop keeps two desks on one home in
+# test_a_colleague_who_was_quicker_is_named_and_nothing_is_taken_twice, and take, reply,
+# close and the change mark in tests/test_team_desk.py.
+@pytest.mark.slow
 async def test_two_desks_see_each_others_take_reply_and_close_without_restarting(office) -> None:
     clock, totp, colleague_totp, desk, balie = office
     async with desk.run_test(size=(120, 30)) as me, balie.run_test(size=(120, 30)) as colleague:
@@ -218,6 +222,11 @@ async def test_search_finds_as_staff_type_and_escape_goes_back_to_the_view(offic
         assert me.app.focused is me.app.screen.query_one("#inbox")
 
 
+# Full suite only: the quick loop keeps the guard's logic in tests/test_team_desk.py's
+# test_the_guard_asks_for_a_new_address_and_a_near_miss_and_is_silent_for_a_known_one, and
+# its question on screen in tests/test_flows23_tui.py's
+# test_staff_send_recipient_opens_by_sms_saves_and_replies[sqlite-en].
+@pytest.mark.slow
 async def test_the_guard_asks_once_for_a_new_address_and_a_near_miss_not_for_a_known_one(
     office,
 ) -> None:

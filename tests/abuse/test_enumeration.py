@@ -339,6 +339,10 @@ async def login_screens(ctx: Context, home: Path, email: str, attempts: int) -> 
     return seen
 
 
+# Full suite only (two accounts, every try on screen): the quick loop keeps the same
+# refusal for both in test_wrong_password_wrong_totp_and_unknown_account_fail_the_same_way
+# and test_failed_logins_are_throttled_alike_for_known_and_unknown.
+@pytest.mark.slow
 async def test_the_login_screen_says_the_same_for_known_and_unknown_accounts(
     ctx: Context, home: Path, policy: Policy
 ) -> None:

@@ -419,6 +419,10 @@ def veilig(home: Path, *args: str, stdin: str = "", **env: str) -> str:
     return done.stderr + ("" if "init" in args else done.stdout)
 
 
+# Full suite only (five CLI processes): the quick loop keeps the same secrets out of logs
+# and errors in test_flows_and_failures_leave_no_secret_in_logs_or_exceptions, and the
+# CLI's failures in tests/test_cli.py.
+@pytest.mark.slow
 def test_the_command_line_prints_no_secret_on_failure(
     tmp_path: Path,
     initialised: tuple[Path, InitResult],
