@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from core.server_secret import ServerSecret
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -86,16 +87,39 @@ def forget_deleted(engine: Engine) -> bool:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
+def head_revision() -> str:
+    """The newest revision, without loading Alembic: the migrations' files sort in the
+    order they chain (0001_…, 0002_…), and the last one's ``revision`` is the head
+    (tests/test_migrations.py holds this against Alembic's own graph)."""
+    newest = max((MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    found = _REVISION.search(newest.read_text(encoding="utf-8"))
+    assert found, f"no revision in {newest.name}"
+    return found.group(1)
+
+
+_REVISION = re.compile(r"""^revision(?:: *str)? *= *["']([^"']+)["']""", re.MULTILINE)
+
+
+def _at_head(connection: Connection) -> bool:
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(found) == [head_revision()]
+
+
 def upgrade(engine: Engine, secret: ServerSecret | None = None) -> None:
     """Bring the schema to the newest revision (idempotent). Some revisions re-seal
-    existing rows in a new format and need ``secret`` (the home's server.key) for that."""
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    existing rows in a new format and need ``secret`` (the home's server.key) for that.
+    A database at head (every start but the first after an upgrade) is seen by one
+    query; Alembic (~0.3 s of imports) loads only when there is something to do."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two hosts (or the desk and the outbox) starting on a new database at once:
@@ -105,6 +129,11 @@ def upgrade(engine: Engine, secret: ServerSecret | None = None) -> None:
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended('veilig:migrations', 0))")
             )
+        if _at_head(connection):
+            return
+        from alembic import command
+
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
         config.attributes["server_secret"] = secret
         command.upgrade(config, "head")

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401 - the models
@@ -180,4 +180,30 @@ def test_two_processes_starting_on_a_fresh_database_both_migrate_it(
         assert starter.returncode == 0 and out.strip() == "migrated", err[-2000:]
     engine = make_engine(url)
     assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
+    engine.dispose()
+
+
+@pytest.mark.every_migration
+def test_the_head_by_file_name_is_alembics_head_and_a_database_at_head_skips_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``upgrade`` sees a database at head by one query, reading the head from the file
+    that sorts last; a new migration whose file does not sort last (or a branch) would
+    make that wrong, and this test fail."""
+    import alembic.command
+
+    from storage.db import head_revision
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == [head_revision()]
+    engine = make_engine(f"sqlite:///{tmp_path / 'at-head.db'}")
+    upgrade(engine)  # a new database: Alembic runs
+    ran: list[str] = []
+    monkeypatch.setattr(alembic.command, "upgrade", lambda *a, **k: ran.append("upgrade"))
+    upgrade(engine)
+    assert ran == []
+    with engine.begin() as db:  # one revision behind: Alembic is asked again
+        db.execute(text("UPDATE alembic_version SET version_num = '0006_staff_lifecycle'"))
+    upgrade(engine)
+    assert ran == ["upgrade"]
     engine.dispose()
