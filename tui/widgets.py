@@ -1,16 +1,19 @@
-"""Chat bubbles and the attachment list. Text from people is always plain content."""
+"""Chat bubbles and the attachment list. Text from people is always plain content.
+
+The text area for writing (``LiteralTextArea``) is in :mod:`tui.text_area`: Textual's
+TextArea takes long to import, and no first screen shows one (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from textual import events
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
-from textual.widgets.text_area import Edit, EditResult
+from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
@@ -62,28 +65,6 @@ class LiteralInput(Input):
 
 # A line break as terminals (CR), Unix (LF) and e-mail (CRLF) write it.
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")
-
-
-class LiteralTextArea(TextArea):
-    """A TextArea with the same rules as :class:`LiteralInput` (line breaks and tabs stay),
-    and at most ``max_length`` characters.
-
-    Terminals send a pasted line break as CR (the Enter key's character): every CR and
-    CRLF that comes in is a line break here, as in an editor."""
-
-    def __init__(
-        self, *args: object, max_length: int = DEFAULT_POLICY.body_max_chars, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.max_length = max_length
-
-    def edit(self, edit: Edit) -> EditResult:
-        text = literal(LINE_BREAKS.sub("\n", edit.text), multiline=True)
-        if self.max_length:
-            top, bottom = sorted((edit.from_location, edit.to_location))
-            kept = len(self.text) - len(self.get_text_range(top, bottom))
-            text = text[: max(self.max_length - kept, 0)]
-        return super().edit(replace(edit, text=text))
 
 
 class Bubble(Static):
