@@ -56,6 +56,8 @@ class VeiligApp(App[None]):
         self._deliver_again = False
         self.last_input_at = time.monotonic()
         self.closed_reason = ""
+        self.first_frame_shown = False
+        self._after_first_frame: list[Callable[[], object]] = []
 
     def get_driver_class(self) -> type[Driver]:
         driver_class = super().get_driver_class()
@@ -65,10 +67,30 @@ class VeiligApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
         if self.warm_up is not None:
-            self.call_after_refresh(self._warm_up)
+            self.after_first_frame(self._warm_up)
         # Mails queued while the SMTP server was down go out once it is back.
         self.set_interval(OUTBOX_POLL_SECONDS, self.deliver_outbox)
         self.set_interval(IDLE_CHECK_SECONDS, self.lock_if_idle)
+
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is on the terminal (at once after that):
+        what the first question does not need waits for it (docs/PERFORMANCE.md)."""
+        if self.first_frame_shown:
+            self.call_later(callback)
+        else:
+            self._after_first_frame.append(callback)
+
+    def on_ready(self) -> None:
+        """Textual's Ready: posted as the first frame is composed, and before it is
+        written (that waits for the end of the start's batch of updates). The callbacks
+        wait for the screen's refresh after it, which writes the frame."""
+        self.screen.call_after_refresh(self._first_frame_shown)
+
+    def _first_frame_shown(self) -> None:
+        self.first_frame_shown = True
+        callbacks, self._after_first_frame = self._after_first_frame, []
+        for callback in callbacks:
+            self.call_later(callback)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Input, Static
 
 from core.context import Context
 from core.dialog import Step
@@ -29,7 +29,7 @@ from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _, format_datetime
 from tui.base import BaseScreen
-from tui.widgets import AttachmentList, ChatLog, LiteralInput
+from tui.widgets import AttachmentList, ChatLog, LiteralInput, footer_after_first_frame
 
 if TYPE_CHECKING:
     from core.drafts import OpenedMessage
@@ -68,7 +68,10 @@ class ChatScreen(BaseScreen):
             # The other answer widgets are made when a step first needs them (part()):
             # mounting them all, hidden, delayed the first question.
             yield LiteralInput(id="line")
-        yield Footer()
+
+    @on(events.Mount)
+    def _key_bar(self) -> None:
+        footer_after_first_frame(self)  # after the dialog's on_mount has asked its question
 
     # --- parts ----------------------------------------------------------------------
 

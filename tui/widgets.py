@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from core.attachments import Attachment, check_attachments
@@ -20,6 +22,26 @@ from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
+
+
+def footer_after_first_frame(screen: Screen[Any]) -> None:
+    """The key bar (Textual's Footer, docked below), mounted once the app's first frame
+    is on the terminal (``VeiligApp.after_first_frame``). Its widgets' CSS takes about
+    20 ms to parse, as long as all the rest of a first screen; the first question does
+    not wait for it (docs/PERFORMANCE.md, *Start-up*). The keys work before it shows:
+    it only names them."""
+
+    def mount() -> None:
+        from textual.widgets import Footer
+
+        if screen.is_attached and not screen.query(Footer):
+            screen.mount(Footer())
+
+    after = getattr(screen.app, "after_first_frame", None)
+    if callable(after):
+        after(mount)
+    else:  # hosted by another app (a test's): after the screen's next refresh
+        screen.call_after_refresh(mount)
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:
