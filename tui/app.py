@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import App
@@ -16,10 +17,14 @@ from textual.screen import Screen
 from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
-from tui.confirm import ConfirmScreen
-from tui.guest import GuestChoiceScreen
 from tui.paste import keep_pastes_whole
 from tui.web.events import FileUploaded
+
+if TYPE_CHECKING:
+    from tui.guest import GuestChoiceScreen
+
+# tui.confirm and tui.guest (with their widgets) are imported when used, not before the
+# first question (tests/test_startup.py).
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +126,8 @@ class VeiligApp(App[None]):
     async def action_quit(self) -> None:
         """Ctrl+Q. A message being written is not thrown away without asking; Ctrl+Q
         again, or Y, quits."""
+        from tui.confirm import ConfirmScreen
+
         asked = isinstance(self.screen, ConfirmScreen)
         if not asked and any(
             screen.unsent() for screen in self.screen_stack if isinstance(screen, BaseScreen)
@@ -194,8 +201,9 @@ class VeiligApp(App[None]):
     def _outbox_due(self) -> None:
         self.deliver_outbox()
 
-    @on(GuestChoiceScreen.Chosen)
-    def _guest_chose(self, chosen: GuestChoiceScreen.Chosen) -> None:
+    def on_guest_choice_screen_chosen(self, chosen: GuestChoiceScreen.Chosen) -> None:
+        """GuestChoiceScreen.Chosen, by its handler's name: tui.guest is not imported
+        unless `veilig guest` shows it."""
         self.first_screen = chosen.screen  # the idle lock asks the dialog chosen
         self.switch_screen(chosen.screen)
 

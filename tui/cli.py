@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -17,7 +18,7 @@ from core.errors import VeiligError
 from core.i18n import _, use_language
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from tui.app import VeiligApp
 
 # Start-up (docs/PERFORMANCE.md): `veilig start`, `open`, `desk` and `guest` are read
 # without building the whole parser (_dialog_args), and the modules of the other
@@ -244,16 +245,27 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_dialog(settings: Settings, make: Callable[[ModuleType], App[None]]) -> int:
+def _run_dialog(settings: Settings, make: Callable[[ModuleType], VeiligApp]) -> int:
     """Run one of the TUIs, made by ``make`` from ``tui.factory``, in this terminal.
     The terminal is checked before anything heavy is imported: without one, a clear
-    line and exit 2 instead of a hang."""
-    _require_terminal()
-    from tui import factory
+    line and exit 2 instead of a hang.
 
-    app = make(factory)
-    factory.log_to_file(settings)
-    app.run()
+    No cyclic garbage collection until the first frame is on the terminal: importing
+    Textual and the screens makes some 200,000 objects and next to no garbage, and the
+    collector's passes over them took ~15 ms of the start-up (docs/PERFORMANCE.md,
+    *Start-up*). It is switched on again once the frame is written, and in any case
+    when the app ends."""
+    _require_terminal()
+    gc.disable()
+    try:
+        from tui import factory
+
+        app = make(factory)
+        app.after_first_frame(gc.enable)
+        factory.log_to_file(settings)
+        app.run()
+    finally:
+        gc.enable()
     return 0
 
 

@@ -22,7 +22,6 @@ from core.dialog import ReadStep, Step, WriteStep
 from core.errors import CannotOpen
 from core.i18n import N_, _
 from tui.base import explain
-from tui.confirm import ConfirmScreen
 from tui.writing import WRITE_WIDGETS, WritingScreen
 
 if TYPE_CHECKING:  # names only: the first question waits for neither (tests/test_startup.py)
@@ -124,6 +123,8 @@ class ReadingScreen(WritingScreen):
             self.save_attachments(folder)
 
         question = _("There is no folder {path}. Make it, and save the attachments there?")
+        from tui.confirm import ConfirmScreen  # not before the first question
+
         self.app.push_screen(ConfirmScreen(question.format(path=folder)), decided)
 
     def allowed(self) -> dict[str, bool]:
