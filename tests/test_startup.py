@@ -123,6 +123,7 @@ def first_frame(app) -> None:
     seen["modules"] = sorted(sys.modules)
     seen["gc during start-up"] = gc.isenabled()
     seen["footer at the first frame"] = bool(app.screen.query("Footer"))
+    seen["log-in button at the first frame"] = bool(app.screen.query("#login-button"))
 
 
 async def pilot(pilot) -> None:
@@ -133,6 +134,7 @@ async def pilot(pilot) -> None:
     await pilot.pause()
     seen["gc after the first frame"] = gc.isenabled()
     seen["footer after the first frame"] = bool(app.screen.query("Footer"))
+    seen["log-in button after the first frame"] = bool(app.screen.query("#login-button"))
     app.exit()
 
 
@@ -184,6 +186,9 @@ def test_the_first_question_imports_no_database_and_no_inbox(home: Path, which: 
     # The key bar waits for the first frame, and comes right after it.
     assert not seen["footer at the first frame"]
     assert seen["footer after the first frame"]
+    if which == "desk":  # the log-in form's button comes with it (~8 ms of CSS)
+        assert not seen["log-in button at the first frame"]
+        assert seen["log-in button after the first frame"]
     # No garbage collection while starting (tui.cli._run_dialog), and on again after.
     assert seen["gc during start-up"] is False
     assert seen["gc after the first frame"] is True

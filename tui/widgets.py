@@ -7,6 +7,7 @@ TextArea takes long to import, and no first screen shows one (tests/test_startup
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,17 +25,21 @@ from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
 
 
-def footer_after_first_frame(screen: Screen[Any]) -> None:
+def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | None = None) -> None:
     """The key bar (Textual's Footer, docked below), mounted once the app's first frame
     is on the terminal (``VeiligApp.after_first_frame``). Its widgets' CSS takes about
     20 ms to parse, as long as all the rest of a first screen; the first question does
     not wait for it (docs/PERFORMANCE.md, *Start-up*). The keys work before it shows:
-    it only names them."""
+    it only names them. ``also``: what else the screen mounts then."""
 
     def mount() -> None:
         from textual.widgets import Footer
 
-        if screen.is_attached and not screen.query(Footer):
+        if not screen.is_attached:
+            return
+        if also is not None:
+            also()
+        if not screen.query(Footer):
             screen.mount(Footer())
 
     after = getattr(screen.app, "after_first_frame", None)
