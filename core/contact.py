@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 from core import labels
 from core.errors import InvalidInput
 from core.i18n import _
-from core.models import Method, Participant
-from core.server_secret import ServerSecret
+
+if TYPE_CHECKING:
+    from core.models import Method, Participant
+    from core.server_secret import ServerSecret
+
+# core.models (its dataclasses take ~10 ms to import) on first use: checking and masking
+# an address are on the first screens, which need no model (tests/test_startup.py).
 
 if TYPE_CHECKING:
     from core.ports import Repository
@@ -56,6 +61,8 @@ class Contact:
         return open_contact(secret, participant).contact
 
     def masked_destination(self, method: Method) -> str:
+        from core.models import Method
+
         return mask_phone(self.phone) if method is Method.SMS else mask_email(self.email)
 
 
@@ -71,6 +78,8 @@ class SealedContact:
 
 
 def open_contact(secret: ServerSecret, participant: Participant) -> SealedContact:
+    from core.models import Method
+
     raw = json.loads(secret.open(participant.contact_sealed, labels.contact(participant.id)))
     contact = Contact(email=raw["email"], phone=raw["phone"], name=raw["name"])
     method = Method(raw["method"]) if "method" in raw else None
@@ -79,6 +88,8 @@ def open_contact(secret: ServerSecret, participant: Participant) -> SealedContac
 
 def check_contact(contact: Contact, method: Method) -> Contact:
     """The details as typed, checked and normalised; a phone is needed for SMS."""
+    from core.models import Method
+
     email = check_email(contact.email)
     phone = parse_mobile(contact.phone) if contact.phone.strip() else ""
     if method is Method.SMS and not phone:

@@ -13,37 +13,28 @@ who holds a real reference (a 160-bit secret) can learn that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core import labels
-from core.access import Checked, check, reference_tag, unlock
-from core.audit import Action
-from core.codes import IssuedCode
-from core.contact import Contact
 from core.context import Context, require_organisation
+from core.drafts import Draft, OpenedMessage, Progress, Receipt
 from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
 from core.i18n import _, speaking
-from core.keys import ThreadKey
-from core.lockout import note_code_failure
-from core.mail import new_message_id, open_code_email, open_code_sms, reply_notice
-from core.models import (
-    Channel,
-    ConversationState,
-    Direction,
-    Invitation,
-    Message,
-    Method,
-    Participant,
-    ParticipantKey,
-    Purpose,
-)
-from core.ports import Transaction
-from core.references import Reference, parse_reference
-from core.sealing import Draft, OpenedMessage, Progress, Sender, read_message
-from core.sms import Sms
-from core.store import Receipt, store_message
-from core.stream import ContentKey
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from core.access import Checked
+    from core.codes import IssuedCode
+    from core.contact import Contact
+    from core.keys import ThreadKey
+    from core.models import Invitation, Message, Method, Participant
+    from core.ports import Transaction
+    from core.references import Reference
+    from core.stream import ContentKey
+
+# The access checks, codes, mails, models and the sealing (cryptography) are imported
+# in the steps that use them, not with this module: the recipient's first question
+# (the reference) needs none of them (tests/test_startup.py).
 
 
 class MessageUnavailable(VeiligError):
@@ -96,6 +87,8 @@ class ThreadMessages:
 
 def _decoy_contact(ctx: Context, reference: Reference) -> Contact:
     """A made-up Dutch mobile number, the same for the same reference each time."""
+    from core.contact import Contact
+
     digits = ctx.secret.tag("decoy", reference)
     return Contact(email="", phone="+316" + "".join(str(b % 10) for b in digits[:8]))
 
@@ -105,6 +98,10 @@ class Recipient:
         self.ctx = ctx
 
     def lookup(self, typed: str) -> Invited:
+        from core.access import reference_tag
+        from core.models import Method
+        from core.references import parse_reference
+
         reference = parse_reference(typed)
         tag = reference_tag(self.ctx.secret, reference)
         with self.ctx.repo.transaction() as tx:
@@ -137,6 +134,8 @@ class Recipient:
         """The invitation checked against what was sealed (None: treat as unknown), or
         :class:`MessageUnavailable`. A revoked person's or an expired invitation's share
         is destroyed here, if the sweep has not done it yet: the cut-off is the key's."""
+        from core.access import check
+
         if invitation is None or participant is None:
             return None
         if participant.revoked_at is not None:
@@ -175,6 +174,9 @@ class Recipient:
     def request_code(self, invited: Invited) -> CodeSent:
         """Seed 2B, *get the code*. Limits count per destination; a decoy's per reference.
         A locked person (too many wrong codes) is answered as ever, and sent nothing."""
+        from core.audit import Action
+        from core.models import Method, Purpose
+
         minutes = int(self.ctx.policy.code_lifetime.total_seconds() // 60)
         with self.ctx.repo.transaction() as tx:
             checked, unavailable = self._fresh(tx, invited)
@@ -201,6 +203,10 @@ class Recipient:
 
     def _check_sms_budget(self, tx: Transaction) -> None:
         """The circuit breaker against SMS cost pumping (``Policy.sms_per_hour``)."""
+        from datetime import timedelta
+
+        from core.models import Channel
+
         now = self.ctx.clock()
         tx.lock_for_sms_budget()  # counted, then queued: requests take turns
         queued = tx.outbox_queued_since(Channel.SMS, now - timedelta(hours=1))
@@ -213,6 +219,10 @@ class Recipient:
     ) -> IssuedCode:
         """The code by SMS or e-mail, through the outbox (in the caller's language): by
         the method sealed with the contact details, never the plain column."""
+        from core.mail import new_message_id, open_code_email, open_code_sms
+        from core.models import Method, Purpose
+        from core.sms import Sms
+
         contact = checked.contact
         if checked.method is Method.SMS:
             issued = self.ctx.codes.issue(tx, Purpose.OPEN, contact.phone)
@@ -235,6 +245,10 @@ class Recipient:
 
     def verify(self, sent: CodeSent, typed: str) -> OpenThread:
         """Seed 2C, *unlock*: a right code releases the server share, and only then."""
+        from core.access import unlock
+        from core.audit import Action
+        from core.lockout import note_code_failure
+
         invited = sent.invited
         if not self.ctx.codes.looks_like_a_code(typed):
             raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
@@ -286,6 +300,10 @@ class Recipient:
 
     def read(self, thread: OpenThread) -> ThreadMessages:
         """Seed 2D as the screen shows it: one damaged message hides none of the others."""
+        from core import labels
+        from core.sealing import read_message
+        from core.stream import ContentKey
+
         self._recheck(thread)
         with self.ctx.repo.transaction() as tx:
             keys = tx.participant_keys(thread.participant.id)
@@ -329,6 +347,14 @@ class Recipient:
 
     def reply(self, thread: OpenThread, draft: Draft, progress: Progress | None = None) -> Receipt:
         """Seed 3A: answer from the same screen, sealed for the mailbox and this thread."""
+        from core import labels
+        from core.audit import Action
+        from core.contact import Contact
+        from core.drafts import Sender
+        from core.mail import reply_notice
+        from core.models import ConversationState, Direction, Message, ParticipantKey
+        from core.store import store_message
+
         self._recheck(thread)
         draft.check(self.ctx.policy)
         now = self.ctx.clock()

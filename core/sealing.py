@@ -12,60 +12,39 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from core import labels
-from core.attachments import Attachment, ExactReader, check_attachments
-from core.errors import CannotOpen, InvalidInput
-from core.i18n import _
+from core.attachments import Attachment, ExactReader
+from core.drafts import AttachmentInfo, Draft, OpenedMessage, Progress, Sender
+from core.errors import CannotOpen
 from core.keys import MailboxPrivateKey, MailboxPublicKey
 from core.models import ItemRole, Message, SealedItem
 from core.pins import check_origin
 from core.pipeline import seal_file
-from core.policy import Policy
 from core.ports import BlobStore
 from core.receipt import Commitments, Observed
 from core.server_secret import ServerSecret
 from core.stream import ContentKey, new_content_key, open_stream, seal_stream
 
-Progress = Callable[[int, int], None]  # bytes done, bytes in all
-
-
-@dataclass(frozen=True)
-class Draft:
-    subject: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
-    body: str = field(repr=False)
-    attachments: tuple[Attachment, ...] = ()
-
-    def check(self, policy: Policy) -> None:
-        if not self.subject.strip() and not self.body.strip() and not self.attachments:
-            raise InvalidInput(_("The message is empty."))
-        check_attachments(self.attachments, policy)
-
-
-@dataclass(frozen=True)
-class Sender:
-    name: str = field(repr=False)  # a person's name and address: never in a repr
-    email: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class AttachmentInfo:
-    name: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
-    size: int
-
-
-@dataclass
-class OpenedMessage:
-    message: Message
-    sender: Sender
-    subject: str = field(repr=False)  # plaintext: never in a repr (see core.attachments)
-    body: str = field(repr=False)
-    attachments: list[AttachmentInfo] = field(default_factory=list)
-    sent_at: str = ""
-    # A guest's receipt code (core.receipt), kept in the sealed meta of their message.
-    receipt_code: str = field(default="", repr=False)
+# The plain types live in core.drafts (no cryptography, for the first screen); their
+# old names here stay for the callers that seal or open anyway.
+__all__ = [
+    "Attachment",
+    "AttachmentInfo",
+    "Draft",
+    "OpenedMessage",
+    "Progress",
+    "Sender",
+    "content_binding",
+    "discard_blobs",
+    "open_message",
+    "open_sender",
+    "open_summary",
+    "read_message",
+    "seal_message",
+    "sealed_item",
+]
 
 
 def _seal_item(

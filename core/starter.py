@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from core.audit import Action, pseudonym
 from core.contact import check_email
 from core.context import Context, require_organisation
+from core.drafts import Draft, Progress, Receipt, Sender
 from core.errors import CodeRejected, InvalidInput, StorageFailed
 from core.i18n import _
-from core.mail import confirmation_email, new_message_notice, verification_email
-from core.models import Conversation, Direction, Message, Purpose
-from core.ports import Transaction
-from core.receipt import Commitments
-from core.sealing import Draft, Progress, Sender
-from core.store import Receipt, store_message
-from core.stream import ContentKey
+
+if TYPE_CHECKING:
+    from core.ports import Transaction
+    from core.stream import ContentKey
+
+# The audit log, the mails, the codes and the sealing (core.store: cryptography) are
+# imported in the steps that use them, not with this module: the starter's first
+# question (its name) needs none of them (tests/test_startup.py).
 
 MAX_NAME_LENGTH = 200
 
@@ -63,6 +65,10 @@ class Starter:
 
     def request_code(self, name: str, email: str) -> PendingGuest:
         """Seed 1B/1C: e-mail a code. Any address gets the same treatment, known or not."""
+        from core.audit import Action, pseudonym
+        from core.mail import verification_email
+        from core.models import Purpose
+
         name, email = check_name(name), check_email(email)
         with self.ctx.repo.transaction() as tx:
             org, mailbox = require_organisation(tx)
@@ -91,6 +97,8 @@ class Starter:
 
     def verify(self, pending: PendingGuest, typed: str) -> VerifiedGuest:
         """Seed 1E: unlock. A failed attempt is committed before the rejection is raised."""
+        from core.audit import Action, pseudonym
+
         if not self.ctx.codes.looks_like_a_code(typed):
             raise CodeRejected(CodeRejected.MALFORMED, self.ctx.policy.code_attempts)
         rejected: CodeRejected | None = None
@@ -110,6 +118,12 @@ class Starter:
 
     def send(self, guest: VerifiedGuest, draft: Draft, progress: Progress | None = None) -> Receipt:
         """Seed 1H: seal for the mailbox, store, and queue the confirmation in one transaction."""
+        from core.audit import Action, pseudonym
+        from core.mail import confirmation_email, new_message_notice
+        from core.models import Conversation, Direction, Message
+        from core.receipt import Commitments
+        from core.store import store_message
+
         draft.check(self.ctx.policy)
         now = self.ctx.clock()
         with self.ctx.repo.transaction() as tx:

@@ -10,36 +10,21 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from core.audit import Action
 from core.context import Context
+from core.drafts import Draft, Progress, Receipt, Sender
 from core.errors import VeiligError
 from core.models import Mailbox, Message
 from core.pins import sealing_key, sign_origin
 from core.ports import Transaction
 from core.receipt import Commitments
-from core.sealing import (
-    Draft,
-    Progress,
-    Sender,
-    content_binding,
-    discard_blobs,
-    seal_message,
-)
+from core.sealing import content_binding, discard_blobs, seal_message
 from core.stream import ContentKey
 
+__all__ = ["Receipt", "Record", "store_message"]  # Receipt: its old name, from core.drafts
+
 Record = Callable[[Transaction, ContentKey], None]
-
-
-@dataclass(frozen=True)
-class Receipt:
-    message_id: str
-    received_at: datetime
-    attachments: int
-    # A guest's receipt code (core.receipt): shown on their screen once, never mailed.
-    receipt_code: str | None = field(default=None, repr=False)
 
 
 def store_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,49 +75,106 @@ NOT_BEFORE_THE_FIRST_QUESTION = (
     "core.login",
     "tui.desk.inbox",
     "textual.widgets._data_table",
+    # Sealing, keys and the models: a guest's name, a reference and the log-in form need
+    # none (core.drafts holds the plain types; core.starter, core.recipient, core.contact
+    # and the chat screens import the rest in the steps that use it).
+    "cryptography",
+    "core.sealing",
+    "core.store",
+    "core.stream",
+    "core.keys",
+    "core.pipeline",
+    "core.pins",
+    "core.receipt",
+    "core.access",
+    "core.codes",
+    "core.audit",
+    "core.models",
+    "core.records",
+    # The text area is made when a message is written (tui.text_area); the key bar is
+    # mounted after the first frame (tui.widgets.footer_after_first_frame).
+    "textual.widgets._text_area",
+    "textual.document",
+    "tui.text_area",
+    "textual.widgets._footer",
+    "textual.widgets._progress_bar",
+    # The CLI's other commands and --version's lookup (tui.cli._dialog_args).
+    "tui.admin",
+    "tui.cli_ops",
+    "tui.evidence_cli",
+    "importlib.metadata",
 )
-# The staff log-in form needs no key at all before it is answered.
-NOT_BEFORE_THE_LOG_IN_FORM = ("cryptography", "core.sealing", "core.starter", "core.audit")
+# The staff log-in form needs no key and no dialog of the guests either.
+NOT_BEFORE_THE_LOG_IN_FORM = ("core.starter", "core.recipient", "tui.chat", "tui.writing")
 
+# The real CLI entry (tui.cli.main, as `veilig start` runs it) up to the first frame: the
+# app is built by the factory and run headless; sys.modules is taken when the frame is
+# written (VeiligApp.after_first_frame), before what waits for it (key bar, warm-up).
 _FIRST_QUESTION = """
-import asyncio, json, sys
-from pathlib import Path
-from core.config import Settings
-from tui import factory
+import gc, json, sys
+from textual.app import App
+from tui import cli
 
-which, home = sys.argv[1], Path(sys.argv[2])
-settings = Settings(home=home, database_url=f"sqlite:///{home / 'veilig.db'}")
-make = {
-    "start": lambda: factory.make_starter_app(settings),
-    "open": lambda: factory.make_recipient_app(settings),
-    "desk": lambda: factory.make_desk_app(settings),
-}[which]
-app = make()
-app.warm_up = None  # what the first frame needs, without what comes after it
+which, home = sys.argv[1], sys.argv[2]
+seen = {}
 
 
-async def first_question() -> list[str]:
-    async with app.run_test(size=(120, 40)) as pilot:
+def first_frame(app) -> None:
+    seen["modules"] = sorted(sys.modules)
+    seen["gc during start-up"] = gc.isenabled()
+    seen["footer at the first frame"] = bool(app.screen.query("Footer"))
+    seen["log-in button at the first frame"] = bool(app.screen.query("#login-button"))
+
+
+async def pilot(pilot) -> None:
+    app = pilot.app
+    await pilot.pause()
+    while not app.first_frame_shown:
         await pilot.pause()
-        return sorted(sys.modules)
+    await pilot.pause()
+    seen["gc after the first frame"] = gc.isenabled()
+    seen["footer after the first frame"] = bool(app.screen.query("Footer"))
+    seen["log-in button after the first frame"] = bool(app.screen.query("#login-button"))
+    app.exit()
 
 
-print(json.dumps(asyncio.run(first_question())))
+def run(self, **kwargs) -> None:
+    self.warm_up = None  # the warm-up imports the database layer: not what is measured
+    self._after_first_frame.insert(0, lambda: first_frame(self))
+    App.run(self, headless=True, size=(120, 40), auto_pilot=pilot)
+
+
+cli._require_terminal = lambda: None
+from tui.app import VeiligApp
+
+VeiligApp.run = run
+import os
+
+os.environ["VEILIG_HOME"] = home
+assert cli.main([which]) == 0
+seen["gc after the app"] = gc.isenabled()
+print(json.dumps(seen))
 """
 
 
 @pytest.mark.parametrize("which", ["start", "open", "desk"])
 def test_the_first_question_imports_no_database_and_no_inbox(home: Path, which: str) -> None:
-    """Guards the lazy imports: a module-level import of any of these in a screen or in
-    the core services the first screen uses makes every start-up wait for it."""
+    """Guards the lazy imports: a module-level import of any of these in a screen, in
+    the core services the first screen uses or in the CLI makes every start-up wait for
+    it. Checked that it fails with `import core.desk` in tui/desk/login.py, `from
+    core.sealing import Draft` in tui/writing.py, `from textual.widgets import TextArea`
+    in tui/widgets.py, `yield Footer()` in the chat's compose, `from core.models import
+    Method` in core/contact.py and `from tui import admin` in tui/cli.py."""
     out = subprocess.run(
         [sys.executable, "-c", _FIRST_QUESTION, which, str(home)],
         capture_output=True,
         text=True,
         check=True,
         cwd=Path(__file__).parent.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")},
     ).stdout
-    loaded = set(json.loads(out.strip().splitlines()[-1]))
+    seen = json.loads(out.strip().splitlines()[-1])
+    loaded = set(seen["modules"])
     assert "tui.app" in loaded and "textual.widgets._input" in loaded  # the probe ran
     forbidden = NOT_BEFORE_THE_FIRST_QUESTION
     if which == "desk":
@@ -125,3 +183,78 @@ def test_the_first_question_imports_no_database_and_no_inbox(home: Path, which: 
         m for m in sorted(loaded) if any(m == bad or m.startswith(bad + ".") for bad in forbidden)
     ]
     assert early == []
+    # The key bar waits for the first frame, and comes right after it.
+    assert not seen["footer at the first frame"]
+    assert seen["footer after the first frame"]
+    if which == "desk":  # the log-in form's button comes with it (~8 ms of CSS)
+        assert not seen["log-in button at the first frame"]
+        assert seen["log-in button after the first frame"]
+    # No garbage collection while starting (tui.cli._run_dialog), and on again after.
+    assert seen["gc during start-up"] is False
+    assert seen["gc after the first frame"] is True
+    assert seen["gc after the app"] is True
+
+
+_COMMAND_LINES = [
+    ["start"],
+    ["guest"],
+    ["open"],
+    ["open", "NGOW-6KHW-AAAA"],
+    ["open", ""],
+    ["desk"],
+    ["desk", "--email", "anna@declacare.nl"],
+    ["desk", "--email", ""],
+    ["--lang", "nl", "start"],
+    ["--lang", "en", "open", "NGOW-6KHW-AAAA"],
+    ["--lang", "nl", "desk", "--email", "anna@declacare.nl"],
+]
+
+
+@pytest.mark.parametrize("argv", _COMMAND_LINES, ids=" ".join)
+def test_the_dialog_commands_are_read_as_the_parser_reads_them(argv: list[str]) -> None:
+    """tui.cli._dialog_args skips building the whole parser for the dialogs: it must
+    make exactly the namespace the parser makes."""
+    from tui import cli
+
+    assert cli._dialog_args(argv) == cli._parser().parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["start", "--help"],
+        ["-h"],
+        ["--version"],
+        ["start", "extra"],
+        ["open", "a", "b"],
+        ["open", "--email", "x"],
+        ["open", "-x"],
+        ["open", "--", "REF"],
+        ["desk", "--email"],
+        ["desk", "--email", "--lang"],
+        ["desk", "--email=anna@declacare.nl"],
+        ["desk", "--em", "anna@declacare.nl"],
+        ["desk", "anna@declacare.nl"],
+        ["start", "--lang", "nl"],
+        ["--lang", "start"],
+        ["--lang=nl", "start"],
+        ["--lang", "nl"],
+        ["init", "--org", "X", "--mailbox", "m@x.nl", "--staff", "s@x.nl"],
+        ["outbox"],
+        ["audit", "verify"],
+    ],
+    ids=lambda argv: " ".join(argv) or "(none)",
+)
+def test_anything_else_goes_through_the_parser(argv: list[str]) -> None:
+    from tui import cli
+
+    assert cli._dialog_args(argv) is None
+
+
+def test_the_cli_names_every_evidence_command_without_importing_them() -> None:
+    from tui import cli, evidence_cli
+
+    assert sorted(cli.EVIDENCE_COMMANDS) == sorted(evidence_cli.COMMANDS)
+    parser_commands = cli._parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert sorted(cli.COMMANDS) == sorted(parser_commands)

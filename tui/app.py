@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import App
@@ -16,10 +17,14 @@ from textual.screen import Screen
 from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
-from tui.confirm import ConfirmScreen
-from tui.guest import GuestChoiceScreen
 from tui.paste import keep_pastes_whole
 from tui.web.events import FileUploaded
+
+if TYPE_CHECKING:
+    from tui.guest import GuestChoiceScreen
+
+# tui.confirm and tui.guest (with their widgets) are imported when used, not before the
+# first question (tests/test_startup.py).
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class VeiligApp(App[None]):
         self._deliver_again = False
         self.last_input_at = time.monotonic()
         self.closed_reason = ""
+        self.first_frame_shown = False
+        self._after_first_frame: list[Callable[[], object]] = []
 
     def get_driver_class(self) -> type[Driver]:
         driver_class = super().get_driver_class()
@@ -65,10 +72,30 @@ class VeiligApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.first_screen)
         if self.warm_up is not None:
-            self.call_after_refresh(self._warm_up)
+            self.after_first_frame(self._warm_up)
         # Mails queued while the SMTP server was down go out once it is back.
         self.set_interval(OUTBOX_POLL_SECONDS, self.deliver_outbox)
         self.set_interval(IDLE_CHECK_SECONDS, self.lock_if_idle)
+
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is on the terminal (at once after that):
+        what the first question does not need waits for it (docs/PERFORMANCE.md)."""
+        if self.first_frame_shown:
+            self.call_later(callback)
+        else:
+            self._after_first_frame.append(callback)
+
+    def on_ready(self) -> None:
+        """Textual's Ready: posted as the first frame is composed, and before it is
+        written (that waits for the end of the start's batch of updates). The callbacks
+        wait for the screen's refresh after it, which writes the frame."""
+        self.screen.call_after_refresh(self._first_frame_shown)
+
+    def _first_frame_shown(self) -> None:
+        self.first_frame_shown = True
+        callbacks, self._after_first_frame = self._after_first_frame, []
+        for callback in callbacks:
+            self.call_later(callback)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
@@ -99,6 +126,8 @@ class VeiligApp(App[None]):
     async def action_quit(self) -> None:
         """Ctrl+Q. A message being written is not thrown away without asking; Ctrl+Q
         again, or Y, quits."""
+        from tui.confirm import ConfirmScreen
+
         asked = isinstance(self.screen, ConfirmScreen)
         if not asked and any(
             screen.unsent() for screen in self.screen_stack if isinstance(screen, BaseScreen)
@@ -172,8 +201,9 @@ class VeiligApp(App[None]):
     def _outbox_due(self) -> None:
         self.deliver_outbox()
 
-    @on(GuestChoiceScreen.Chosen)
-    def _guest_chose(self, chosen: GuestChoiceScreen.Chosen) -> None:
+    def on_guest_choice_screen_chosen(self, chosen: GuestChoiceScreen.Chosen) -> None:
+        """GuestChoiceScreen.Chosen, by its handler's name: tui.guest is not imported
+        unless `veilig guest` shows it."""
         self.first_screen = chosen.screen  # the idle lock asks the dialog chosen
         self.switch_screen(chosen.screen)
 

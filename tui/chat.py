@@ -14,24 +14,31 @@ steps, the dialogs their own.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, ProgressBar, Static
+from textual.widgets import Button, Input, Static
 
 from core.context import Context
 from core.dialog import Step
 from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _, format_datetime
-from core.models import Direction
-from core.sealing import OpenedMessage
 from tui.base import BaseScreen
-from tui.widgets import AttachmentList, ChatLog, LiteralInput, LiteralTextArea
+from tui.widgets import AttachmentList, ChatLog, LiteralInput, footer_after_first_frame
+
+if TYPE_CHECKING:
+    from core.drafts import OpenedMessage
+    from core.models import Direction
+    from tui.text_area import LiteralTextArea
+
+# The first question shows the line only. The text area (Textual's TextArea, slow to
+# import), the progress bar and the models are imported when a step first needs them
+# (part(), show_message): tests/test_startup.py fails if they come back up here.
 
 ANSWER_WIDGETS = ("line", "body", "files", "progress", "buttons")
 
@@ -61,7 +68,10 @@ class ChatScreen(BaseScreen):
             # The other answer widgets are made when a step first needs them (part()):
             # mounting them all, hidden, delayed the first question.
             yield LiteralInput(id="line")
-        yield Footer()
+
+    @on(events.Mount)
+    def _key_bar(self) -> None:
+        footer_after_first_frame(self)  # after the dialog's on_mount has asked its question
 
     # --- parts ----------------------------------------------------------------------
 
@@ -75,6 +85,8 @@ class ChatScreen(BaseScreen):
 
     @property
     def body(self) -> LiteralTextArea:
+        from tui.text_area import LiteralTextArea
+
         return self.part("body", LiteralTextArea)
 
     @property
@@ -100,10 +112,14 @@ class ChatScreen(BaseScreen):
                 before = child
         widget: Widget
         if widget_id == "body":
+            from tui.text_area import LiteralTextArea
+
             widget = LiteralTextArea(id="body", soft_wrap=True, tab_behavior="focus")
         elif widget_id == "files":
             widget = AttachmentList(id="files")
         elif widget_id == "progress":
+            from textual.widgets import ProgressBar
+
             widget = ProgressBar(id="progress", show_eta=False)
         elif widget_id == "buttons":
             widget = Vertical(id="buttons")

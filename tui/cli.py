@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
+import gc
+import importlib
 import logging
 import os
 import shutil
@@ -15,10 +16,15 @@ from typing import TYPE_CHECKING
 from core.config import Settings
 from core.errors import VeiligError
 from core.i18n import _, use_language
-from tui import admin, cli_ops, evidence_cli
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from tui.app import VeiligApp
+
+# Start-up (docs/PERFORMANCE.md): `veilig start`, `open`, `desk` and `guest` are read
+# without building the whole parser (_dialog_args), and the modules of the other
+# commands (tui.admin, tui.cli_ops, tui.evidence_cli) and importlib.metadata (for
+# --version) are imported only by the commands that use them. tests/test_startup.py
+# guards both.
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -48,6 +54,15 @@ def _version() -> str:
         return "0+unknown"
 
 
+class _VersionAction(argparse._VersionAction):
+    """argparse's ``version`` action, with the version looked up only when asked for
+    (importlib.metadata takes longer to import than the rest of the parser)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        self.version = f"veilig {_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _command(sub: argparse._SubParsersAction, name: str, about: str) -> argparse.ArgumentParser:
     """A command whose ``--help`` starts with what it does (its line in ``veilig -h``)."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -63,12 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         positionals=_("commands"),
     )
     parser.add_argument("--lang", help=_("language: nl or en (default: VEILIG_LANG, then LANG)"))
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"veilig {_version()}",
-        help=_("show the version and stop"),
-    )
+    parser.add_argument("--version", action=_VersionAction, help=_("show the version and stop"))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = _command(sub, "init", _("set up the organisation, its mailbox and first staff member"))
@@ -120,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
         help=_("web: a reverse proxy on this host passes X-Forwarded-For"),
     )
 
+    from tui import admin, evidence_cli
+
     admin.add_parsers(sub, _command)  # staff, recover, mailbox
 
     evidence_cli.add_parsers(sub, _command)  # audit, purge, retention, keys, verify, proof, …
@@ -167,6 +179,8 @@ def _language(args: argparse.Namespace, settings: Settings) -> str | None:
 
 
 def _read_password() -> str:
+    import getpass
+
     if sys.stdin.isatty():
         first = getpass.getpass(_("Password for the staff member: "))
         second = getpass.getpass(_("The same password again: "))
@@ -231,16 +245,27 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_dialog(settings: Settings, make: Callable[[ModuleType], App[None]]) -> int:
+def _run_dialog(settings: Settings, make: Callable[[ModuleType], VeiligApp]) -> int:
     """Run one of the TUIs, made by ``make`` from ``tui.factory``, in this terminal.
     The terminal is checked before anything heavy is imported: without one, a clear
-    line and exit 2 instead of a hang."""
-    _require_terminal()
-    from tui import factory
+    line and exit 2 instead of a hang.
 
-    app = make(factory)
-    factory.log_to_file(settings)
-    app.run()
+    No cyclic garbage collection until the first frame is on the terminal: importing
+    Textual and the screens makes some 200,000 objects and next to no garbage, and the
+    collector's passes over them took ~15 ms of the start-up (docs/PERFORMANCE.md,
+    *Start-up*). It is switched on again once the frame is written, and in any case
+    when the app ends."""
+    _require_terminal()
+    gc.disable()
+    try:
+        from tui import factory
+
+        app = make(factory)
+        app.after_first_frame(gc.enable)
+        factory.log_to_file(settings)
+        app.run()
+    finally:
+        gc.enable()
     return 0
 
 
@@ -298,32 +323,104 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.ok else 1
 
 
-COMMANDS = {
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _later(module: str, name: str) -> Command:
+    """The command ``name`` of ``module``, imported when it runs."""
+
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        found: Command = getattr(importlib.import_module(module), name)
+        return found(args, settings)
+
+    return command
+
+
+def _evidence(name: str) -> Command:
+    """The evidence command ``name`` (tui.evidence_cli.COMMANDS), imported when it runs."""
+
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        from tui.evidence_cli import COMMANDS as EVIDENCE
+
+        return EVIDENCE[name](args, settings)
+
+    return command
+
+
+# The evidence commands, named here so that their module is not imported to list them
+# (tests/test_startup.py checks this list against tui.evidence_cli.COMMANDS).
+EVIDENCE_COMMANDS = (
+    "audit",
+    "purge",
+    "retention",
+    "keys",
+    "verify",
+    "proof",
+    "access-request",
+    "receipt",
+)
+
+COMMANDS: dict[str, Command] = {
     "init": cmd_init,
     "start": cmd_start,
     "open": cmd_open,
     "desk": cmd_desk,
     "guest": cmd_guest,
-    "serve": cli_ops.cmd_serve,
-    "staff": admin.cmd_staff,
-    "recover": admin.cmd_recover,
-    "mailbox": admin.cmd_mailbox,
-    "outbox": cli_ops.cmd_outbox,
-    "backup": cli_ops.cmd_backup,
-    "restore": cli_ops.cmd_restore,
+    "serve": _later("tui.cli_ops", "cmd_serve"),
+    "staff": _later("tui.admin", "cmd_staff"),
+    "recover": _later("tui.admin", "cmd_recover"),
+    "mailbox": _later("tui.admin", "cmd_mailbox"),
+    "outbox": _later("tui.cli_ops", "cmd_outbox"),
+    "backup": _later("tui.cli_ops", "cmd_backup"),
+    "restore": _later("tui.cli_ops", "cmd_restore"),
     "demo": cmd_demo,
-} | evidence_cli.COMMANDS
+} | {name: _evidence(name) for name in EVIDENCE_COMMANDS}
+
+
+def _dialog_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``veilig [--lang L] start|guest``, ``open [REFERENCE]`` or ``desk [--email E]``,
+    read without the whole parser: the namespace the parser would make, or None for
+    anything else (help, another command, another spelling, a mistake), which then goes
+    through the parser as ever, with its messages."""
+    words = list(argv)
+    lang = None
+    if words[:1] == ["--lang"] and len(words) >= 2 and not words[1].startswith("-"):
+        lang, words = words[1], words[2:]
+    if not words:
+        return None
+    command, rest = words[0], words[1:]
+    if command == "desk" and len(rest) == 2 and rest[0] == "--email":
+        email, rest = rest[1], []
+        if email.startswith("-"):
+            return None
+    else:
+        email = ""
+    if any(w.startswith("-") for w in rest):
+        return None
+    args = argparse.Namespace(lang=lang, command=command)
+    if command in ("start", "guest", "desk") and not rest:
+        if command == "desk":
+            args.email = email
+        return args
+    if command == "open" and len(rest) <= 1:
+        args.reference = rest[0] if rest else None
+        return args
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Everything veilig writes (database, WAL, logs, Maildir, SMS log) is for this user only.
     os.umask(0o077)
     settings = Settings.from_env()
-    # The language first: the help texts of the parser are translated too.
-    early = argparse.ArgumentParser(add_help=False)
-    early.add_argument("--lang")
-    use_language(_language(early.parse_known_args(argv)[0], settings))
-    args = _parser().parse_args(argv)
+    args = _dialog_args(sys.argv[1:] if argv is None else argv)
+    if args is not None:
+        use_language(_language(args, settings))
+    else:
+        # The language first: the help texts of the parser are translated too.
+        early = argparse.ArgumentParser(add_help=False)
+        early.add_argument("--lang")
+        use_language(_language(early.parse_known_args(argv)[0], settings))
+        args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args, settings)

@@ -243,6 +243,12 @@ def _app(ctx: Context, screen: Screen[None], warm_up: bool) -> VeiligApp:
         import email_validator  # noqa: F401
         import phonenumbers  # noqa: F401
 
+        # The core services that the first question did without (tests/test_startup.py):
+        # the codes, the access checks, the models, and the sealing with cryptography.
+        import core.access
+        import core.codes
+        import core.store  # noqa: F401
+
     return VeiligApp(ctx, screen, warm_up=warm)
 
 

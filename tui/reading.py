@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding
@@ -21,12 +21,13 @@ from core.context import Context
 from core.dialog import ReadStep, Step, WriteStep
 from core.errors import CannotOpen
 from core.i18n import N_, _
-from core.models import Direction
-from core.sealing import OpenedMessage
-from core.stream import ContentKey
 from tui.base import explain
-from tui.confirm import ConfirmScreen
 from tui.writing import WRITE_WIDGETS, WritingScreen
+
+if TYPE_CHECKING:  # names only: the first question waits for neither (tests/test_startup.py)
+    from core.drafts import OpenedMessage
+    from core.models import Direction
+    from core.stream import ContentKey
 
 READ_WIDGETS: dict[Step, tuple[str, ...]] = {
     ReadStep.READ: (),
@@ -122,6 +123,8 @@ class ReadingScreen(WritingScreen):
             self.save_attachments(folder)
 
         question = _("There is no folder {path}. Make it, and save the attachments there?")
+        from tui.confirm import ConfirmScreen  # not before the first question
+
         self.app.push_screen(ConfirmScreen(question.format(path=folder)), decided)
 
     def allowed(self) -> dict[str, bool]:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
 
 from core.dialog import RECIPIENT_BACK, ReadStep, RecipientStep, Step
+from core.drafts import Draft, OpenedMessage, Progress
 from core.errors import VeiligError
 from core.i18n import N_, _
-from core.models import Direction, Method
 from core.recipient import (
     CodeSent,
     Invited,
@@ -26,11 +27,12 @@ from core.recipient import (
     ThreadMessages,
     unavailable_message,
 )
-from core.sealing import Draft, OpenedMessage, Progress
-from core.stream import ContentKey
 from tui.chat import BACK_KEY
 from tui.reading import READ_WIDGETS, REPLY_KEY, SAVE_KEY, ReadingScreen
 from tui.writing import DONE_KEY, PICK_KEY
+
+if TYPE_CHECKING:
+    from core.stream import ContentKey  # cryptography: not before the first question
 
 
 class RecipientScreen(ReadingScreen):
@@ -160,6 +162,8 @@ class RecipientScreen(ReadingScreen):
 
     @on(Found)
     def _found(self, found: Found) -> None:
+        from core.models import Method
+
         self.invited = invited = found.invited
         if invited.method is Method.SMS:
             text = _(
@@ -206,6 +210,8 @@ class RecipientScreen(ReadingScreen):
 
     @on(Unlocked)
     def _unlocked(self, unlocked: Unlocked) -> None:
+        from core.models import Direction
+
         self.thread = unlocked.thread
         self.chat.say(_("Unlocked."), "notice")
         read = unlocked.read

@@ -16,8 +16,8 @@ from textual.message import Message
 
 from core.contact import check_email, mask_email
 from core.dialog import STARTER_BACK, StarterStep, Step, WriteStep
+from core.drafts import Draft, Progress
 from core.i18n import N_, _
-from core.sealing import Draft, Progress
 from core.starter import PendingGuest, Starter, VerifiedGuest, check_name
 from tui.writing import WRITE_WIDGETS, WritingScreen
 

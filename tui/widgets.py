@@ -1,22 +1,52 @@
-"""Chat bubbles and the attachment list. Text from people is always plain content."""
+"""Chat bubbles and the attachment list. Text from people is always plain content.
+
+The text area for writing (``LiteralTextArea``) is in :mod:`tui.text_area`: Textual's
+TextArea takes long to import, and no first screen shows one (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, Label, ListItem, ListView, Static, TextArea
-from textual.widgets.text_area import Edit, EditResult
+from textual.screen import Screen
+from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from core.attachments import Attachment, check_attachments
 from core.display import human_size, literal
 from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
+
+
+def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | None = None) -> None:
+    """The key bar (Textual's Footer, docked below), mounted once the app's first frame
+    is on the terminal (``VeiligApp.after_first_frame``). Its widgets' CSS takes about
+    20 ms to parse, as long as all the rest of a first screen; the first question does
+    not wait for it (docs/PERFORMANCE.md, *Start-up*). The keys work before it shows:
+    it only names them. ``also``: what else the screen mounts then."""
+
+    def mount() -> None:
+        from textual.widgets import Footer
+
+        if not screen.is_attached:
+            return
+        if also is not None:
+            also()
+        if not screen.query(Footer):
+            screen.mount(Footer())
+
+    after = getattr(screen.app, "after_first_frame", None)
+    if callable(after):
+        after(mount)
+    else:  # hosted by another app (a test's): after the screen's next refresh
+        screen.call_after_refresh(mount)
 
 
 def plain(text: str, *, multiline: bool = False) -> Content:
@@ -62,28 +92,6 @@ class LiteralInput(Input):
 
 # A line break as terminals (CR), Unix (LF) and e-mail (CRLF) write it.
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")
-
-
-class LiteralTextArea(TextArea):
-    """A TextArea with the same rules as :class:`LiteralInput` (line breaks and tabs stay),
-    and at most ``max_length`` characters.
-
-    Terminals send a pasted line break as CR (the Enter key's character): every CR and
-    CRLF that comes in is a line break here, as in an editor."""
-
-    def __init__(
-        self, *args: object, max_length: int = DEFAULT_POLICY.body_max_chars, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.max_length = max_length
-
-    def edit(self, edit: Edit) -> EditResult:
-        text = literal(LINE_BREAKS.sub("\n", edit.text), multiline=True)
-        if self.max_length:
-            top, bottom = sorted((edit.from_location, edit.to_location))
-            kept = len(self.text) - len(self.get_text_range(top, bottom))
-            text = text[: max(self.max_length - kept, 0)]
-        return super().edit(replace(edit, text=text))
 
 
 class Bubble(Static):

@@ -14,22 +14,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import ProgressBar, TextArea
 
 from core.dialog import Step, WriteStep
 from core.display import human_size
+from core.drafts import Draft, Progress
 from core.errors import InvalidInput
 from core.i18n import N_, _, ngettext
-from core.sealing import Draft, Progress
-from core.transfer import TransferArea
 from tui.chat import ChatScreen
-from tui.file_picker import FilePicker
 from tui.widgets import AttachmentList
+
+if TYPE_CHECKING:
+    from core.transfer import TransferArea
+
+# No sealing here (core.drafts has the plain Draft); the text area, the progress bar and
+# the file picker are imported when their step comes (tests/test_startup.py).
 
 WRITE_WIDGETS: dict[Step, tuple[str, ...]] = {
     WriteStep.BODY: ("body",),
@@ -136,7 +139,11 @@ class WritingScreen(ChatScreen):
 
     def unsent(self) -> bool:
         """A body or files that were not sent (kept also after Escape back to reading)."""
-        written = any(body.text.strip() for body in self.query("#body").results(TextArea))
+        written = False
+        if self.query("#body"):  # made at the write step (part()): Textual's TextArea with it
+            from textual.widgets import TextArea
+
+            written = any(body.text.strip() for body in self.query("#body").results(TextArea))
         return written or any(files.files for files in self.query("#files").results(AttachmentList))
 
     def recover(self) -> None:
@@ -153,6 +160,8 @@ class WritingScreen(ChatScreen):
         """The file picker; the chosen file is attached as if its path had been typed.
         Over SSH it shows the session's upload folder and never leaves it."""
         if self.step is WriteStep.ATTACHMENTS:
+            from tui.file_picker import FilePicker
+
             transfer = self.ctx.transfer
             root = transfer.upload if transfer else Path.cwd()
             self.app.push_screen(FilePicker(root, confined=transfer is not None), self._picked)
@@ -256,6 +265,8 @@ class WritingScreen(ChatScreen):
 
     def progress_callback(self) -> Progress:
         """A progress function for sealing in a thread: at most 100 screen updates."""
+        from textual.widgets import ProgressBar
+
         bar = self.part("progress", ProgressBar)
         last = [-1]
 

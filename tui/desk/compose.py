@@ -28,7 +28,8 @@ from core.models import Method
 from core.sealing import Draft
 from tui.base import BaseScreen
 from tui.confirm import ConfirmScreen
-from tui.widgets import AttachmentList, LiteralInput, LiteralTextArea, plain
+from tui.text_area import LiteralTextArea
+from tui.widgets import AttachmentList, LiteralInput, plain
 from tui.writing import ssh_upload_hint
 
 NEXT_ON_ENTER = ("to", "name", "phone", "days", "subject")
