@@ -12,13 +12,19 @@ who holds a real reference (a 160-bit secret) can learn that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.context import Context, require_organisation
 from core.drafts import Draft, OpenedMessage, Progress, Receipt
-from core.errors import CannotOpen, CodeRejected, RateLimited, VeiligError
-from core.i18n import _, speaking
+from core.errors import CannotOpen, CodeRejected, RateLimited
+from core.i18n import speaking
+from core.recipient_steps import (
+    CodeSent,
+    Invited,
+    MessageUnavailable,
+    OpenThread,
+    ThreadMessages,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,8 +32,7 @@ if TYPE_CHECKING:
     from core.access import Checked
     from core.codes import IssuedCode
     from core.contact import Contact
-    from core.keys import ThreadKey
-    from core.models import Invitation, Message, Method, Participant
+    from core.models import Invitation, Participant
     from core.ports import Transaction
     from core.references import Reference
     from core.stream import ContentKey
@@ -35,54 +40,6 @@ if TYPE_CHECKING:
 # The access checks, codes, mails, models and the sealing (cryptography) are imported
 # in the steps that use them, not with this module: the recipient's first question
 # (the reference) needs none of them (tests/test_startup.py).
-
-
-class MessageUnavailable(VeiligError):
-    """The message was withdrawn or is past its date."""
-
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(unavailable_message(self))
-
-
-@dataclass(frozen=True)
-class Invited:
-    """What a reference leads to, before any code: where the code will go."""
-
-    # Half of the thread key: repr=False keeps it out of tracebacks that show locals.
-    reference: Reference = field(repr=False)
-    org_name: str
-    method: Method
-    masked_destination: str
-    _invitation: Invitation | None = field(default=None, repr=False)  # None: a decoy
-    _participant: Participant | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class CodeSent:
-    invited: Invited
-    challenge_id: str
-
-
-@dataclass
-class OpenThread:
-    """An unlocked conversation: the thread key lives in this object only."""
-
-    invited: Invited
-    participant: Participant
-    _thread_key: ThreadKey = field(repr=False)
-
-
-@dataclass
-class ThreadMessages:
-    """What an unlocked recipient can read: the messages that open, oldest first, and
-    those that do not (changed or damaged on disk), set apart."""
-
-    opened: list[tuple[OpenedMessage, ContentKey]] = field(default_factory=list)
-    damaged: list[Message] = field(default_factory=list)
 
 
 def _decoy_contact(ctx: Context, reference: Reference) -> Contact:
@@ -405,11 +362,3 @@ class Recipient:
             progress=progress,
         )
         return Receipt(message_id=message.id, received_at=now, attachments=message.attachment_count)
-
-
-def unavailable_message(exc: MessageUnavailable) -> str:
-    if exc.reason == MessageUnavailable.REVOKED:
-        return _("This message was withdrawn by the sender. Contact them if you still need it.")
-    return _(
-        "This message is no longer available: its time has passed. Ask the sender to send it again."
-    )

@@ -98,7 +98,7 @@ NOT_BEFORE_THE_FIRST_QUESTION = (
     "tui.text_area",
     "textual.widgets._footer",
     "textual.widgets._progress_bar",
-    # The CLI's other commands and --version's lookup (tui.cli._dialog_args).
+    # The CLI's other commands and --version's lookup (tui.cli_parser.dialog_args).
     "tui.admin",
     "tui.cli_ops",
     "tui.evidence_cli",
@@ -212,11 +212,11 @@ _COMMAND_LINES = [
 
 @pytest.mark.parametrize("argv", _COMMAND_LINES, ids=" ".join)
 def test_the_dialog_commands_are_read_as_the_parser_reads_them(argv: list[str]) -> None:
-    """tui.cli._dialog_args skips building the whole parser for the dialogs: it must
+    """tui.cli_parser.dialog_args skips building the whole parser for the dialogs: it must
     make exactly the namespace the parser makes."""
-    from tui import cli
+    from tui import cli_parser
 
-    assert cli._dialog_args(argv) == cli._parser().parse_args(argv)
+    assert cli_parser.dialog_args(argv) == cli_parser.parser().parse_args(argv)
 
 
 @pytest.mark.parametrize(
@@ -247,14 +247,14 @@ def test_the_dialog_commands_are_read_as_the_parser_reads_them(argv: list[str]) 
     ids=lambda argv: " ".join(argv) or "(none)",
 )
 def test_anything_else_goes_through_the_parser(argv: list[str]) -> None:
-    from tui import cli
+    from tui import cli_parser
 
-    assert cli._dialog_args(argv) is None
+    assert cli_parser.dialog_args(argv) is None
 
 
 def test_the_cli_names_every_evidence_command_without_importing_them() -> None:
-    from tui import cli, evidence_cli
+    from tui import cli, cli_parser, evidence_cli
 
     assert sorted(cli.EVIDENCE_COMMANDS) == sorted(evidence_cli.COMMANDS)
-    parser_commands = cli._parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    parser_commands = cli_parser.parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert sorted(cli.COMMANDS) == sorted(parser_commands)

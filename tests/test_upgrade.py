@@ -25,7 +25,8 @@ from core.keys import MailboxPrivateKey, parse_recovery_key
 from core.models import Method
 from core.pins import is_pinned
 from core.policy import DEFAULT_POLICY
-from core.recipient import MessageUnavailable, Recipient
+from core.recipient import Recipient
+from core.recipient_steps import MessageUnavailable
 from core.recovery import open_mailbox
 from core.sealing import Draft
 from core.staff import is_admin

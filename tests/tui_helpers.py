@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.conftest import SmsGateway, sms_code
+from tui.widgets import KEY_BAR_PENDING
 
 _TEXT = re.compile(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', re.DOTALL)
 
@@ -50,7 +51,12 @@ async def paste(pilot: Pilot, text: str) -> None:
 async def wait_for_workers(pilot: Pilot, group: str = "core") -> None:
     """Wait until the core worker finished (the TUI runs core calls in threads), with
     its result or with an error: a worker lets a refusal (a wrong code, a damaged
-    message) out, and its screen says what it means (tui/base.py)."""
+    message) out, and its screen says what it means (tui/base.py). First the app's
+    first frame and what waits for it (the key bar: tui.app.after_first_frame), so that
+    a screen is never read half-built."""
+    app = pilot.app
+    await wait_until(pilot, lambda: not getattr(app.screen, KEY_BAR_PENDING, False), "the key bar")
+    await pilot.pause()
     workers = [w for w in pilot.app.workers if w.group == group]
     await asyncio.gather(*(worker.wait() for worker in workers), return_exceptions=True)
     await pilot.pause()

@@ -18,12 +18,12 @@ from core.dialog import RECIPIENT_BACK, ReadStep, RecipientStep, Step
 from core.drafts import Draft, OpenedMessage, Progress
 from core.errors import VeiligError
 from core.i18n import N_, _
-from core.recipient import (
+from core.recipient import Recipient
+from core.recipient_steps import (
     CodeSent,
     Invited,
     MessageUnavailable,
     OpenThread,
-    Recipient,
     ThreadMessages,
     unavailable_message,
 )

@@ -24,6 +24,10 @@ from core.errors import InvalidInput
 from core.i18n import _
 from core.policy import DEFAULT_POLICY, Policy
 
+# Set on a screen while its key bar waits for the first frame (tests read a screen only
+# once it is whole: tests/tui_helpers.wait_for_workers).
+KEY_BAR_PENDING = "key_bar_pending"
+
 
 def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | None = None) -> None:
     """The key bar (Textual's Footer, docked below), mounted once the app's first frame
@@ -41,6 +45,9 @@ def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | N
             also()
         if not screen.query(Footer):
             screen.mount(Footer())
+        setattr(screen, KEY_BAR_PENDING, False)
+
+    setattr(screen, KEY_BAR_PENDING, True)
 
     after = getattr(screen.app, "after_first_frame", None)
     if callable(after):

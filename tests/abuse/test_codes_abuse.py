@@ -24,7 +24,8 @@ from core.desk import Desk
 from core.errors import CodeRejected, InvalidInput, LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Policy
-from core.recipient import MessageUnavailable, Recipient
+from core.recipient import Recipient
+from core.recipient_steps import MessageUnavailable
 from core.references import new_reference
 from core.sealing import Draft
 from core.starter import PendingGuest, Starter

@@ -32,7 +32,8 @@ from core.desk import Desk
 from core.errors import LoginFailed, RateLimited
 from core.models import Method
 from core.policy import Argon2Cost, Policy
-from core.recipient import CodeSent, Recipient
+from core.recipient import Recipient
+from core.recipient_steps import CodeSent
 from core.references import new_reference
 from core.sealing import Draft
 from core.starter import Starter

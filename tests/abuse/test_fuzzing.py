@@ -29,7 +29,8 @@ from core.keys import (
     invitation_key,
 )
 from core.policy import DEFAULT_POLICY
-from core.recipient import MessageUnavailable, Recipient
+from core.recipient import Recipient
+from core.recipient_steps import MessageUnavailable
 from core.references import (
     ReferenceMistyped,
     check_characters,

@@ -18,7 +18,8 @@ from core.desk import Desk
 from core.errors import CodeRejected, LoginFailed, RateLimited
 from core.models import Method, Purpose
 from core.policy import DEFAULT_POLICY, Policy
-from core.recipient import MessageUnavailable, Recipient
+from core.recipient import Recipient
+from core.recipient_steps import MessageUnavailable
 from core.sealing import Draft
 from core.starter import Starter
 from tests.conftest import (
