@@ -101,7 +101,8 @@ def head_revision() -> str:
     (tests/test_migrations.py holds this against Alembic's own graph)."""
     newest = max((MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
     found = _REVISION.search(newest.read_text(encoding="utf-8"))
-    assert found, f"no revision in {newest.name}"
+    if found is None:  # a damaged install: let Alembic's own check say what is wrong
+        return ""
     return found.group(1)
 
 
