@@ -101,9 +101,16 @@ def launcher_for_every_user(base: Path) -> Path:
     system_python = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
     if not system_python.exists():
         pytest.skip(f"{system_python} is missing: the recipe's users could not run veilig")
+    site = sysconfig.get_paths()["purelib"]
+    for needed in (ROOT, Path(site)):
+        closed = next((f for f in (needed, *needed.parents) if not f.stat().st_mode & 0o001), None)
+        if closed is not None:  # e.g. a checkout in `mktemp -d` (0700) or in root's home
+            pytest.skip(
+                f"{closed} is closed to other users (mode {closed.stat().st_mode & 0o777:o}): "
+                "the recipe's users could not run this checkout; clone it where they can"
+            )
     launcher = base / "bin" / "veilig"
     launcher.parent.mkdir()
-    site = sysconfig.get_paths()["purelib"]
     launcher.write_text(
         f'#!/bin/sh\nPYTHONPATH={ROOT}:{site} exec {system_python} -m tui.cli "$@"\n'
     )
