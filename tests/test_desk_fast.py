@@ -19,7 +19,8 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
 
-from tui.desk.fast import FastTable, QuietFooter
+from tui.desk.fast import FastTable
+from tui.footer import QuietFooter
 
 ROWS = [
     ("●", Text("Jansen, Pieter"), "Verwijzing fysiotherapie", "30-11 12:00", "3"),

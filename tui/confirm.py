@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.i18n import _, current_language
+from tui.footer import QuietFooter
 from tui.widgets import plain
 
 
@@ -32,7 +33,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm"):
             yield Static(plain(self.question))
             yield Static(_("Press Y for yes, Escape for no."), markup=False)
-        yield Footer()
+        yield QuietFooter()
 
     def action_yes(self) -> None:
         self.dismiss(True)

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DirectoryTree, Footer, Static
+from textual.widgets import DirectoryTree, Static
 
 from core.display import literal
 from core.i18n import _
+from tui.footer import QuietFooter
 from tui.widgets import Notice
 
 
@@ -67,7 +68,7 @@ class FilePicker(ModalScreen[Path | None]):
             yield Static(literal(self.shown(self.root)), id="where", markup=False)
             yield Notice(id="error")
             yield SafeDirectoryTree(self.root, id="tree")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#tree", DirectoryTree).focus()

@@ -14,11 +14,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from core.context import Context
 from core.i18n import _
 from tui.base import BaseScreen
+from tui.footer import QuietFooter
 from tui.widgets import plain
 
 
@@ -50,7 +51,7 @@ class GuestChoiceScreen(BaseScreen):
             write = _("1  Write a secure message to {org}").format(org=self.org_name)
             yield Button(plain(write), id="write")
             yield Button(_("2  Open a secure message you received"), id="open")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#write", Button).focus()

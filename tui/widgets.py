@@ -30,7 +30,7 @@ KEY_BAR_PENDING = "key_bar_pending"
 
 
 def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | None = None) -> None:
-    """The key bar (Textual's Footer, docked below), mounted once the app's first frame
+    """The key bar (tui.footer.QuietFooter, docked below), mounted once the app's first frame
     is on the terminal (``VeiligApp.after_first_frame``). Its widgets' CSS takes about
     20 ms to parse, as long as all the rest of a first screen; the first question does
     not wait for it (docs/PERFORMANCE.md, *Start-up*). The keys work before it shows:
@@ -39,12 +39,14 @@ def footer_after_first_frame(screen: Screen[Any], also: Callable[[], object] | N
     def mount() -> None:
         from textual.widgets import Footer
 
+        from tui.footer import QuietFooter
+
         if not screen.is_attached:
             return
         if also is not None:
             also()
         if not screen.query(Footer):
-            screen.mount(Footer())
+            screen.mount(QuietFooter())
         setattr(screen, KEY_BAR_PENDING, False)
 
     setattr(screen, KEY_BAR_PENDING, True)

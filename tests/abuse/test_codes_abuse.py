@@ -544,6 +544,10 @@ def test_a_reply_after_revoking_does_not_give_access_again(
     assert len(desk.sent()) == 1
 
 
+# Timing: twelve real-cost Argon2id runs (2.5 s of CPU) racing, slow enough that all pass
+# the first count. The same lock is shown deterministically, in the quick loop, by
+# test_two_log_ins_at_the_throttles_last_try_are_judged_one_after_the_other below.
+@pytest.mark.slow
 @pytest.mark.both_databases  # a race: also on PostgreSQL
 def test_parallel_login_guesses_get_no_more_tries_than_the_limit(
     home: Path, policy: Policy

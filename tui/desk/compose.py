@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from core.contact import Contact
 from core.desk import Desk
@@ -28,6 +28,7 @@ from core.models import Method
 from core.sealing import Draft
 from tui.base import BaseScreen
 from tui.confirm import ConfirmScreen
+from tui.footer import QuietFooter
 from tui.text_area import LiteralTextArea
 from tui.widgets import AttachmentList, LiteralInput, plain
 from tui.writing import ssh_upload_hint
@@ -115,7 +116,7 @@ class ComposeScreen(BaseScreen):
             yield AttachmentList(id="files")
             yield Static("", id="error")
             yield Button(_("Send securely (Ctrl+S)"), id="send-button", variant="success")
-        yield Footer()
+        yield QuietFooter()
 
     @property
     def files(self) -> AttachmentList:

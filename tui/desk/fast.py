@@ -1,13 +1,11 @@
-"""The desk tables' two widgets that paint less: a DataTable whose one-line cells skip
-Rich's layout, and a footer that changes its keys in place.
+"""The desk tables' DataTable that paints less: one-line cells skip Rich's layout.
 
-Both exist for the inbox at 100,000 conversations (issue #16, docs/PERFORMANCE.md
+It exists for the inbox at 100,000 conversations (issue #16, docs/PERFORMANCE.md
 "Desk at scale"): a profile of its first rows showed DataTable's ``_render_cell``
 laying out every cell through ``console.render_lines(Styled(Padding(cell)))``
-(~100 µs a cell, 8 cells × 36 visible rows), and the footer mounting all its keys
-again (CSS applied to each) every time the row under the cursor allowed other keys.
-What they draw is the same: tests/test_desk_fast.py compares them with DataTable's
-own rendering and Footer's own keys.
+(~100 µs a cell, 8 cells × 36 visible rows). What it draws is the same:
+tests/test_desk_fast.py compares it with DataTable's own rendering. (The footer that
+changes its keys in place, found in the same profile, is tui/footer.py.)
 """
 
 from __future__ import annotations
@@ -19,16 +17,10 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
-from textual.dom import NoScreen
 from textual.geometry import Region, Size
-from textual.screen import Screen
 from textual.strip import Strip
-from textual.widgets import DataTable, Footer
-from textual.widgets._footer import FooterKey  # Footer's own key widget
+from textual.widgets import DataTable
 from textual.widgets.data_table import Column
-
-# A key a footer shows: (action, key, description, tooltip).
-Ident = tuple[str, str, str, str]
 
 
 class FastTable(DataTable[str | Text]):
@@ -204,87 +196,3 @@ class FastTable(DataTable[str | Text]):
         ):
             return None
         return text
-
-
-class QuietFooter(Footer):
-    """A Footer that changes only the keys that change.
-
-    Textual's Footer recomposes (unmounts every key, mounts new ones, applies the CSS
-    to each) on every ``refresh_bindings``, even when the keys are the same; the desk
-    asks for one whenever the cursor moves to another row (take, close or reopen, as
-    the row allows), and when the first rows come. Here a key that became enabled or
-    disabled changes just that, a key no longer shown goes and a new one is mounted
-    in its place; grouped keys (none in veilig) fall back to Footer's own recompose."""
-
-    _shown: list[Ident] | None = None
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen:
-            self.call_after_refresh(self._update_keys)
-
-    def _wanted(self) -> tuple[list[Ident], dict[Ident, bool], bool]:
-        """The keys to show, in Footer's order (the first binding of each action),
-        whether each is enabled, and whether any is grouped."""
-        shown: list[Ident] = []
-        enabled: dict[Ident, bool] = {}
-        actions: set[str] = set()
-        grouped = False
-        for _node, binding, on, tooltip in self.screen.active_bindings.values():
-            if binding.show and binding.action not in actions:
-                ident = (binding.action, binding.key, binding.description, tooltip)
-                actions.add(binding.action)
-                shown.append(ident)
-                enabled[ident] = on
-                grouped = grouped or binding.group is not None
-        return shown, enabled, grouped
-
-    async def _update_keys(self) -> None:
-        if not self.is_attached or self._pruning:
-            return  # the screen went (locked, quit) before the refresh came
-        try:
-            shown, enabled, grouped = self._wanted()
-        except NoScreen:
-            return
-        keys = list(self.query_children(FooterKey))
-        old = self._shown
-        kept = [ident for ident in old or [] if ident in set(shown)]
-        if (
-            grouped
-            or old is None
-            or len(keys) != len(self.children)
-            or len(keys) != len(old)
-            or kept != [ident for ident in shown if ident in set(old)]  # reordered
-        ):
-            self._shown = None if grouped else shown
-            await self.recompose()
-            return
-        wanted = set(shown)
-        for ident, key in zip(old, keys, strict=True):
-            if ident not in wanted:
-                await key.remove()
-        have = {ident: key for ident, key in zip(old, keys, strict=True) if ident in wanted}
-        for position, ident in enumerate(shown):
-            existing = have.get(ident)
-            if existing is None:
-                action, binding_key, description, tooltip = ident
-                key = FooterKey(
-                    binding_key,
-                    self.app.get_key_display(self.screen.active_bindings[binding_key][1]),
-                    description,
-                    action,
-                    disabled=not enabled[ident],
-                    tooltip=tooltip,
-                )
-                key.compact = self.compact
-                if position < len(self.children):
-                    await self.mount(key, before=position)
-                else:
-                    await self.mount(key)
-            elif existing._disabled == enabled[ident]:  # as FooterKey's constructor sets it
-                existing._disabled = not enabled[ident]
-                existing.set_class(existing._disabled, "-disabled")
-        self.styles.grid_size_columns = len(shown)
-        self._shown = shown

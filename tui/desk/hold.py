@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from core.i18n import _
+from tui.footer import QuietFooter
 from tui.widgets import LiteralInput
 
 
@@ -29,7 +30,7 @@ class ReasonScreen(ModalScreen[str | None]):
                 markup=False,
             )
             yield LiteralInput(id="reason", max_length=500)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()

@@ -136,7 +136,7 @@ class InboxScreen(ConversationActs, TableScreen):
         # A key that does not apply here is shown dimmed (None), not hidden: the footer
         # keeps the same keys from row to row and page to page, so moving the cursor
         # only dims or lights a key instead of laying the footer out again
-        # (tui.desk.fast.QuietFooter; docs/PERFORMANCE.md "Desk at scale").
+        # (tui.footer.QuietFooter; docs/PERFORMANCE.md "Desk at scale").
         typing = self.focused is self.search_box
         row = self.current()
         if action == "newer":

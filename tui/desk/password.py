@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from core.desk import Desk
 from core.i18n import _
 from tui.base import BaseScreen
+from tui.footer import QuietFooter
 
 
 class PasswordScreen(BaseScreen):
@@ -43,7 +44,7 @@ class PasswordScreen(BaseScreen):
             yield Input(id="again", password=True)
             yield Static("", id="error", markup=False)
             yield Button(_("Change the password"), id="change", variant="primary")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#current", Input).focus()

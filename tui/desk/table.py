@@ -18,7 +18,8 @@ from textual.widgets.data_table import CellDoesNotExist
 from core.display import literal
 from core.i18n import format_datetime
 from tui.base import BaseScreen
-from tui.desk.fast import FastTable, QuietFooter
+from tui.desk.fast import FastTable
+from tui.footer import QuietFooter
 from tui.widgets import Notice
 
 SCROLLBAR = 2  # the table's vertical scrollbar, when its rows overflow
