@@ -46,6 +46,9 @@ def planted_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mypy-cache")
 
 
+# The checker's own self-test (a planted violation fails): in the full suite; the check
+# itself, above, stays in the quick loop.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("planted", "error"),
     [
