@@ -220,3 +220,8 @@ async def test_fill_sizes_the_table_for_its_rows_at_once() -> None:
         await pilot.pause()
         assert table.virtual_size.height == 40 + table.header_height
         assert table.show_vertical_scrollbar
+        # The strings it read for painting go with the rows (no cache outlives them).
+        assert "onderwerp" in table._texts
+        fill(table, [f"c{n}" for n in range(5)], [("k", ("", Text("x"), "", "", ""))])
+        await pilot.pause()
+        assert "onderwerp" not in table._texts

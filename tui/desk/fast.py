@@ -12,7 +12,6 @@ own rendering and Footer's own keys.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,6 +54,20 @@ class FastTable(DataTable[str | Text]):
 
     _columns: list[Column] | None = None  # ordered_columns, for one pass
     _backgrounds: tuple[Color, Color] | None = None  # background_colors, for one pass
+
+    @property
+    def _texts(self) -> dict[str, Text]:
+        """String cells read as Text (see ``_fits``), emptied with DataTable's caches
+        (rows replaced by ``clear``, a new style): no module-wide cache of what tables
+        showed, and this one goes with the table."""
+        texts: dict[str, Text] | None = self.__dict__.get("_read_texts")
+        if texts is None:
+            texts = self.__dict__["_read_texts"] = {}
+        return texts
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._texts.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._pass = {}
@@ -188,7 +201,7 @@ class FastTable(DataTable[str | Text]):
         simple = row is not None and row.height == 1 and not row.auto_height
         data = self._data.get(row_key, {}) if simple else {}
         styles = self._cell_styles(row_index, cursor, hover) if simple else None
-        cache = self._cell_render_cache
+        cache, texts = self._cell_render_cache, self._texts
         state = (show_hover, self._update_count, self._pseudo_class_state)
         for column_index, column in enumerate(self.ordered_columns):
             column_width = column.get_render_width(self)
@@ -199,7 +212,7 @@ class FastTable(DataTable[str | Text]):
                 cache_key = (row_key, column.key, row_style, cursor, hover, *state)
                 lines = cache.get(cache_key)
                 if lines is None:
-                    text = _fits(data.get(column.key), column_width - 2 * padding)
+                    text = _fits(data.get(column.key), column_width - 2 * padding, texts)
                     if text is not None:
                         meta = {"row": row_index, "column": column_index}
                         lines = self._cell_lines(
@@ -266,7 +279,9 @@ class FastTable(DataTable[str | Text]):
         cached = self._cell_render_cache.get(cache_key)
         if cached is not None:
             return cached
-        text = _fits(self._data[row_key].get(column_key), width - 2 * self.cell_padding)
+        text = _fits(
+            self._data[row_key].get(column_key), width - 2 * self.cell_padding, self._texts
+        )
         if text is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         meta = {"row": row_index, "column": column_index}
@@ -351,18 +366,15 @@ class FastTable(DataTable[str | Text]):
             self._update_dimensions(new_rows)
 
 
-@functools.lru_cache(maxsize=4096)
-def _markup(value: str) -> Text:
-    """A string cell as DataTable's default_cell_formatter reads it (its markup too);
-    the same strings come back in every row ("open", "you", "—"). Never changed after."""
-    return Text.from_markup(value, end="")
-
-
-def _fits(value: object, inner: int) -> Text | None:
+def _fits(value: object, inner: int, texts: dict[str, Text]) -> Text | None:
     """The cell as DataTable would format it, if it is one line that fits ``inner``
-    (the column's width without its padding)."""
+    (the column's width without its padding). ``texts``: the table's strings read as
+    DataTable's default_cell_formatter reads them (their markup too), kept while the
+    table keeps its rows; the same ones come back in every row ("open", "you", "—")."""
     if isinstance(value, str):
-        text = _markup(value)
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = Text.from_markup(value, end="")
     elif isinstance(value, Text):
         text = value
     else:
