@@ -204,8 +204,8 @@ class InboxScreen(ConversationActs, TableScreen):
         """Load the rows, and index for search once they are on screen (or the load
         failed). Both at once made the rows wait: each takes SQLite's write lock for its
         transactions and the Python lock for its decryptions, and the index round held
-        them while the page waited (docs/PERFORMANCE.md, "Inbox at 100,000: the rows
-        before the search index")."""
+        them while the page waited (docs/PERFORMANCE.md, "Inbox at 100,000 once
+        more")."""
         self.index_after_load = True
         self.load()
 
