@@ -45,6 +45,11 @@ class FastTable(DataTable[str | Text]):
     the padding, the text's own segments, the fill and the padding, with the same
     styles applied. Anything else (headers, wider or multi-line cells) goes to
     DataTable's own path. The result is cached exactly where DataTable caches its own.
+
+    A row's line is kept until that row looks different (``_render_line``): DataTable
+    keys its lines on the cursor's coordinate, so every cursor move (a page down) laid
+    out every row on screen again. And ``size_now`` sizes the table for new rows at once
+    instead of when idle (tui.desk.table.fill), so rows and scrollbar come in one frame.
     """
 
     # Styles that DataTable works out again for every line it draws (its own style
