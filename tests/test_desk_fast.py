@@ -14,12 +14,14 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
 
 from tui.desk.fast import FastTable
+from tui.desk.table import fill
 from tui.footer import QuietFooter
 
 ROWS = [
@@ -66,6 +68,62 @@ async def painted(kind: type[DataTable[str | Text]], cursor: int) -> list[object
             result.append([chars(s) for s in table.render_lines(Region(0, 0, 70, 16))])
         result.append(table.virtual_size)
     return result
+
+
+def page_down(table: DataTable[str | Text]) -> None:
+    table.action_page_down()
+
+
+def hover(table: DataTable[str | Text]) -> None:
+    # What a mouse over a row on screen does (DataTable._on_mouse_move reads the row
+    # from the cell's meta); the hover is drawn only once the mouse moved.
+    table._set_hover_cursor(True)
+    table.hover_coordinate = Coordinate(int(table.scroll_offset.y) + 3, 2)
+
+
+def edit(table: DataTable[str | Text]) -> None:
+    # A row on screen and under the cursor changes: its kept lines must not be shown.
+    table.update_cell_at(Coordinate(table.cursor_row, 1), Text("Karin de Vries"))
+    table.update_cell_at(Coordinate(table.cursor_row + 1, 2), "nieuw [i]onderwerp[/i]")
+
+
+def page_up(table: DataTable[str | Text]) -> None:
+    table.action_page_up()
+
+
+def unfocus(table: DataTable[str | Text]) -> None:
+    table.app.set_focus(None)  # another look (focus), the same rows
+
+
+MOVES = [page_down, edit, hover, page_up, unfocus]
+
+
+async def painted_through(kind: type[DataTable[str | Text]]) -> list[object]:
+    """What the table paints after each of ``MOVES``, over the whole table."""
+    app = Table(kind)
+    result: list[object] = []
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one("#table", DataTable)
+        await pilot.pause()
+        for move in MOVES:
+            move(table)
+            await pilot.pause()
+            lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+            result.append((move.__name__, table.cursor_row, table.scroll_offset.y))
+            result.append([chars(s) for s in lines])
+    return result
+
+
+async def test_fast_table_paints_what_data_table_paints_as_the_cursor_moves() -> None:
+    """Paging, the mouse, a changed cell and focus: FastTable keeps a row's line until
+    that row looks different, and then draws what DataTable draws."""
+    own = await painted_through(DataTable)
+    fast = await painted_through(FastTable)
+    assert fast == own
+    assert own[0][1] > 0 and own[6][1] < own[0][1]  # it did page down and back up
+    assert own[5] != own[3]  # the mouse showed, on a row that was kept
+    text = "".join(char for line in fast[3] for char, _style in line)  # type: ignore[attr-defined]
+    assert "Karin de Vries" in text and "onderwerp" in text  # the edit is on screen
 
 
 @pytest.mark.parametrize("cursor", [0, 1, 5])
@@ -146,3 +204,25 @@ async def test_quiet_footer_shows_the_keys_footer_shows() -> None:
     # Dimming, lighting, hiding and showing again changed the keys in place: the
     # footer was never mounted anew.
     assert recomposed == 0
+
+
+async def test_fill_sizes_the_table_for_its_rows_at_once() -> None:
+    """tui.desk.table.fill: the rows and the scrollbar they need in one frame (DataTable
+    sets its scrollable size when idle, after a first paint without the scrollbar)."""
+    app = Table(FastTable)
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one("#table", DataTable)
+        await pilot.pause()
+        rows = [
+            (f"k{n}", ("●", Text(f"naam {n}"), "onderwerp", "30-11", str(n))) for n in range(40)
+        ]
+        fill(table, [f"c{n}" for n in range(5)], rows)
+        assert table.virtual_size.height == 40 + table.header_height  # before any idle
+        await pilot.pause()
+        assert table.virtual_size.height == 40 + table.header_height
+        assert table.show_vertical_scrollbar
+        # The strings it read for painting go with the rows (no cache outlives them).
+        assert "onderwerp" in table._texts
+        fill(table, [f"c{n}" for n in range(5)], [("k", ("", Text("x"), "", "", ""))])
+        await pilot.pause()
+        assert "onderwerp" not in table._texts

@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from core.clock import FrozenClock
+from core.desk import Desk
 from core.i18n import _
 from core.models import ConversationState, View
 from core.policy import Policy
@@ -197,10 +198,24 @@ async def test_a_colleague_who_was_quicker_is_named_and_nothing_is_taken_twice(o
     assert colleague.inbox(View.MINE) == []
 
 
-async def test_search_finds_as_staff_type_and_escape_goes_back_to_the_view(office) -> None:
+async def test_search_finds_as_staff_type_and_escape_goes_back_to_the_view(
+    office, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock, totp, _colleague_totp, desk, _balie = office
+    # What the inbox showed each time a search index round began: the rows come first
+    # (a round at the same time held SQLite's write lock and the Python lock while the
+    # first page waited: docs/PERFORMANCE.md).
+    rows_at_index: list[int] = []
+    index_pending = Desk.index_pending
+
+    def counted(self: Desk) -> int:
+        rows_at_index.append(len(getattr(desk.screen, "rows", [])))
+        return index_pending(self)
+
+    monkeypatch.setattr(Desk, "index_pending", counted)
     async with desk.run_test(size=(120, 30)) as me:
         await log_in(me, STAFF_EMAIL, STAFF_PASSWORD, totp.at(clock.now))
+        assert rows_at_index and rows_at_index[0] == 3
         await press(me, "slash")
         for typed, expected in (
             ("k", ["Ömer Ünal", "Karin Janssen"]),  # karin, and knie in Ömer's subject

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.desk import Desk, InboxRow
 from core.errors import VeiligError
@@ -93,6 +93,7 @@ class InboxScreen(ConversationActs, TableScreen):
         self.has_older = False  # older conversations than this page exist
         self.mark = -1  # Desk.changes() of what is shown
         self.indexing = False
+        self.index_after_load = False  # a search index round waits for the rows
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
@@ -112,8 +113,7 @@ class InboxScreen(ConversationActs, TableScreen):
 
     def on_mount(self) -> None:
         self.show_views()
-        self.load()
-        self.index()
+        self.load_then_index()
         self.set_interval(CHANGES_SECONDS, self.look_for_changes)
 
     def on_screen_suspend(self) -> None:
@@ -129,8 +129,7 @@ class InboxScreen(ConversationActs, TableScreen):
         # comes with the mount, and loading on both built and painted the table twice.
         if self.away:
             self.away = False
-            self.load()
-            self.index()  # a message sent from the desk: its subject for search
+            self.load_then_index()  # a message sent from the desk: its subject for search
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A key that does not apply here is shown dimmed (None), not hidden: the footer
@@ -201,6 +200,25 @@ class InboxScreen(ConversationActs, TableScreen):
             self.page_start = max(0, self.page_start - INBOX_PAGE)
             self.load()
 
+    def load_then_index(self) -> None:
+        """Load the rows, and index for search once they are on screen (or the load
+        failed). Both at once made the rows wait: each takes SQLite's write lock for its
+        transactions and the Python lock for its decryptions, and the index round held
+        them while the page waited (docs/PERFORMANCE.md, "Inbox at 100,000 once
+        more")."""
+        self.index_after_load = True
+        self.load()
+
+    def _index_if_waiting(self) -> None:
+        if self.index_after_load:
+            self.index_after_load = False
+            self.index()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group == "core" and event.state is WorkerState.ERROR:
+            self._index_if_waiting()  # the rows failed: search still gets what is new
+
     @work(thread=True, exclusive=True, group="core", exit_on_error=False)
     def load(self) -> None:
         term, view, start = self.term, self.view, self.page_start
@@ -228,10 +246,11 @@ class InboxScreen(ConversationActs, TableScreen):
         self.query_one("#title", Static).update(title)
         self.say_found()
         self.refresh_bindings()
-        if not changed:
-            return  # nothing new: the cursor and the table stay as they are
-        lines = inbox_lines(rows, self.desk.staff.id, self.nothing())
-        self.show_table(inbox_labels(), lines, focus=self.focused is not self.search_box)
+        if changed:
+            lines = inbox_lines(rows, self.desk.staff.id, self.nothing())
+            self.show_table(inbox_labels(), lines, focus=self.focused is not self.search_box)
+        # else: nothing new, the cursor and the table stay as they are
+        self._index_if_waiting()
 
     def nothing(self) -> str:
         return nothing_here(self.term, self.view, self.page_start)
@@ -259,8 +278,7 @@ class InboxScreen(ConversationActs, TableScreen):
     def _changes(self, changes: Changes) -> None:
         busy = any(w.group in ("core", "act") and w.is_running for w in self.workers)
         if changes.mark != self.mark and not self.away and not busy:
-            self.index()
-            self.load()
+            self.load_then_index()
 
     @work(thread=True, exclusive=True, group="index", exit_on_error=False)
     def index(self) -> None:

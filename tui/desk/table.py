@@ -82,6 +82,8 @@ def fill(
         table.add_column(label, width=width)
     for key, cells in rows:
         table.add_row(*(_cut(c, w) for c, w in zip(cells, widths, strict=True)), key=key)
+    if isinstance(table, FastTable):
+        table.size_now()  # rows and scrollbar in one frame
 
 
 def _cut(content: str | Text, width: int) -> str | Text:
