@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    if args.work is not None:  # a folder named for the files: made if it is not there yet
+        args.work.mkdir(parents=True, exist_ok=True)
     info = machine()
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     report = Report()
