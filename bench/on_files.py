@@ -227,11 +227,6 @@ def _speeds(report: Report, size: int, t: dict[str, float]) -> None:
     add(f"seal {label}, without its fsync", "seal_nosync", "age_enc", "age -e (no fsync)", 1.5)
     add(f"open {label}, blob store → file (fsync)", "open", "age_dec", "age -d + sync", 2.0)
     add(f"open {label}, blob store → file (fsync)", "open", "copy", DURABLE_COPY)
-    # The ceiling of the line above the last: an open that wrote as fast as a durable
-    # copy of the same bytes (reading one file and writing another on the same disk)
-    # would be this many times age -d + sync, and no durable open can be faster than that.
-    ceiling = f"ceiling: {DURABLE_COPY} {label} against age -d + sync"
-    add(ceiling, "copy", "age_dec", "age -d + sync")
     add(f"seal {label}, stream to /dev/null", "seal_null", "age_enc_null", "age -e -o /dev/null")
     add(f"open {label}, stream to /dev/null", "open_null", "age_dec_null", "age -d -o /dev/null")
 
