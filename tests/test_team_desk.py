@@ -179,6 +179,7 @@ def test_every_change_another_desk_could_show_moves_the_change_mark(ctx, team, c
 # --- search ---------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases  # several words: an INTERSECT on SQLite, a join on PostgreSQL
 def test_search_finds_by_name_address_subject_and_reference_as_staff_type(
     ctx, team, clock, smtp_server: SmtpServer
 ) -> None:
