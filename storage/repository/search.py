@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import Subquery, and_, delete, insert, intersect, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from core.models import Conversation
@@ -29,16 +30,17 @@ def _joined(groups: list[list[bytes]]) -> Subquery:
     conversation), the planner orders a join by its statistics: the rarest group first,
     then an index probe per candidate (docs/PERFORMANCE.md, *PostgreSQL beside SQLite*).
     SQLite keeps the INTERSECT, which it runs with temporary B-trees at 0.5× the inbox."""
-    table = SearchTokenRow.__table__
-    aliases = [table.alias(f"t{n}") for n in range(len(groups))]
+    aliases = [aliased(SearchTokenRow, name=f"t{n}") for n in range(len(groups))]
     first = aliases[0]
-    joined = first
+    query = select(col(first.conversation_id)).where(col(first.token).in_(groups[0]))
     for alias, group in zip(aliases[1:], groups[1:], strict=True):
-        joined = joined.join(
+        query = query.join(
             alias,
-            and_(alias.c.conversation_id == first.c.conversation_id, alias.c.token.in_(group)),
+            and_(
+                col(alias.conversation_id) == col(first.conversation_id),
+                col(alias.token).in_(group),
+            ),
         )
-    query = select(first.c.conversation_id).select_from(joined).where(first.c.token.in_(groups[0]))
     return query.subquery()
 
 
