@@ -113,8 +113,9 @@ def _run_dialog(settings: Settings, make: Callable[[ModuleType], VeiligApp]) -> 
     Textual and the screens makes some 200,000 objects and next to no garbage, and the
     collector's passes over them took ~15 ms of the start-up (docs/PERFORMANCE.md,
     *Start-up*). It is switched on again once the frame is written, and in any case
-    when the app ends. What start-up made lives as long as the app (modules, screens,
-    styles): frozen at the first frame, the collector's full passes no longer walk it,
+    when the app ends. What start-up made lives as long as the app (modules, classes,
+    styles; the first screen's widgets, once that screen is gone, stay too: once, and
+    bounded): frozen at the first frame, the collector's full passes no longer walk it,
     which were 50–55 ms pauses in the desk's inbox (docs/PERFORMANCE.md, *Inbox at
     100,000 once more*). One app per process here; the SSH and web servers, which run
     many, do not freeze."""
