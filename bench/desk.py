@@ -50,6 +50,7 @@ async def _screen(desk, terms: dict[str, str]) -> tuple[float, float, int, dict[
     from textual.widgets import DataTable, Input
 
     from tui.app import VeiligApp
+    from tui.cli import collect_from_first_frame
     from tui.desk.inbox import InboxScreen
 
     app = VeiligApp(desk.ctx, InboxScreen(desk))
@@ -61,12 +62,7 @@ async def _screen(desk, terms: dict[str, str]) -> tuple[float, float, int, dict[
     gc.collect()
     gc.freeze()
     gc.disable()  # until the first frame, then frozen and on again: as _run_dialog does
-
-    def first_frame() -> None:
-        gc.freeze()
-        gc.enable()
-
-    app.after_first_frame(first_frame)
+    app.after_first_frame(collect_from_first_frame)
     start = time.perf_counter()
     searched: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:

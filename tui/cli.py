@@ -125,7 +125,7 @@ def _run_dialog(settings: Settings, make: Callable[[ModuleType], VeiligApp]) -> 
         from tui import factory
 
         app = make(factory)
-        app.after_first_frame(_collect_from_here)
+        app.after_first_frame(collect_from_first_frame)
         factory.log_to_file(settings)
         app.run()
     finally:
@@ -133,8 +133,9 @@ def _run_dialog(settings: Settings, make: Callable[[ModuleType], VeiligApp]) -> 
     return 0
 
 
-def _collect_from_here() -> None:
-    """Start-up's objects set apart for good (``gc.freeze``), then collection on."""
+def collect_from_first_frame() -> None:
+    """Start-up's objects set apart for good (``gc.freeze``), then collection on: what a
+    dialog's process runs at its first frame (also bench/desk.py, to measure as it is)."""
     gc.freeze()
     gc.enable()
 
