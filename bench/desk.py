@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import Figure, Report, interleaved, median
 from bench.desk_data import generate, login, make_home
@@ -44,16 +45,42 @@ async def _settle(pilot) -> None:
         await pilot.pause()
 
 
-async def _screen(desk, terms: dict[str, str]) -> tuple[float, float, int, dict[str, float]]:
-    """Seconds to the inbox's first rows, seconds for one page down, rows shown; and
-    per search term the seconds from the term in the search line to its results."""
+class Screen(NamedTuple):
+    """One run of the inbox screen, in seconds."""
+
+    shown: float  # to the frame with the first rows
+    settled: float  # to all its workers done and the app idle (the search-index round too)
+    scrolled: float  # one page down
+    rows: int  # rows shown
+    searched: dict[str, float]  # per search term: from the term in the line to its results
+
+
+async def _screen(desk, terms: dict[str, str]) -> Screen:
+    """The inbox screen to its first rows, one page down, and the search terms."""
     from textual.widgets import DataTable, Input
 
     from tui.app import VeiligApp
     from tui.cli import collect_from_first_frame
     from tui.desk.inbox import InboxScreen
 
-    app = VeiligApp(desk.ctx, InboxScreen(desk))
+    inbox = InboxScreen(desk)
+    app = VeiligApp(desk.ctx, inbox)
+    rows_on_screen = asyncio.Event()
+    shown_at: list[float] = []
+
+    def first_rows(message: object) -> None:
+        """The first rows are on the terminal with the first frame after the inbox has
+        put its first page in the table (its Loaded message: this hook sees it just
+        before the screen handles it). The span ends there, on that frame, not on the
+        idle window after it (docs/PERFORMANCE.md, *What the first-rows span measures*)."""
+        if isinstance(message, InboxScreen.Loaded) and not shown_at:
+            shown_at.append(0.0)  # once: later loads (the index round's) are not the first
+            inbox.call_after_refresh(on_screen)
+
+    def on_screen() -> None:
+        shown_at[0] = time.perf_counter()
+        rows_on_screen.set()
+
     # As in the desk's own process (tui.cli._run_dialog), start-up's objects are frozen at
     # the first frame. What only this bench's process holds (100,000 generated
     # conversations, the other homes, the apps of earlier runs) is set apart first, out
@@ -65,10 +92,14 @@ async def _screen(desk, terms: dict[str, str]) -> tuple[float, float, int, dict[
     app.after_first_frame(collect_from_first_frame)
     start = time.perf_counter()
     searched: dict[str, float] = {}
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), message_hook=first_rows) as pilot:
+        await rows_on_screen.wait()
+        shown = shown_at[0] - start
+        # Then, as before, everything the screen started (the search-index round) ends
+        # and the app is idle: what one page down starts from.
         await app.workers.wait_for_complete()
         await pilot.pause()
-        shown = time.perf_counter() - start
+        settled = time.perf_counter() - start
         table = app.screen.query_one("#inbox", DataTable)
         rows = table.row_count
         start = time.perf_counter()
@@ -86,7 +117,7 @@ async def _screen(desk, terms: dict[str, str]) -> tuple[float, float, int, dict[
             await _settle(pilot)
     gc.enable()
     gc.unfreeze()  # this run's garbage collectable again before the next run
-    return shown, scrolled, rows, searched
+    return Screen(shown, settled, scrolled, rows, searched)
 
 
 @dataclass
@@ -157,7 +188,7 @@ def _measure(report: Report, quick: bool, homes: list[Homes], n: int) -> None:
     from core.models import View
 
     terms = SEARCH_TERMS | {"an e-mail address": _people_email(n)}
-    screens: dict[str, list[tuple[float, float, int, dict[str, float]]]] = {}
+    screens: dict[str, list[Screen]] = {}
     runs = {}
     for h in homes:
         for which, desk, typed in (("full", h.full, terms), ("empty", h.empty, {})):
@@ -167,23 +198,31 @@ def _measure(report: Report, quick: bool, homes: list[Homes], n: int) -> None:
             def screen(desk=desk, typed=typed, key=key) -> float:
                 result = asyncio.run(_screen(desk, typed))
                 screens[key].append(result)
-                return result[0]
+                return result.shown
 
             runs[key] = screen
-    repeat = 1 if quick else 5
+    repeat = 1 if quick else 7  # the first-rows span is ~100 ms of a busy CPU: a median of 7
     if not quick:  # one warm-up each (imports, page cache), not counted
         for h in homes:
             asyncio.run(_screen(h.full, terms))
             asyncio.run(_screen(h.empty, {}))
     interleaved(runs, repeat)
-    first = {k: median([s[0] for s in v]) for k, v in screens.items()}
-    scroll = {k: median([s[1] for s in v]) for k, v in screens.items()}
+    first = {k: median([s.shown for s in v]) for k, v in screens.items()}
+    settled = {k: median([s.settled for s in v]) for k, v in screens.items()}
+    scroll = {k: median([s.scrolled for s in v]) for k, v in screens.items()}
     for h in homes:
         full, empty = f"full{h.on}", f"empty{h.on}"
-        rows = screens[full][0][2]
-        for what, t in (
-            (f"inbox screen, first rows ({n:,} conversations{h.on}, {rows} rows shown)", first),
-            (f"inbox screen, one page down ({n:,} conversations{h.on})", scroll),
+        rows = screens[full][0].rows
+        for what, t, want in (
+            (
+                f"inbox screen, first rows ({n:,} conversations{h.on}, {rows} rows shown)",
+                first,
+                "≤ 1.3×",
+            ),
+            # The first rows' span up to stop 25: on past the rows, to every worker done (the
+            # search-index round too) and an idle window of the app. Shown, not a target.
+            (f"inbox screen, to idle after the first rows ({n:,}{h.on})", settled, ""),
+            (f"inbox screen, one page down ({n:,} conversations{h.on})", scroll, "≤ 1.3×"),
         ):
             report.add(
                 Figure(
@@ -194,12 +233,13 @@ def _measure(report: Report, quick: bool, homes: list[Homes], n: int) -> None:
                     f"empty inbox{h.on}",
                     t[empty] * 1000,
                     better="lower",
-                    target="≤ 1.3×",
-                    met=t[full] / t[empty] <= 1.3,
+                    target=want,
+                    met=t[full] / t[empty] <= 1.3 if want else None,
                 )
             )
         for name, term in terms.items():
-            took = median([s[3][name] for s in screens[full]])
+            # Both spans end the same way: the workers done and the app idle.
+            took = median([s.searched[name] for s in screens[full]])
             report.add(
                 Figure(
                     "desk",
@@ -207,11 +247,11 @@ def _measure(report: Report, quick: bool, homes: list[Homes], n: int) -> None:
                     f"{h.on}): results on screen",
                     took * 1000,
                     "ms",
-                    f"the inbox's first page{h.on}",
-                    first[full] * 1000,
+                    f"the inbox's first page, to idle{h.on}",
+                    settled[full] * 1000,
                     better="lower",
                     target="≤ 1.5×",
-                    met=took / first[full] <= 1.5,
+                    met=took / settled[full] <= 1.5,
                 )
             )
     calls = {
