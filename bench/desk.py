@@ -93,7 +93,8 @@ async def _screen(desk, terms: dict[str, str]) -> Screen:
     start = time.perf_counter()
     searched: dict[str, float] = {}
     async with app.run_test(size=(120, 40), message_hook=first_rows) as pilot:
-        await rows_on_screen.wait()
+        # A load that failed posts no Loaded: a clear error, not a bench that hangs.
+        await asyncio.wait_for(rows_on_screen.wait(), timeout=60)
         shown = shown_at[0] - start
         # Then, as before, everything the screen started (the search-index round) ends
         # and the app is idle: what one page down starts from.
