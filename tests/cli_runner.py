@@ -27,6 +27,7 @@ import atexit
 import json
 import locale
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -167,11 +168,13 @@ def _forked(
     stdin_r, stdin_w = os.pipe() if data is not None else (0, -1)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    request = json.dumps({"args": args, "code": code, "env": env, "cwd": cwd}).encode()
+    request = {"args": args, "code": code, "env": env, "cwd": cwd, "umask": _umask()}
     try:
         with _lock:
             socket.send_fds(
-                _the_zygote().control, [request], [stdin_r, out_w, err_w, theirs.fileno()]
+                _the_zygote().control,
+                [json.dumps(request).encode()],
+                [stdin_r, out_w, err_w, theirs.fileno()],
             )
     finally:
         for fd in (out_w, err_w, *([stdin_r] if data is not None else [])):
@@ -193,6 +196,13 @@ def _forked(
         _text(out, encoding),
         _text(err, encoding),
     )
+
+
+def _umask() -> int:
+    """This process's umask, which an exec'd command would inherit (read, not set: the
+    other threads may be making files)."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"^Umask:\s*([0-7]+)", status, re.M).group(1), 8)  # type: ignore[union-attr]
 
 
 def _status(answer: socket.socket, deadline: float | None) -> int:

@@ -4,7 +4,7 @@
 
 Run as ``python -m tests.cli_zygote FD``: FD is a SOCK_SEQPACKET Unix socket to the
 pytest worker (the control socket). Each request on it is one message: JSON
-``{"args", "env", "cwd"}`` with four descriptors attached (SCM_RIGHTS): the child's
+``{"args", "code", "env", "cwd", "umask"}`` with four descriptors attached (SCM_RIGHTS): the child's
 stdin, stdout, stderr, and a socket for the answer. On the answer socket the zygote
 sends ``X<wait status>`` once the child is reaped; the worker may send ``K`` (kill the
 child with SIGKILL: its timeout ran out) or close it (likewise). When the control socket
@@ -25,6 +25,7 @@ import atexit
 import importlib
 import io
 import json
+import logging
 import os
 import runpy
 import selectors
@@ -34,6 +35,7 @@ import sys
 import threading
 import traceback
 import types
+import warnings
 from typing import NoReturn
 
 # What the non-dialog commands import (``python -X importtime -m tui.cli audit verify``,
@@ -84,6 +86,8 @@ PRELOAD = (
     "tui.ssh.keys",
 )
 
+UNCATCHABLE = (signal.SIGKILL, signal.SIGSTOP)
+
 # The standard streams as the interpreter makes them (Python/pylifecycle.c, create_stdio),
 # with the encoding and errors it chose for the zygote: the same locale variables.
 STREAMS = (
@@ -121,9 +125,12 @@ class _Recording(os._Environ):  # type: ignore[name-defined,misc]
 
 
 def preload() -> list[str]:
-    """Import PRELOAD; the environment variables read meanwhile (a lookup, not a copy:
+    """Import PRELOAD; the environment variables read meanwhile (a look-up, not a copy:
     ctypes.util copies the environment to run ldconfig, whose answer depends on PATH,
-    which subprocess looks up)."""
+    which subprocess looks up). It must leave the process as a command's start finds it:
+    no thread, no signal handler, no warnings filter, no logging handler."""
+    handlers = {n: signal.getsignal(n) for n in signal.valid_signals() if n not in UNCATCHABLE}
+    filters = list(warnings.filters)
     plain = os.environ.__class__
     os.environ.__class__ = _Recording
     try:
@@ -135,6 +142,10 @@ def preload() -> list[str]:
         raise RuntimeError("the preload imported textual or tui.cli")
     if threading.active_count() != 1:
         raise RuntimeError(f"the preload started threads: {threading.enumerate()}")
+    if {n: signal.getsignal(n) for n in handlers} != handlers:
+        raise RuntimeError("the preload set a signal handler")
+    if warnings.filters != filters or logging.root.handlers:
+        raise RuntimeError("the preload changed the warnings filters or the root logger")
     return sorted(_Recording.read)
 
 
@@ -188,6 +199,7 @@ def become_the_command(request: dict, fds: list[int], inherited: list[int]) -> N
         for fd in inherited:
             os.close(fd)
         os.chdir(request["cwd"])
+        os.umask(request["umask"])
         os.environ.clear()
         os.environ.update(request["env"])
         for target, fd in enumerate(fds):
