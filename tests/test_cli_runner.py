@@ -22,6 +22,12 @@ from tests.cli_runner import ROOT
 INIT = ("--lang", "en", "init", "--org", "D", "--mailbox", "a@d.nl", "--staff", "b@d.nl")
 
 
+@pytest.fixture(autouse=True)
+def by_fork_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are of the fork, also in a run that sets VEILIG_TEST_CLI=exec."""
+    monkeypatch.delenv("VEILIG_TEST_CLI", raising=False)
+
+
 def environment(**more: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
     return clean | more
