@@ -257,6 +257,7 @@ def test_the_zygote_and_its_command_end_when_their_worker_is_killed(tmp_path: Pa
     finally:
         worker.kill()
         worker.wait()
+        worker.stdout.close()  # type: ignore[union-attr]
     assert gone(zygote, 30) and gone(command, 30)
 
 
