@@ -92,9 +92,10 @@ def veilig(
 
 def by_fork(env: Mapping[str, str]) -> bool:
     """Whether a command with this environment runs as a child of the zygote: unless
-    VEILIG_TEST_CLI=exec, or it differs from the zygote's where the start reads it."""
-    if os.environ.get("VEILIG_TEST_CLI") == "exec":
-        return False
+    VEILIG_TEST_CLI=exec, or it differs from the zygote's where the start reads it. A
+    zygote that ended (killed) is started again."""
+    if os.environ.get("VEILIG_TEST_CLI") == "exec" or not hasattr(os, "pidfd_open"):
+        return False  # asked for, or not Linux (the zygote waits on pidfds)
     zygote = _the_zygote()
 
     def start(environment: Mapping[str, str]) -> dict[str, str]:
@@ -147,7 +148,9 @@ class _Zygote:
 def _the_zygote() -> _Zygote:
     global _zygote
     with _lock:
-        if _zygote is None or _zygote.owner != os.getpid():
+        if _zygote is None or _zygote.owner != os.getpid() or _zygote.process.poll() is not None:
+            if _zygote is not None and _zygote.owner == os.getpid():
+                _zygote.close()  # it ended: its socket too
             _zygote = _Zygote()
             atexit.register(_zygote.close)
         return _zygote

@@ -181,6 +181,15 @@ def test_a_command_past_its_timeout_is_killed_and_timeout_expired_raised(tmp_pat
     assert not Path(f"/proc/{pid}").exists()  # killed and reaped before the raise
 
 
+def test_a_zygote_that_was_killed_is_started_again_for_the_next_command() -> None:
+    killed = cli_runner._the_zygote().process
+    killed.kill()
+    killed.wait()
+    done = cli_runner.veilig("--version", env=environment(), timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("veilig ")
+    assert cli_runner._the_zygote().process.pid != killed.pid
+
+
 def test_commands_from_several_threads_at_once_each_get_their_own_answer() -> None:
     code = "import sys; data = sys.stdin.read(); print(data.upper()); sys.exit(len(data))"
     results: dict[int, subprocess.CompletedProcess[str]] = {}
