@@ -4,9 +4,10 @@ capture_output=True, text=True, env=…)`` returns, without paying the imports e
 
 Each command is still a process of its own: a child forked from a zygote
 (tests/cli_zygote.py, one per pytest worker, started at the first command), which has
-imported SQLAlchemy, SQLModel, pydantic and the tables once (~0.3 s of CPU that each
-exec paid again, some 70 times in the quick loop). The child takes the command's cwd,
-environment (wholesale: nothing of the worker's), stdin, stdout and stderr, runs
+imported SQLAlchemy, SQLModel, pydantic and the tables once. Each exec paid 0.45–0.65 s
+of CPU, most of it those imports, some 57 times in the quick loop; a fork ~0.04 s.
+The child takes the command's cwd, umask, environment (wholesale: nothing of the
+worker's), stdin, stdout and stderr, runs
 ``tui.cli`` as ``__main__`` as ``python -m`` does and exits with the status the
 interpreter would give (SystemExit's code; a traceback and 1 for an uncaught exception).
 
@@ -179,7 +180,11 @@ def _forked(
                 [json.dumps(request).encode()],
                 [stdin_r, out_w, err_w, theirs.fileno()],
             )
-    finally:
+    except BaseException:
+        for fd in (out_r, err_r, *([stdin_w] if data is not None else [])):
+            os.close(fd)
+        raise
+    finally:  # the child's ends: the zygote has its own copies now
         for fd in (out_w, err_w, *([stdin_r] if data is not None else [])):
             os.close(fd)
         theirs.close()

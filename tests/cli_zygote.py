@@ -3,21 +3,26 @@
 ``python -m tui.cli ARGS`` with the request's cwd, environment and standard streams.
 
 Run as ``python -m tests.cli_zygote FD``: FD is a SOCK_SEQPACKET Unix socket to the
-pytest worker (the control socket). Each request on it is one message: JSON
-``{"args", "code", "env", "cwd", "umask"}`` with four descriptors attached (SCM_RIGHTS): the child's
-stdin, stdout, stderr, and a socket for the answer. On the answer socket the zygote
-sends ``X<wait status>`` once the child is reaped; the worker may send ``K`` (kill the
-child with SIGKILL: its timeout ran out) or close it (likewise). When the control socket
-reaches end of file (the worker ended or was killed), the zygote kills what it still runs
-and exits: no orphans.
+pytest worker (the control socket). Each request on it is one message, JSON
+``{"args", "code", "env", "cwd", "umask"}``, with four descriptors attached
+(SCM_RIGHTS): the child's stdin, stdout, stderr, and a socket for the answer. On that
+socket the zygote sends ``X<wait status>`` once the child is reaped; the worker may send
+``K`` (kill the child with SIGKILL: its timeout ran out) or close it (likewise). When
+the control socket reaches end of file (the worker ended or was killed), the zygote
+kills what it still runs and exits: no orphans.
 
-What the preload must not do (tests/test_cli_runner.py checks the first three): start a
-thread (fork copies only the forking one), leave a file, socket or database engine
-open (the children would share it), read the environment, the cwd, or the terminal at
-import (each child has its own; it would see the zygote's). The variables the
-interpreter itself reads when it starts (PYTHON*, the locale's, TZ) are the zygote's in
-every child: tests/cli_runner.py runs a command whose environment differs in those with
-a real exec instead."""
+The preload must leave the process as a command's start would find it, so the zygote
+refuses to serve (the worker raises its reason) when the imports started a thread (fork
+copies only the forking one), left a file, socket or database engine open (every child
+would share it), set a signal handler, a warnings filter or a root log handler. What
+they read at import is each child's only if it is the zygote's: the zygote records
+which environment variables the imports looked up (HOME, PATH, TMPDIR, PYTHONTZPATH,
+…; none of veilig's) and tests/cli_runner.py runs a command whose environment differs
+in one of those, or in what the interpreter reads when it starts (PYTHON*, the
+locale's, TZ), by real exec instead. Nothing imported reads the terminal or the locale
+at import (a trace of os.isatty and locale.setlocale), nor the cwd but for tempfile's
+list of candidates, the last after /tmp (ctypes.util makes a temporary file): each
+child finds tempfile's choice undone, as a fresh process would."""
 
 from __future__ import annotations
 
@@ -202,6 +207,8 @@ def become_the_command(request: dict, fds: list[int], inherited: list[int]) -> N
         os.umask(request["umask"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if "tempfile" in sys.modules:  # chosen at the preload: the command chooses its own
+            sys.modules["tempfile"].tempdir = None
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
         for fd in set(fds) - {0, 1, 2}:
