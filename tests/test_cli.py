@@ -160,6 +160,7 @@ def test_init_stores_nothing_when_the_secrets_cannot_be_shown(tmp_path: Path) ->
     process.stdin.close()
     process.stdout.close()  # like `veilig init | head -1` after the first line: nobody reads
     process.wait(timeout=120)
+    process.stderr.close()
     assert process.returncode != 0
     again = veilig(
         home,
