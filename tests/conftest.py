@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from core.config import Settings
 from core.policy import DEFAULT_POLICY, Policy
 from core.setup import InitResult
+from tests import cli_runner  # noqa: F401  # now: its zygote gets the worker's environment, no test's
 from tui.factory import init_home
 
 if TYPE_CHECKING:

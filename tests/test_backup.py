@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from core.models import Method
 from core.policy import Policy
 from core.sealing import Draft
 from storage.blobs import FileBlobStore
+from tests import cli_runner
 from tests.conftest import make_settings, staff_desk
 from tui.factory import make_context
 
@@ -39,13 +39,7 @@ def veilig(home: Path, *args: str, url: str | None = None) -> subprocess.Complet
     env["VEILIG_HOME"] = str(home)
     if url:
         env["VEILIG_DATABASE_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--lang", "en", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return cli_runner.veilig("--lang", "en", *args, env=env, timeout=120)
 
 
 @pytest.fixture

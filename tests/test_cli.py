@@ -11,22 +11,17 @@ import pyotp
 import pytest
 
 from core.policy import Policy
+from tests import cli_runner
 
 
 def veilig(
     home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``env``: more of the contract's variables (VEILIG_SMTP_URL), none of the shell's."""
+    """``env``: more of the contract's variables (VEILIG_SMTP_URL), none of the shell's.
+    A process of its own, forked from the imports done once (tests/cli_runner.py)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
     environ = {**clean, **(env or {}), "VEILIG_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    return cli_runner.veilig(*args, input=stdin, env=environ, timeout=120)
 
 
 def test_init_reads_the_password_from_stdin_and_refuses_a_second_time(tmp_path: Path) -> None:
@@ -165,6 +160,7 @@ def test_init_stores_nothing_when_the_secrets_cannot_be_shown(tmp_path: Path) ->
     process.stdin.close()
     process.stdout.close()  # like `veilig init | head -1` after the first line: nobody reads
     process.wait(timeout=120)
+    process.stderr.close()
     assert process.returncode != 0
     again = veilig(
         home,

@@ -24,6 +24,7 @@ from core.policy import Policy
 from core.recipient import Recipient
 from core.sealing import Draft
 from core.starter import Starter
+from tests import cli_runner
 from tests.conftest import (
     MAILBOX,
     STAFF_EMAIL,
@@ -51,13 +52,7 @@ def veilig(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "VEILIG_DATABASE_URL": settings.database_url,
         "VEILIG_SHARED": str(settings.shared),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--lang", "en", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return cli_runner.veilig("--lang", "en", *args, env=env, timeout=120)
 
 
 def test_staff_on_one_host_and_a_recipient_on_the_other_share_one_office(

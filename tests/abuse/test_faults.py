@@ -26,6 +26,7 @@ from core.policy import Policy
 from core.sealing import Draft
 from core.starter import Starter, VerifiedGuest
 from storage.blobs import FileBlobStore
+from tests import cli_runner
 from tests.conftest import SmtpServer, free_port, make_settings, staff_desk
 from tui.factory import make_context
 
@@ -205,14 +206,7 @@ def test_a_long_smtp_outage_backs_off_shows_its_state_and_delivers_later(
     # The state is visible to an operator: the real CLI says what is pending and why.
     env = {**os.environ, "VEILIG_HOME": str(home), "VEILIG_SMTP_URL": smtp_down.url}
     env["VEILIG_LANG"] = "en"
-    shown = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "outbox"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    shown = cli_runner.veilig("outbox", cwd=ROOT, env=env, timeout=60)
     assert "waiting: 2" in shown.stdout and shown.returncode == 1
     assert "12 attempts, last error SMTPConnectError, next try" in shown.stdout
 

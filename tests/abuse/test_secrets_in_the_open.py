@@ -17,8 +17,6 @@ import base64
 import logging
 import os
 import re
-import subprocess
-import sys
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -40,6 +38,7 @@ from core.sealing import Draft, open_message
 from core.setup import InitResult
 from core.sms import Sms
 from core.starter import Starter
+from tests import cli_runner
 from tests.conftest import (
     STAFF_EMAIL,
     STAFF_PASSWORD,
@@ -408,14 +407,7 @@ def veilig(home: Path, *args: str, stdin: str = "", **env: str) -> str:
     which shows the TOTP secret and recovery key on purpose)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("VEILIG_")}
     environ |= {"VEILIG_HOME": str(home), "VEILIG_LANG": "en", **env}
-    done = subprocess.run(
-        [sys.executable, "-c", DEBUG_CLI, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    done = cli_runner.veilig(*args, code=DEBUG_CLI, input=stdin, env=environ, timeout=120)
     return done.stderr + ("" if "init" in args else done.stdout)
 
 
