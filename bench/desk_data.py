@@ -2,11 +2,14 @@
 
 - the newest 1,000 are conversations of the starter (flow 1): a guest's message sealed
   for real with ``seal_message`` (HPKE to the mailbox key, meta and body streams in the
-  blob store), so the inbox opens their meta to learn who wrote;
+  blob store), which the desk's index round opens (timed) to index it and seal its
+  heading, as after a real guest wrote;
 - the other 99,000 are flow-2 conversations (staff to an outside person): a participant
   whose contact is sealed for real with the server secret (which the inbox unseals),
   and one outbound message row of the real shape (a wrapped key of the real length,
-  meta and body items) whose blobs the inbox never opens, exactly as for real rows.
+  meta and body items, a real origin tag) and the sealed heading the desk's index
+  round leaves (core.heading): the inbox names the row by those and never opens its
+  blobs, as for a real indexed row.
 
 Every conversation has a made-up person and subject with an office's spread
 (``bench.people``) and its search index: the bulk's tokens made with the real
@@ -73,7 +76,7 @@ def generate(ctx, desk, n: int, real: int) -> tuple[list, float]:
     from core.contact import Contact
     from core.context import require_organisation
     from core.models import Conversation, ConversationState, Direction, Message, Method
-    from core.pins import sealing_key, sign_origin
+    from core.pins import message_origin, sealing_key, sign_origin
     from core.sealing import Draft, Sender, seal_message
     from storage.tables import (
         ConversationRow,
@@ -84,6 +87,8 @@ def generate(ctx, desk, n: int, real: int) -> tuple[list, float]:
     )
 
     key = desk._search_key  # the desk's, as Desk.index_pending uses it
+    headings = desk._headings  # likewise: what the index round seals each heading with
+    office = Sender("DeclaCare", "info@declacare.nl")  # who wrote a flow-2 first message
     everyone = people(n)
     with ctx.repo.transaction() as tx:
         _org, mailbox = require_organisation(tx)
@@ -109,6 +114,8 @@ def generate(ctx, desk, n: int, real: int) -> tuple[list, float]:
                 state=state,
                 assignee_id=assignee,
                 indexed_under=key.key_id,
+                # As the desk's index round leaves it: the inbox opens this, not the blobs.
+                heading=headings.seal(cid, mid, office, person.subject),
             )
         )
         found = key.document([person.name, person.subject], [person.email], [person.email])
@@ -128,16 +135,28 @@ def generate(ctx, desk, n: int, real: int) -> tuple[list, float]:
                 code_failures=0,
             )
         )
+        wrapped_key = os.urandom(wrapped_len)
         messages.append(
             dict(
                 id=mid,
                 conversation_id=cid,
                 direction=Direction.OUTBOUND.value,
-                wrapped_key=os.urandom(wrapped_len),
+                wrapped_key=wrapped_key,
                 attachment_count=i % 3,
                 created_at=at,
                 binding_format=2,
-                origin_mac=b"",  # never opened: the inbox names them by their participant
+                # A real origin tag: a row checks it before it trusts the heading. The
+                # blobs are never opened (the heading and the participant name the row).
+                origin_mac=message_origin(
+                    ctx.secret,
+                    message_id=mid,
+                    conversation_id=cid,
+                    direction=Direction.OUTBOUND.value,
+                    author_id=None,
+                    attachment_count=i % 3,
+                    binding_format=2,
+                    wrapped_key=wrapped_key,
+                ),
             )
         )
         for role, size in (("meta", 250), ("body", 1200)):

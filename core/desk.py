@@ -21,6 +21,7 @@ from core.contact import Contact, check_email
 from core.context import Context
 from core.desk_send import Outgoing, actor_of
 from core.errors import CannotOpen
+from core.heading import HeadingKey
 from core.inbox import InboxRow, read_page, rows_of
 from core.keys import MailboxPrivateKey
 from core.lockout import unlock_recipient
@@ -63,6 +64,7 @@ class Desk:
         # Every transaction of this desk checks the session first (core.session).
         self.ctx = replace(ctx, repo=SessionRepository(ctx.repo, self._session.check))
         self._search_key = search.SearchKey.of(key)
+        self._headings = HeadingKey.of(key)
 
     @property
     def _key(self) -> MailboxPrivateKey:
@@ -128,18 +130,18 @@ class Desk:
         with self.ctx.repo.transaction() as tx:  # one transaction: one session check
             conversations = tx.conversations(limit, offset, view=view, staff_id=self.staff.id)
             page = read_page(tx, conversations)
-        return rows_of(self.ctx, self._key, conversations, page)
+        return rows_of(self.ctx, self._key, self._headings, conversations, page)
 
     def search(self, term: str, limit: int = 50, offset: int = 0) -> list[InboxRow]:
         """Conversations whose outside person's name or address, or a subject, has words
         starting with each word of ``term``; or the one a whole reference opens."""
         found = search.find(self.ctx, self._search_key, term, limit, offset)
-        return rows_of(self.ctx, self._key, found)
+        return rows_of(self.ctx, self._key, self._headings, found)
 
     def index_pending(self) -> int:
         """Index a batch of conversations that are new to the search index or have a
         message since; how many (0: the index is complete)."""
-        return search.index_pending(self.ctx, self._key, self._search_key)
+        return search.index_pending(self.ctx, self._key, self._search_key, self._headings)
 
     def changes(self) -> int:
         """A number that grows with every change another desk could show (a message, a

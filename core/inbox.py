@@ -13,9 +13,11 @@ from datetime import datetime
 from core.contact import Contact
 from core.context import Context
 from core.errors import CannotOpen
+from core.heading import HeadingKey
 from core.i18n import _
 from core.keys import MailboxPrivateKey
 from core.models import Conversation, Direction, Message, Participant
+from core.pins import check_origin
 from core.ports import Transaction
 from core.sealing import Sender, open_sender, open_summary
 from core.team import handlers
@@ -55,6 +57,7 @@ def read_page(tx: Transaction, conversations: list[Conversation]) -> PageData:
 def rows_of(
     ctx: Context,
     mailbox_key: MailboxPrivateKey,
+    headings: HeadingKey,
     conversations: list[Conversation],
     page: PageData | None = None,
 ) -> list[InboxRow]:
@@ -67,12 +70,9 @@ def rows_of(
         messages = firsts.get(conversation.id, [])
         if not messages:
             continue
-        # The first message's meta: its subject, and for a guest's conversation who
-        # wrote (one decryption for both).
+        # The first message's subject, and for a guest's conversation who wrote.
         try:
-            sender, subject = open_summary(
-                blobs=ctx.blobs, mailbox_key=mailbox_key, message=messages[0], secret=ctx.secret
-            )
+            sender, subject = first_of(ctx, mailbox_key, headings, conversation, messages[0])
         except CannotOpen:
             sender, subject = None, _("(cannot be opened)")
         if messages[0].direction is not Direction.INBOUND:
@@ -94,6 +94,25 @@ def rows_of(
             )
         )
     return rows
+
+
+def first_of(
+    ctx: Context,
+    mailbox_key: MailboxPrivateKey,
+    headings: HeadingKey,
+    conversation: Conversation,
+    first: Message,
+) -> tuple[Sender, str]:
+    """Who wrote ``first`` and its subject: from the conversation's sealed heading when
+    it was made from this very message (one AES-GCM), else by opening the message (an
+    HPKE unwrap and a blob: core.heading says why the heading exists)."""
+    if conversation.heading:
+        check_origin(ctx.secret, first)  # the row trusts the message no less than before
+        try:
+            return headings.open(conversation.id, first.id, conversation.heading)
+        except CannotOpen:
+            pass  # another mailbox key's (a rotation not yet indexed again), or altered
+    return open_summary(blobs=ctx.blobs, mailbox_key=mailbox_key, message=first, secret=ctx.secret)
 
 
 def who(

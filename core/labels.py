@@ -37,6 +37,9 @@ ORG_SIGNING = _V1 + b"org-signing"
 # the mailbox private key -> the key of the desk's search index (core.search): only who
 # holds the mailbox key can make or test its tokens, not the host with server.key
 SEARCH = _V2 + b"search"
+# the mailbox private key -> the key that seals each conversation's heading for the desk's
+# rows (core.heading): as the search key, only who holds the mailbox key
+HEADING = _V2 + b"heading"
 # SHA-256 prefix, no key: the check characters of a reference (core.references; pinned by
 # tests/test_references.py's known answer)
 REFERENCE_CHECK = _V1 + b"reference-check|"
@@ -126,6 +129,16 @@ def rotation_old_key(rotation_id: str, mailbox_id: str) -> bytes:
 def recovery_wrap(mailbox_id: str) -> bytes:
     """The mailbox key wrapped under the recovery key."""
     return _V1 + f"recovery|{mailbox_id}".encode()
+
+
+# --- bindings: records sealed with a key of the mailbox key ----------------------------
+
+
+def heading(conversation_id: str, first_message_id: str) -> bytes:
+    """A conversation's heading (core.heading), sealed under the heading key: bound to
+    the conversation and to the first message it was read from, so that a heading moved
+    to another conversation, or left after its first message was swapped, does not open."""
+    return _v2(b"heading", conversation_id, first_message_id)
 
 
 # --- bindings: records sealed with the server secret ---------------------------------

@@ -193,6 +193,9 @@ class Conversation:
     # Which search key its index entries were made with (core.search.SearchKey.key_id);
     # b"": not indexed yet, or a message arrived since (the next desk indexes it).
     indexed_under: bytes = b""
+    # Who wrote its first message and its subject, sealed under a key of the mailbox key
+    # by the desk's index round (core.heading); b"": not yet, or that message would not open.
+    heading: bytes = field(default=b"", repr=False)
     id: str = field(default_factory=new_id)
 
 

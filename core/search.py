@@ -45,6 +45,7 @@ from core.access import reference_tag
 from core.contact import Contact
 from core.context import Context
 from core.errors import CannotOpen, InvalidInput
+from core.heading import HeadingKey
 from core.keys import MailboxPrivateKey
 from core.models import Conversation, Direction
 from core.references import parse_reference
@@ -168,9 +169,12 @@ def find(
         return tx.search_conversations(groups, limit, offset) if groups else []
 
 
-def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) -> int:
+def index_pending(
+    ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey, headings: HeadingKey
+) -> int:
     """Index up to :data:`INDEX_BATCH` conversations not indexed under ``key`` yet (new
     ones, ones with a new message, all of them after the mailbox key changed); how many.
+    Each gets its sealed heading too (core.heading), from the first message opened here.
 
     Reads in one transaction, decrypts outside any, writes in another: a conversation
     that got a message in between stays marked and is indexed again next time."""
@@ -179,8 +183,9 @@ def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) 
         ids = [c.id for c in pending]
         messages = tx.messages_of(ids)
         people = tx.participants_of(ids)
-    documents: list[tuple[Conversation, set[bytes]]] = []
+    documents: list[tuple[Conversation, set[bytes], bytes]] = []
     for conversation in pending:
+        heading = b""  # the first message would not open: its row says so, as before
         texts: list[str] = []
         addresses: list[str] = []
         written: list[str] = []  # the participants: the people the office wrote to
@@ -192,20 +197,22 @@ def index_pending(ctx: Context, mailbox_key: MailboxPrivateKey, key: SearchKey) 
             texts.append(contact.name)
             addresses.append(contact.email)
             written.append(contact.email)
-        for message in messages.get(conversation.id, []):
+        for position, message in enumerate(messages.get(conversation.id, [])):
             try:
                 sender, subject = open_summary(
                     blobs=ctx.blobs, mailbox_key=mailbox_key, message=message, secret=ctx.secret
                 )
             except CannotOpen:
                 continue
+            if position == 0:
+                heading = headings.seal(conversation.id, message.id, sender, subject)
             texts.append(subject)
             if message.direction is Direction.INBOUND:  # outbound: the office itself
                 texts.append(sender.name)
                 addresses.append(sender.email)
-        documents.append((conversation, key.document(texts, addresses, written)))
+        documents.append((conversation, key.document(texts, addresses, written), heading))
     with ctx.repo.transaction() as tx:
-        for conversation, tokens in documents:
+        for conversation, tokens, heading in documents:
             seen: datetime | None = conversation.last_message_at
-            tx.index_conversation(conversation.id, tokens, key.key_id, seen)
+            tx.index_conversation(conversation.id, tokens, key.key_id, seen, heading)
     return len(pending)

@@ -151,6 +151,8 @@ class ConversationRow(SQLModel, table=True):
     # back (core.team.release), and the audit log keeps who handled what.
     assignee_id: str | None = Field(default=None, max_length=36)
     indexed_under: bytes = Field(sa_column=Column(LargeBinary(), nullable=False, index=True))
+    # Sealed under a key of the mailbox key (core.heading): the inbox's row, one AES-GCM.
+    heading: bytes = Field(default=b"", sa_column=Column(LargeBinary(), nullable=False))
     created_at: datetime = _time(nullable=False)
     last_message_at: datetime | None = _time(nullable=True, index=True)
 

@@ -76,6 +76,9 @@ def test_every_format_2_label_is_its_string() -> None:
         b"veilig/v2/share\0\0\0\1i\0\0\0\1p\0\0\0\1c\0\0\0\3sms\0\0\0\x0a1700000000"
     )
     assert (labels.MAILBOX_PIN, labels.MESSAGE_ORIGIN) == ("mailbox-public-key", "message-origin")
+    # A conversation's heading (core.heading): its key's label and its binding.
+    assert labels.HEADING == b"veilig/v2/heading"
+    assert labels.heading("c", "m") == b"veilig/v2/heading\0\0\0\1c\0\0\0\1m"
 
 
 def test_a_record_sealed_by_hand_with_the_server_secret_opens() -> None:

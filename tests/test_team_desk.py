@@ -13,6 +13,7 @@ from core.clock import FrozenClock
 from core.contact import Contact
 from core.desk import Desk
 from core.guard import Known, one_edit_away
+from core.heading import HeadingKey
 from core.models import ConversationState, Method, View
 from core.policy import Policy
 from core.recipient import Recipient
@@ -253,12 +254,15 @@ def test_a_new_mailbox_key_indexes_everything_again_under_its_own_search_key(
     guest_writes(ctx, clock, "Karin Janssen", "karin@huidtherapiex.nl", "Declaratie")
     while me.index_pending():
         pass
-    # As after `mailbox rotate`: a desk whose key gives another search key.
-    other = SearchKey(bytes(32))
+    # As after `mailbox rotate`: a desk whose key gives another search and heading key.
+    other, other_headings = SearchKey(bytes(32)), HeadingKey(bytes(32))
     assert search.find(ctx, other, "karin") == []
-    assert search.index_pending(ctx, me._key, other) == 1
+    assert search.index_pending(ctx, me._key, other, other_headings) == 1
     assert len(search.find(ctx, other, "karin")) == 1
     assert me.search("karin") == []  # the old key's tokens are gone
+    # The heading is the other key's now: this desk's row opens the message instead.
+    [row] = me.inbox()
+    assert (row.who, row.subject) == ("Karin Janssen", "Declaratie")
 
 
 def test_words_are_folded_as_people_type_them() -> None:

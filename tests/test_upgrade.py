@@ -101,6 +101,8 @@ def test_an_old_home_opens_and_is_brought_to_the_new_formats(old_home) -> None:
     assert rows(home, "SELECT count(*) FROM search_token") == [(0,)]
     while desk.index_pending():
         pass
+    # ... and seals each one's heading for the inbox's rows (core.heading).
+    assert all(heading for (heading,) in rows(home, "SELECT heading FROM conversation"))
     [found] = desk.search("fysio-jansen")
     assert found.email == "praktijk@fysio-jansen.nl"
 

@@ -27,8 +27,14 @@ class SearchRecords(UnitOfWork, Protocol):
         ...
 
     def index_conversation(
-        self, conversation_id: str, tokens: set[bytes], key_id: bytes, seen: datetime | None
+        self,
+        conversation_id: str,
+        tokens: set[bytes],
+        key_id: bytes,
+        seen: datetime | None,
+        heading: bytes,
     ) -> bool:
-        """Replace the conversation's tokens and mark it indexed under ``key_id``, if its
-        last message is still the one at ``seen``; else leave it marked for next time."""
+        """Replace the conversation's tokens and heading (core.heading) and mark it
+        indexed under ``key_id``, if its last message is still the one at ``seen``; else
+        leave it marked for next time."""
         ...

@@ -88,7 +88,12 @@ class SearchQueries(SessionBound):
         return [rows.conversation(r) for r in found]
 
     def index_conversation(
-        self, conversation_id: str, tokens: set[bytes], key_id: bytes, seen: datetime | None
+        self,
+        conversation_id: str,
+        tokens: set[bytes],
+        key_id: bytes,
+        seen: datetime | None,
+        heading: bytes,
     ) -> bool:
         last = col(ConversationRow.last_message_at)
         marked = self.session.execute(
@@ -97,7 +102,7 @@ class SearchQueries(SessionBound):
                 col(ConversationRow.id) == conversation_id,
                 last.is_(None) if seen is None else last == seen,
             )
-            .values(indexed_under=key_id)
+            .values(indexed_under=key_id, heading=heading)
         )
         if rowcount(marked) != 1:
             return False  # a message came in meanwhile: indexed again next time
