@@ -1,7 +1,7 @@
 """Each conversation's sealed heading (core.heading): the desk's index round writes it,
 the inbox's rows read it instead of opening the first message, and nothing someone
 with write access to the database does to it makes a row say something false. Real
-SQLite, real blob store, the real desk."""
+SQLite (and PostgreSQL, where marked), the real blob store, the real desk."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def remove_first_metas(ctx) -> None:
         ctx.blobs.delete(blob_id)
 
 
+@pytest.mark.both_databases
 def test_the_index_round_seals_each_heading_and_the_rows_read_it(ctx, desk) -> None:
     expected = set(GUESTS)
     assert set(headings(ctx).values()) == {b""}  # a guest has no mailbox key
@@ -142,6 +143,7 @@ def test_a_heading_opens_only_with_its_key_for_its_conversation_and_first_messag
     assert "0000" not in repr(key) and repr(key) == "HeadingKey(<secret>)"
 
 
+@pytest.mark.both_databases
 def test_the_upgrade_marks_conversations_for_the_round_that_writes_their_headings(
     ctx, desk
 ) -> None:
