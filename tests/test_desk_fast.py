@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
 
+from tests.tui_helpers import settle
 from tui.desk.fast import FastTable
 from tui.desk.table import fill
 from tui.footer import QuietFooter
@@ -204,6 +205,31 @@ async def test_quiet_footer_shows_the_keys_footer_shows() -> None:
     # Dimming, lighting, hiding and showing again changed the keys in place: the
     # footer was never mounted anew.
     assert recomposed == 0
+
+
+class KeysLater(Keys):
+    """Keys whose key bar comes later, as veilig's does (after the first frame)."""
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+
+async def test_quiet_footer_mounted_after_the_last_change_of_keys_shows_them() -> None:
+    """`veilig open REFERENCE`: the look-up can answer, and change the keys for the last
+    time in a while, before the key bar is mounted. Footer would stay empty until the
+    next change; QuietFooter shows the keys as they are."""
+    app = KeysLater(QuietFooter)
+    async with app.run_test() as pilot:
+        app.refresh_bindings()
+        await settle(pilot)
+        await app.mount(QuietFooter())
+        await settle(pilot)
+        assert keys_of(app) == [
+            ("t", "Take", False),
+            ("c", "Close", False),
+            ("o", "Reopen", True),
+            ("n", "New", False),
+        ]
 
 
 async def test_fill_sizes_the_table_for_its_rows_at_once() -> None:

@@ -14,7 +14,7 @@ import pytest
 from core.policy import Policy
 from storage.peek import organisation_name
 from tests.conftest import SmtpServer, make_settings
-from tests.tui_helpers import screen_text, wait_for_workers
+from tests.tui_helpers import screen_text, settle, wait_for_workers
 from tui.factory import OpenLater, make_context, make_starter_app
 
 
@@ -33,7 +33,7 @@ async def test_the_starter_asks_first_and_opens_the_database_in_a_worker(
     app = make_starter_app(settings)
     assert isinstance(app.ctx.repo, OpenLater)
     async with app.run_test(size=(110, 40)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         assert "What is your name?" in screen_text(app)
         await wait_for_workers(pilot, "warm-up")
         assert app.ctx.repo._repo is not None  # the warm-up opened it

@@ -33,6 +33,14 @@ class QuietFooter(Footer):
 
     _shown: list[Ident] | None = None
 
+    def on_mount(self) -> None:
+        # Footer shows no key until the screen's keys next change. This one is mounted
+        # after the first frame (tui.widgets.footer_after_first_frame), and the last change
+        # can come before it: `veilig open REFERENCE` whose look-up answered first left the
+        # bar empty until a key was pressed. So: the keys as they are now. (Footer's own
+        # on_mount, which subscribes to the changes, runs as well.)
+        self.bindings_changed(self.screen)
+
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus:
