@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import json
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from core import aead, labels
 from core.drafts import Sender
 from core.errors import CannotOpen
@@ -44,8 +41,7 @@ class HeadingKey:
 
     @classmethod
     def of(cls, mailbox_key: MailboxPrivateKey) -> HeadingKey:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=labels.HEADING)
-        return cls(hkdf.derive(mailbox_key.raw_bytes()))
+        return cls(mailbox_key.derive(labels.HEADING))
 
     def __repr__(self) -> str:
         return "HeadingKey(<secret>)"

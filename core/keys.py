@@ -106,6 +106,12 @@ class MailboxPrivateKey:
     def raw_bytes(self) -> bytes:
         return self._raw
 
+    def derive(self, label: bytes) -> bytes:
+        """A 256-bit key for another job, made from this one (HKDF-SHA256, ``label`` from
+        core.labels): the search index's, the headings'. Only who holds this key has it."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label)
+        return hkdf.derive(self._raw)
+
     def __repr__(self) -> str:  # never print key material, not even in a traceback
         return "MailboxPrivateKey(<secret>)"
 

@@ -37,9 +37,6 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from core import labels
 from core.access import reference_tag
 from core.contact import Contact
@@ -70,8 +67,7 @@ class SearchKey:
 
     @classmethod
     def of(cls, mailbox_key: MailboxPrivateKey) -> SearchKey:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=labels.SEARCH)
-        return cls(hkdf.derive(mailbox_key.raw_bytes()))
+        return cls(mailbox_key.derive(labels.SEARCH))
 
     def __repr__(self) -> str:
         return "SearchKey(<secret>)"
