@@ -27,8 +27,9 @@ How, in two steps:
    time skips ahead rather than writing twice). A wrap that opens with the new key
    already (sealed during the rotation) is left; one that opens with neither (damaged
    before) is left and counted. Then the rotation row goes, and with it the last copy
-   of the old private key; the database's files are scrubbed (storage: secure_delete
-   and a checkpoint).
+   of the old private key, and so do the search tokens and headings made with keys
+   derived from it (core.search, core.heading: the next desk indexes again); the
+   database's files are scrubbed (storage: secure_delete and a checkpoint).
 
 The recovery key changes with every rotation. It opens the mailbox key, and whoever
 saw it (the admin who ran ``init``, anyone who had the paper) is exactly who a rotation
@@ -58,6 +59,7 @@ from core.keys import (
 from core.models import MailboxRotation, Message, Participant
 from core.pins import check_origin, pin_mailbox, sealing_key, sign_origin
 from core.sealing import content_binding
+from core.search import SearchKey
 from core.staff_keys import hand_mailbox_key
 
 BATCH = 500  # wraps per transaction: ~0.3 s of crypto, the write lock held only to write
@@ -159,6 +161,10 @@ def run(
         if rotation is None:  # another process finished it meanwhile
             return Finished(0, 0, 0)
         tx.delete_rotation(rotation.id)
+        # The search tokens and headings made with the old key's derived keys: the old
+        # key could test guesses against the one and open the other (core.heading). The
+        # next desk's index round makes them again under the new key.
+        tx.forget_index_except(SearchKey.of(new).key_id)
         done = Finished(rotation.messages_done, rotation.participants_done, rotation.damaged)
         detail = f"{done.messages} messages, {done.participants} participants"
         detail += f", {done.damaged} damaged" if done.damaged else ""

@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 import core.rotation
-from core import labels
+from core import labels, search
 from core.audit import Action
 from core.desk import Desk
 from core.errors import CannotOpen, SessionEnded
@@ -29,6 +29,7 @@ from core.policy import Policy
 from core.recipient import Recipient
 from core.recovery import open_mailbox
 from core.sealing import Draft, Sender, content_binding
+from core.search import SearchKey
 from core.setup import InitResult
 from core.starter import Starter, VerifiedGuest
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, make_settings, staff_desk
@@ -71,6 +72,15 @@ def wraps(home: Path) -> dict[str, list[tuple[str, bytes]]]:
         }
 
 
+def derived(home: Path) -> dict[str, list[bytes]]:
+    """What is made with keys derived from the mailbox key: headings and search tokens."""
+    with sqlite3.connect(home / "veilig.db") as db:
+        return {
+            "heading": [h for (h,) in db.execute("SELECT heading FROM conversation") if h],
+            "search_token": [t for (t,) in db.execute("SELECT token FROM search_token")],
+        }
+
+
 def messages_of(ctx) -> list[Message]:
     with ctx.repo.transaction() as tx:
         return tx.message_keys_after("", 1_000_000)
@@ -94,6 +104,10 @@ def test_after_a_rotation_every_message_opens_with_the_new_key_and_the_old_opens
 ) -> None:
     desk = fresh_desk(ctx, clock, totp)
     reference, bodies = make_history(ctx, home, desk)
+    while desk.index_pending():  # search tokens and headings under the old key's keys
+        pass
+    indexed = derived(home)
+    assert indexed["heading"] and indexed["search_token"]
     bram, bram_app = enrol_as(
         ctx, home, as_admin(ctx, clock, totp).add("bram@x.nl", "B"), "purple elephant dances slowly"
     )
@@ -141,6 +155,19 @@ def test_after_a_rotation_every_message_opens_with_the_new_key_and_the_old_opens
     for kind in before.values():
         for _id, wrapped in kind:
             assert wrapped not in raw
+    # Nor a search token or heading made with the old key's keys: the old key could
+    # test a guessed word against the one and open the other (core.heading).
+    assert derived(home) == {"heading": [], "search_token": []}
+    for sealed in indexed["heading"] + indexed["search_token"]:
+        assert sealed not in raw
+    assert search.find(ctx, SearchKey.of(old), "Uitslag") == []
+    # The next desk indexes again under the new key; its rows read the new headings.
+    later = fresh_desk(ctx, clock, totp)
+    while later.index_pending():
+        pass
+    assert derived(home)["heading"] and len(later.search("Uitslag")) == 1
+    for sealed in derived(home)["heading"]:
+        assert sealed not in indexed["heading"]
     # The recipient's reference opens their conversation as before (thread keys moved).
     recipient = Recipient(ctx)
     sent = recipient.request_code(recipient.lookup(reference))

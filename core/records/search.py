@@ -38,3 +38,9 @@ class SearchRecords(UnitOfWork, Protocol):
         indexed under ``key_id``, if its last message is still the one at ``seen``; else
         leave it marked for next time."""
         ...
+
+    def forget_index_except(self, key_id: bytes) -> int:
+        """Every conversation not indexed under ``key_id``: its tokens and heading
+        deleted, and marked for the next index round; how many. What the end of a
+        mailbox key rotation does, so that the old key opens and tests nothing."""
+        ...

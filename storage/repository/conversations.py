@@ -66,7 +66,9 @@ class ConversationQueries(SessionBound):
         return [rows.conversation(r) for r in found]
 
     def save_conversation(self, conversation: Conversation) -> None:
-        update_row(self.session, ConversationRow, conversation.id, conversation)
+        # Not the heading: only the index round writes it, and the end of a rotation
+        # clears it; a copy read before either must not write an old one back.
+        update_row(self.session, ConversationRow, conversation.id, conversation, keep={"heading"})
 
     def assign_conversation(
         self, conversation_id: str, staff_id: str | None, *, expected: str | None

@@ -92,13 +92,20 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def update_row(session: Session, row_type: type[SQLModel], key: object, entity: Any) -> None:
-    """Copy a dataclass's fields onto its existing row."""
+def update_row(
+    session: Session,
+    row_type: type[SQLModel],
+    key: object,
+    entity: Any,
+    keep: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Copy a dataclass's fields onto its existing row (but those in ``keep``)."""
     row = session.get(row_type, key)
     if row is None:
         raise KeyError(key)
     for name, value in asdict(entity).items():
-        setattr(row, name, value)
+        if name not in keep:
+            setattr(row, name, value)
     session.add(row)
     session.flush()
 

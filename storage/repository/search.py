@@ -115,3 +115,16 @@ class SearchQueries(SessionBound):
                 [{"token": t, "conversation_id": conversation_id} for t in sorted(tokens)],
             )
         return True
+
+    def forget_index_except(self, key_id: bytes) -> int:
+        under = col(ConversationRow.indexed_under)
+        other = or_(under < key_id, under > key_id)  # b"" too: it sorts first
+        self.session.execute(
+            delete(SearchTokenRow).where(
+                col(SearchTokenRow.conversation_id).in_(select(ConversationRow.id).where(other))
+            )
+        )
+        forgotten = self.session.execute(
+            update(ConversationRow).where(other).values(indexed_under=b"", heading=b"")
+        )
+        return rowcount(forgotten)
