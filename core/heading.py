@@ -4,7 +4,7 @@ what each row of the desk's inbox shows, sealed once so that a row costs one AES
 Without it, every row opens its first message: an HPKE unwrap of the content key
 (ML-KEM-768 + X25519) and a read of the meta blob, some 0.1 ms of CPU a row; for the
 50 rows of a page that was the largest part of the inbox's first rows
-(docs/PERFORMANCE.md, *The sealed heading*).
+(docs/PERFORMANCE.md, *the sealed heading*).
 
 - **Key**: HKDF of the mailbox private key (:data:`core.labels.HEADING`), as the search
   key is: only a logged-in desk (or the recovery key) can make or open a heading; the
@@ -17,9 +17,11 @@ Without it, every row opens its first message: an HPKE unwrap of the content key
   behind when someone with write access put another first message in front, does not
   open, and the row opens the message itself as before.
 - **Trusted no more than the message**: a row still checks its first message's origin
-  tag, and a heading that does not open (another mailbox key's, before the index round
-  after a rotation; altered) falls back to opening the message. Purging a conversation
-  deletes its row, heading included.
+  tag, and a heading that does not open (the old key's while a rotation is under way;
+  altered) falls back to opening the message.
+- **Forgotten** with the conversation (a purge deletes its row) and with the old key:
+  the end of a rotation deletes every heading not made with the new key's
+  (core.rotation), and the next index round seals them again.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def first_of(
         try:
             return headings.open(conversation.id, first.id, conversation.heading)
         except CannotOpen:
-            pass  # another mailbox key's (a rotation not yet indexed again), or altered
+            pass  # the old key's (a rotation under way), or altered
     return open_summary(blobs=ctx.blobs, mailbox_key=mailbox_key, message=first, secret=ctx.secret)
 
 

@@ -22,6 +22,7 @@ from core import labels, search
 from core.audit import Action
 from core.desk import Desk
 from core.errors import CannotOpen, SessionEnded
+from core.heading import HeadingKey
 from core.keys import MailboxPrivateKey, RotatingMailboxKey
 from core.models import Conversation, Direction, Message
 from core.pins import check_origin
@@ -79,6 +80,34 @@ def derived(home: Path) -> dict[str, list[bytes]]:
             "heading": [h for (h,) in db.execute("SELECT heading FROM conversation") if h],
             "search_token": [t for (t,) in db.execute("SELECT token FROM search_token")],
         }
+
+
+def headings_of(home: Path) -> list[tuple[str, bytes, list[str]]]:
+    """Each sealed heading, its conversation, and the ids of that conversation's messages
+    (one of them is the first, which the heading is bound to)."""
+    with sqlite3.connect(home / "veilig.db") as db:
+        found = db.execute("SELECT id, heading FROM conversation WHERE heading != x''")
+        return [
+            (
+                cid,
+                sealed,
+                [
+                    m
+                    for (m,) in db.execute(
+                        "SELECT id FROM message WHERE conversation_id = ?", (cid,)
+                    )
+                ],
+            )
+            for cid, sealed in found.fetchall()
+        ]
+
+
+def opens_heading(key: MailboxPrivateKey, conversation_id: str, first: str, sealed: bytes) -> bool:
+    try:
+        HeadingKey.of(key).open(conversation_id, first, sealed)
+    except CannotOpen:
+        return False
+    return True
 
 
 def messages_of(ctx) -> list[Message]:
@@ -166,8 +195,9 @@ def test_after_a_rotation_every_message_opens_with_the_new_key_and_the_old_opens
     while later.index_pending():
         pass
     assert derived(home)["heading"] and len(later.search("Uitslag")) == 1
-    for sealed in derived(home)["heading"]:
-        assert sealed not in indexed["heading"]
+    for conversation_id, sealed, first_ids in headings_of(home):
+        assert any(opens_heading(new, conversation_id, m, sealed) for m in first_ids)
+        assert not any(opens_heading(old, conversation_id, m, sealed) for m in first_ids)
     # The recipient's reference opens their conversation as before (thread keys moved).
     recipient = Recipient(ctx)
     sent = recipient.request_code(recipient.lookup(reference))
