@@ -39,7 +39,11 @@ from typing import Any
 
 STAGE = 2 * 1024 * 1024  # bytes per O_DIRECT write from the staging buffer
 READ = 4 * 1024 * 1024  # bytes per O_DIRECT read
-AHEAD = 3  # O_DIRECT reads in flight
+# O_DIRECT reads in flight, 32 MiB in all; each holds a buffer of READ bytes. The open
+# of 1 GiB from the disk ran 1.14x as fast with 8 as with 3, and 1.18-1.31x with the
+# pipeline's larger writes as well (paired runs, docs/PERFORMANCE.md, "Deeper reads and
+# larger writes"). 16 MiB in flight, in any cut, gained nothing.
+AHEAD = 8
 DIRECT_FROM = 1024 * 1024  # smaller files are read through the page cache (metas, bodies)
 _ALIGN = 4096  # O_DIRECT's unit: a multiple of the block size of any disk in use
 WINDOW = 8 * 1024 * 1024  # bytes per write-behind step, where O_DIRECT is refused
@@ -218,8 +222,8 @@ class DurableFile(io.RawIOBase):
 class DirectReader(io.RawIOBase):
     """Reads the file ``fd`` (which it owns and closes) from the start. A file of
     ``DIRECT_FROM`` bytes or more is read with ``O_DIRECT``, ``AHEAD`` reads of ``READ``
-    bytes in flight (a pool of threads; 1 GiB took a median 1.5 s here with one read in
-    flight, 1.2 s with two, 1.1 s with three), into page-aligned buffers of its own; a
+    bytes in flight (a pool of threads: a virtual disk, like an SSD, answers faster with
+    more asked of it at once; see ``AHEAD``), into page-aligned buffers of its own; a
     smaller file, or one where ``O_DIRECT`` is refused, plainly."""
 
     def __init__(self, fd: int) -> None:
