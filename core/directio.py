@@ -42,7 +42,7 @@ READ = 4 * 1024 * 1024  # bytes per O_DIRECT read
 # O_DIRECT reads in flight, 32 MiB in all; each holds a buffer of READ bytes. The open
 # of 1 GiB from the disk ran 1.14x as fast with 8 as with 3, and 1.18-1.31x with the
 # pipeline's larger writes as well (paired runs, docs/PERFORMANCE.md, "Deeper reads and
-# larger writes"). 16 MiB in flight, in any cut, gained nothing.
+# larger writes"). 4 reads in flight (16 MiB) gained nothing there.
 AHEAD = 8
 DIRECT_FROM = 1024 * 1024  # smaller files are read through the page cache (metas, bodies)
 _ALIGN = 4096  # O_DIRECT's unit: a multiple of the block size of any disk in use
