@@ -120,11 +120,12 @@ class Policy:
     # IPv4 /24: that would put unrelated practices of one provider (or one carrier-grade NAT) into
     # one count.
     # 8 connections per source leave room for a practice behind one NAT address (a terminal plus
-    # scp/sftp per person). 40 terminal sessions in all bound the processes to about 5.3 GB at the
-    # worst measured 133 MB each (3 GB at the usual 75 MB own): a small office's host, with room for
-    # the database and the desk; a care administration office rarely has more than a few
-    # practitioners connected at once. Guests (no authentication) may hold 32 of them: the other 8
-    # stay for staff, whom a flood of guests from many addresses must not keep from their desk.
+    # scp/sftp per person). 40 terminal sessions in all bound the processes to about 6.4 GB at the
+    # worst measured 159 MB each, saving an attachment (3 GB at the usual 75 MB own): a small
+    # office's host, with room for the database and the desk; a care administration office
+    # rarely has more than a few practitioners connected at once. Guests (no authentication)
+    # may hold 32 of them: the other 8 stay for staff, whom a flood of guests from many
+    # addresses must not keep from their desk.
     ssh_connections_per_address: int = 8
     ssh_sessions_total: int = 40
     ssh_guest_sessions_total: int = 32
