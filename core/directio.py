@@ -234,13 +234,16 @@ class DirectReader(io.RawIOBase):
         self._pool: Any = None
         self._pending: collections.deque[tuple[Any, mmap.mmap, int]] = collections.deque()
         self._buffers: list[mmap.mmap] = []
-        large = os.fstat(fd).st_size >= DIRECT_FROM
-        if large and _set_direct(fd, True):
+        size = os.fstat(fd).st_size
+        # No more reads in flight than the file has: a scan of a few MiB takes one or two
+        # buffers and threads, not AHEAD.
+        self._ahead = min(AHEAD, -(-size // READ))
+        if size >= DIRECT_FROM and _set_direct(fd, True):
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(AHEAD, thread_name_prefix="veilig-read")
-            self._buffers = [mmap.mmap(-1, READ) for _ in range(AHEAD + 1)]
-            for buffer in self._buffers[:AHEAD]:
+            self._pool = ThreadPoolExecutor(self._ahead, thread_name_prefix="veilig-read")
+            self._buffers = [mmap.mmap(-1, READ) for _ in range(self._ahead + 1)]
+            for buffer in self._buffers[: self._ahead]:
                 self._read_ahead(buffer)
 
     def readable(self) -> bool:
@@ -281,7 +284,7 @@ class DirectReader(io.RawIOBase):
             self._plain_from(offset)  # refused after all: plainly, from this buffer's start
             return -1
         if n == READ:
-            spare = self._buffers[(self._buffers.index(buffer) + AHEAD) % len(self._buffers)]
+            spare = self._buffers[(self._buffers.index(buffer) + self._ahead) % len(self._buffers)]
             self._read_ahead(spare)  # the buffer read before this one is free again
         else:
             self._end_of_reads()  # a short read: the end of the file

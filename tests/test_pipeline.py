@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import directio
-from core.directio import DIRECT_FROM, READ, STAGE, DirectReader, DurableFile
+from core.directio import AHEAD, DIRECT_FROM, READ, STAGE, DirectReader, DurableFile
 from core.errors import CannotOpen
 from core.pipeline import BLOCK, POOL, SEGMENT_CHUNKS, open_file, seal_file
 from core.stream import (
@@ -376,7 +376,8 @@ def read_as_the_pipeline_does(reader: DirectReader) -> bytes:
 
 @pytest.mark.parametrize(
     "size",
-    [0, 100, DIRECT_FROM - 1, DIRECT_FROM, READ - 1, READ, READ + 1, 2 * READ + 37, 7 * READ],
+    [0, 100, DIRECT_FROM - 1, DIRECT_FROM, READ - 1, READ, READ + 1, 2 * READ + 37, 7 * READ]
+    + [AHEAD * READ, (AHEAD + 2) * READ + 5],  # every buffer reused, more than once
 )
 def test_a_direct_reader_reads_the_whole_file(tmp_path: Path, size: int) -> None:
     path = tmp_path / "blob"
@@ -384,6 +385,18 @@ def test_a_direct_reader_reads_the_whole_file(tmp_path: Path, size: int) -> None
     path.write_bytes(data)
     with DirectReader(os.open(path, os.O_RDONLY)) as reader:
         assert read_as_the_pipeline_does(reader) == data
+
+
+@pytest.mark.parametrize(("size", "reads"), [(DIRECT_FROM, 1), (READ + 1, 2), (9 * READ, AHEAD)])
+def test_a_direct_reader_starts_no_more_reads_than_the_file_has(
+    tmp_path: Path, size: int, reads: int
+) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(size))
+    with DirectReader(os.open(path, os.O_RDONLY)) as reader:
+        if reader._pool is None:
+            pytest.skip("O_DIRECT is refused here: the file is read plainly")
+        assert len(reader._pending) == reads and len(reader._buffers) == reads + 1
 
 
 def test_a_direct_reader_where_o_direct_is_refused_reads_plainly(
