@@ -82,6 +82,9 @@ class Action(StrEnum):
     PURGED = "purged"  # one conversation's content destroyed (core.retention)
     PURGE_RUN = "purge.run"  # a run of the purge, also when nothing was due
 
+    # `veilig init`: the organisation set up, by the operator at the shell; detail names the
+    # first admin ("staff:EMAIL") and the signing key's fingerprint it starts with.
+    ORGANISATION_CREATED = "organisation.created"
     # Staff lifecycle (issue 14): detail names the staff member ("staff:EMAIL") it was done to.
     STAFF_INVITED = "staff.invited"
     STAFF_ENROLLED = "staff.enrolled"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core import labels, two_factor
+from core.audit import Action, AuditLog
 from core.clock import Clock
 from core.contact import check_email
 from core.errors import AlreadyInitialised, InvalidInput
@@ -76,6 +77,8 @@ def initialise(
     *,
     repo: Repository,
     secret: ServerSecret,
+    audit: AuditLog,
+    actor: str,
     policy: Policy,
     clock: Clock,
     org_name: str,
@@ -90,6 +93,9 @@ def initialise(
     ``show`` runs before the commit: if the secrets cannot be shown (a broken pipe, a
     closed terminal), nothing is stored, and ``init`` can simply run again. Otherwise
     the recovery key would be lost forever.
+
+    The audit log's first entry says so, by ``actor`` (who ran it), in the same
+    transaction: an organisation that exists was created on the record.
     """
     org_name = org_name.strip()
     if not org_name:
@@ -141,6 +147,12 @@ def initialise(
             totp_secret, account=staff_email, issuer=f"veilig {org_name}", policy=policy
         )
         public = SigningKey.of(secret).public_key()
+        audit.append(
+            tx,
+            actor,
+            Action.ORGANISATION_CREATED,
+            detail=f"staff:{staff_email}, signing key {public.fingerprint}",
+        )
         result = InitResult(
             org_name, mailbox_address, staff_email, totp_secret, uri, recovery, public
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import subprocess
 import sys
@@ -44,6 +46,18 @@ def test_init_reads_the_password_from_stdin_and_refuses_a_second_time(tmp_path: 
     assert "█" in first.stdout  # the QR code
     assert oct(home.stat().st_mode & 0o777) == "0o700"
     assert oct((home / "server.key").stat().st_mode & 0o777) == "0o600"
+    # The log starts with the organisation's creation: who ran init, the first admin and
+    # the signing key shown to them, chained like any entry.
+    fingerprint = next(w for w in first.stdout.split() if w.startswith("SHA256:"))
+    assert audit_rows(home) == [
+        (
+            1,
+            f"operator:{getpass.getuser()}",
+            "organisation.created",
+            f"staff:desk@declacare.nl, signing key {fingerprint}",
+        )
+    ]
+    assert "intact: 1 entry." in veilig(home, "audit", "verify").stdout
 
     second = veilig(home, *args, stdin="another password 123\n")
     assert second.returncode == 2
@@ -123,13 +137,21 @@ def test_audit_verify_reports_an_edited_row(home: Path, policy: Policy) -> None:
     with pytest.raises(CodeRejected):
         starter.verify(pending, "000000")
     intact = veilig(home, "audit", "verify")
-    assert intact.returncode == 0 and "intact: 2 entries" in intact.stdout
+    # init's entry, then these two
+    assert intact.returncode == 0 and "intact: 3 entries" in intact.stdout
     db = sqlite3.connect(home / "veilig.db")
-    db.execute("UPDATE audit SET action = 'code.verified' WHERE seq = 2")
+    db.execute("UPDATE audit SET action = 'code.verified' WHERE seq = 3")
     db.commit()
     broken = veilig(home, "audit", "verify")
     assert broken.returncode == 1
-    assert "entry 2: altered" in broken.stderr
+    assert "entry 3: altered" in broken.stderr
+
+
+def audit_rows(home: Path) -> list[tuple[int, str, str, str]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "veilig.db")) as db:
+        return db.execute("SELECT seq, actor, action, detail FROM audit ORDER BY seq").fetchall()
 
 
 def test_init_stores_nothing_when_the_secrets_cannot_be_shown(tmp_path: Path) -> None:
@@ -175,6 +197,7 @@ def test_init_stores_nothing_when_the_secrets_cannot_be_shown(tmp_path: Path) ->
     )
     assert again.returncode == 0, again.stderr
     assert "Recovery key" in again.stdout
+    assert [row[2] for row in audit_rows(home)] == ["organisation.created"]  # once, not twice
 
 
 def test_init_refuses_a_password_of_one_repeated_character(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ def test_an_audit_export_verifies_with_the_public_key_alone_and_says_what_change
     assert about_karin[:2] == ["code.sent", "code.verified"] and "message.received" in about_karin
     assert {r["outcome"] for r in rows} == {"ok"} and all(r["client"] for r in rows)
     assert rows[-1]["action"] == "login.ok"  # the log-in that exported it, its last entry
+    assert rows[0]["action"] == "organisation.created"  # `veilig init`, its first
 
     # Valid, with the public key alone: veilig, openssl, the README's Python.
     verified = veilig(tmp_path / "no-home", "verify", str(out), "--key", str(key_file))
@@ -88,8 +89,10 @@ def test_an_audit_export_verifies_with_the_public_key_alone_and_says_what_change
         assert openssl_verify(out, key_file).returncode == 0
 
     # One edited byte, one removed row, one moved row: each fails, and says which.
+    edited = next(int(r["row"]) for r in rows if "starter" in "".join(r.values()))
+
     def edit(lines: list[str]) -> list[str]:
-        i = row_line(lines, 3)
+        i = row_line(lines, edited)
         lines[i] = lines[i].replace("starter", "startes", 1)
         return lines
 
@@ -103,7 +106,10 @@ def test_an_audit_export_verifies_with_the_public_key_alone_and_says_what_change
         return lines
 
     expected = {
-        "edited.csv": (edit, f"row 3 (entry {rows[2]['entry']}) was changed after signing"),
+        "edited.csv": (
+            edit,
+            f"row {edited} (entry {rows[edited - 1]['entry']}) was changed after signing",
+        ),
         "removed.csv": (remove, f"row 4 of {len(rows)} is missing: it was removed"),
         "moved.csv": (move, f"row 2 (entry {rows[1]['entry']}) is out of order"),
     }

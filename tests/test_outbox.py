@@ -154,7 +154,7 @@ def test_deliveries_are_in_the_audit_log(home: Path, policy: Policy, smtp_down: 
     with ctx.repo.transaction() as tx:
         actions = [e.action for e in tx.audit_entries()]
         assert ctx.audit.verify(tx) == []
-    assert actions == ["notification.failed", "notification.delivered"]
+    assert actions == ["organisation.created", "notification.failed", "notification.delivered"]
 
 
 def test_a_fan_out_is_delivered_in_waves_in_one_call(

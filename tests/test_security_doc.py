@@ -34,3 +34,14 @@ def test_every_test_named_in_the_security_model_exists() -> None:
             }
         functions = functions_in[path]
         assert name in functions, f"{path}::{name} is named in SECURITY.md but does not exist"
+
+
+def test_the_readmes_list_of_audit_actions_is_the_log_s_own() -> None:
+    """README's *What is logged* names every action the log can hold, and none it cannot
+    (it once named `staff.added` and `staff.role-changed`, which never existed)."""
+    from core.audit import Action
+
+    text = (ROOT / "README.md").read_text("utf-8")
+    paragraph = text[text.index("Actions: ") : text.index("No entry holds a subject")]
+    named = set(re.findall(r"`([a-z]+(?:[.-][a-z]+)*)`", paragraph))
+    assert named == {action.value for action in Action}

@@ -166,7 +166,11 @@ def _audit_verify(ctx: Context) -> int:
             ).format(n=len(problems))
         )
         return 1
-    print(_("The audit log is intact: {n} entries.").format(n=count))
+    print(
+        ngettext(
+            "The audit log is intact: {n} entry.", "The audit log is intact: {n} entries.", count
+        ).format(n=count)
+    )
     head = ctx.audit.head()
     if head is not None:
         # Anyone with this host's files and server.key could rewrite the whole chain;

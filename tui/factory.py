@@ -134,14 +134,19 @@ def init_home(
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
     show: Callable[[InitResult], None] | None = None,
+    actor: str = "",
 ) -> InitResult:
+    """Set up the organisation in ``settings.home``; ``actor`` is who the audit log
+    names for it (by default the operator at this shell)."""
     _require_shared(settings)
     settings.ensure_home()
     if is_initialised(settings):
         raise AlreadyInitialised(
             _("{home} already has an organisation.").format(home=settings.home)
         )
+    from core.audit import AuditLog
     from core.setup import initialise
+    from tui.cli_login import operator_name
 
     repo = _repository(settings)
     path = settings.home / FILE_NAME
@@ -151,6 +156,8 @@ def init_home(
     return initialise(
         repo=repo,
         secret=secret,
+        audit=AuditLog(secret, clock, settings.audit_head, settings.audit_client),
+        actor=actor or operator_name(),
         policy=policy,
         clock=clock,
         org_name=org_name,
