@@ -134,10 +134,9 @@ def init_home(
     policy: Policy = DEFAULT_POLICY,
     clock: Clock = utc_now,
     show: Callable[[InitResult], None] | None = None,
-    actor: str = "",
 ) -> InitResult:
-    """Set up the organisation in ``settings.home``; ``actor`` is who the audit log
-    names for it (by default the operator at this shell)."""
+    """Set up the organisation in ``settings.home``; the audit log names the operator
+    at this shell as who did it."""
     _require_shared(settings)
     settings.ensure_home()
     if is_initialised(settings):
@@ -157,7 +156,7 @@ def init_home(
         repo=repo,
         secret=secret,
         audit=AuditLog(secret, clock, settings.audit_head, settings.audit_client),
-        actor=actor or operator_name(),
+        actor=operator_name(),
         policy=policy,
         clock=clock,
         org_name=org_name,

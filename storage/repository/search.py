@@ -117,8 +117,7 @@ class SearchQueries(SessionBound):
         return True
 
     def forget_index_except(self, key_id: bytes) -> int:
-        under = col(ConversationRow.indexed_under)
-        other = or_(under < key_id, under > key_id)  # b"" too: it sorts first
+        other = col(ConversationRow.indexed_under) != key_id  # not yet indexed (b"") too
         self.session.execute(
             delete(SearchTokenRow).where(
                 col(SearchTokenRow.conversation_id).in_(select(ConversationRow.id).where(other))
